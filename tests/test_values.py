@@ -1,0 +1,78 @@
+"""Values, dtypes, shapes and memory formats against myops.reference, for every sample."""
+
+import pytest
+import torch
+
+from op_db import OPS, clone_args, get_sample, sample_params
+
+
+def reference_result(op, args):
+    """The reference evaluated in float64 (so rounding differences are ours alone), plus the
+    dtype PyTorch itself gives for these arguments."""
+    ref_args = clone_args(args)
+    expected_dtype_result = op.ref(*clone_args(args))
+    wide = tuple(a.detach().double() if isinstance(a, torch.Tensor) else a for a in ref_args)
+    return op.ref(*wide), expected_dtype_result
+
+
+@pytest.mark.parametrize("op, dtype, sample_name", sample_params())
+def test_values_match_reference(device, op, dtype, sample_name):
+    sample = get_sample(op, device, dtype, sample_name)
+    expected, pytorch_result = reference_result(op, sample.args)
+    result = op.op(*sample.args, **sample.kwargs)
+    if op.out_arg is not None:
+        assert result is None
+        result = sample.args[op.out_arg]
+    assert result.dtype == pytorch_result.dtype
+    assert result.shape == pytorch_result.shape
+    assert result.device == pytorch_result.device
+    atol, rtol = op.tolerances[result.dtype]
+    torch.testing.assert_close(result.double(), expected.to(result.dtype).double(), atol=atol, rtol=rtol)
+
+
+@pytest.mark.parametrize("op", [op for op in OPS if op.out_arg is None], ids=str)
+def test_channels_last_in_channels_last_out(device, op):
+    sample = get_sample(op, device, torch.float32, "channels_last")
+    result = op.op(*sample.args)
+    assert result.is_contiguous(memory_format=torch.channels_last)
+    assert result.stride() == op.ref(*sample.args).stride()
+
+
+@pytest.mark.parametrize("op", OPS, ids=str)
+def test_python_wrapper_is_the_op(device, op):
+    sample = get_sample(op, device, torch.float32, "broadcast_row")
+    got = op.wrapper(*clone_args(sample.args))
+    want = op.op(*clone_args(sample.args))
+    if op.out_arg is not None:
+        assert want is None
+        want = op.ref(*clone_args(sample.args))
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_reduced_precision_is_computed_in_float(device, dtype):
+    # a * b rounds in `dtype` (1 + 2^-8 + 3*2^-20 -> 1 + 2^-8), so a two-step a*b - 1 loses the
+    # 3*2^-20 that one rounding at the end keeps: the op must round once, like the exact value.
+    eps = torch.finfo(dtype).eps
+    a = torch.full((100,), 1 + eps, dtype=dtype, device=device)  # 100: vector body + scalar tail
+    b = torch.full((100,), 1 + 3 * eps, dtype=dtype, device=device)
+    exact = (a.double() * b.double() - 1).to(dtype)
+    two_roundings = a * b - 1
+    assert not torch.equal(exact, two_roundings)  # the case really tells the two apart
+    assert torch.equal(torch.ops.myops.muladd(a, b, -1.0), exact)
+
+
+def test_add_out_in_place_aliases(device):
+    a = torch.arange(6.0, device=device).view(2, 3)
+    b = torch.ones(3, device=device)
+    expected = a + b
+    torch.ops.myops.add_out(a, b, a)
+    torch.testing.assert_close(a, expected)
+
+
+def test_add_out_accepts_inputs_that_require_grad(device):
+    a = torch.randn(4, device=device, requires_grad=True)
+    out = torch.empty(4, device=device)
+    torch.ops.myops.add_out(a, a, out)
+    torch.testing.assert_close(out, 2 * a.detach())
+    assert not out.requires_grad
