@@ -6,6 +6,8 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include "autograd/autograd_utils.h"
+
 namespace myops::autograd_elementwise {
 
 using torch::autograd::AutogradContext;
@@ -98,11 +100,23 @@ class Add : public Function<Add> {
   }
 };
 
+using myops::autograd::needs_graph;
+
 at::Tensor muladd_autograd(const at::Tensor& a, const at::Tensor& b, double c) {
-  return MulAdd::apply(a, b, c);
+  if (needs_graph(a, b)) return MulAdd::apply(a, b, c);
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return call_muladd(a, b, c);
 }
-at::Tensor mul_autograd(const at::Tensor& a, const at::Tensor& b) { return Mul::apply(a, b); }
-at::Tensor add_autograd(const at::Tensor& a, const at::Tensor& b) { return Add::apply(a, b); }
+at::Tensor mul_autograd(const at::Tensor& a, const at::Tensor& b) {
+  if (needs_graph(a, b)) return Mul::apply(a, b);
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return call_mul(a, b);
+}
+at::Tensor add_autograd(const at::Tensor& a, const at::Tensor& b) {
+  if (needs_graph(a, b)) return Add::apply(a, b);
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return call_add(a, b);
+}
 
 }  // namespace
 
