@@ -64,6 +64,11 @@ class OpInfo:
     twice_differentiable: bool = True  # gradgradcheck
     out_arg: int | None = None         # mutating op: index of the argument it writes
     tolerances: dict = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
+    # Samples run through torch.compile (static and dynamic) in test_compile.py.
+    compile_samples: tuple = ()
+    # (device, n) -> args whose leading size is n, requiring grad: test_compile checks that
+    # three values of n run forward + backward with no recompile. None: not tested that way.
+    resizable_args: Callable | None = None
 
     def __str__(self):
         return self.name
@@ -160,16 +165,28 @@ def binary_errors(op_name, with_out=False):
     return errors
 
 
+BINARY_COMPILE_SAMPLES = ("same_shape", "broadcast_row", "channels_last", "noncontiguous", "scalar_0dim")
+
+
+def binary_resizable_args(*extra):
+    def make(device, n):
+        return (torch.randn(n, 8, device=device, requires_grad=True), torch.randn(8, device=device, requires_grad=True), *extra)
+    return make
+
+
 OPS = [
     OpInfo("muladd", torch.ops.myops.muladd.default, myops.muladd, reference.muladd, muladd_samples,
-           errors=binary_errors("muladd")),
+           errors=binary_errors("muladd"), compile_samples=BINARY_COMPILE_SAMPLES,
+           resizable_args=binary_resizable_args(0.25)),
     OpInfo("mul", torch.ops.myops.mul.default, myops.mul, reference.mul, binary_samples,
-           errors=binary_errors("mul")),
+           errors=binary_errors("mul"), compile_samples=BINARY_COMPILE_SAMPLES,
+           resizable_args=binary_resizable_args()),
     OpInfo("add", torch.ops.myops.add.default, myops.add, reference.add, binary_samples,
-           errors=binary_errors("add")),
+           errors=binary_errors("add"), compile_samples=BINARY_COMPILE_SAMPLES,
+           resizable_args=binary_resizable_args()),
     OpInfo("add_out", torch.ops.myops.add_out.default, myops.add_out, reference.add_out,
            lambda *a: _with_inplace_out(add_out_samples(*a)), errors=binary_errors("add_out", with_out=True),
-           differentiable=False, twice_differentiable=False, out_arg=2),
+           differentiable=False, twice_differentiable=False, out_arg=2, compile_samples=BINARY_COMPILE_SAMPLES),
 ]
 
 OPS_BY_NAME = {op.name: op for op in OPS}

@@ -9,11 +9,8 @@ from torch._dynamo.testing import CompileCounterWithBackend
 
 from op_db import OPS, clone_args, get_sample
 
-COMPILE_SAMPLES = ["same_shape", "broadcast_row", "channels_last", "noncontiguous", "scalar_0dim"]
-
-
 def _params(ops=OPS):
-    return [pytest.param(op, s, id=f"{op.name}-{s}") for op in ops for s in COMPILE_SAMPLES]
+    return [pytest.param(op, s, id=f"{op.name}-{s}") for op in ops for s in op.compile_samples]
 
 
 def _call(op):
@@ -42,24 +39,24 @@ def test_compile_forward(device, op, sample_name, dynamic):
     assert any("torch.ops.myops" in g.code for g in counter.graphs)
 
 
-@pytest.mark.parametrize("op", [op for op in OPS if op.differentiable], ids=str)
+@pytest.mark.parametrize("op", [op for op in OPS if op.resizable_args is not None], ids=str)
 def test_compile_backward_dynamic_no_recompile(device, op):
     counter = CompileCounterWithBackend("aot_eager")
     fn = torch.compile(_call(op), backend=counter, fullgraph=True, dynamic=True)
     frames_after_first_size = None
     for n in (5, 9, 17):
-        a = torch.randn(n, 8, device=device, requires_grad=True)
-        b = torch.randn(8, device=device, requires_grad=True)
-        extra = (0.25,) if op.name == "muladd" else ()
-        out = fn(a, b, *extra)
-        out.sum().backward()
-        ra, rb = a.detach().requires_grad_(), b.detach().requires_grad_()
-        ref = op.ref(ra, rb, *extra)
-        ref.sum().backward()
+        args = op.resizable_args(device, n)
+        ref_args = clone_args(args)
+        out = fn(*args)
+        ref = op.ref(*ref_args)
+        grad = torch.randn_like(ref)
+        out.backward(grad)
+        ref.backward(grad)
         torch.testing.assert_close(out, ref)
-        torch.testing.assert_close(a.grad, ra.grad)
-        torch.testing.assert_close(b.grad, rb.grad)
-        # (The first call may count 2 frames: dynamo restarts once to specialize the float c.)
+        for x, rx in zip(args, ref_args):
+            if isinstance(x, torch.Tensor) and x.requires_grad:
+                torch.testing.assert_close(x.grad, rx.grad)
+        # (The first call may count 2 frames: dynamo restarts once to specialize a float arg.)
         frames_after_first_size = frames_after_first_size or counter.frame_count
     assert counter.frame_count == frames_after_first_size, "a new size recompiled the graph"
 
