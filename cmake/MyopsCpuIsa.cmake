@@ -28,7 +28,10 @@ function(myops_add_cpu_isa_kernels target)
     get_filename_component(dir "${dir}" NAME)
     foreach(isa IN LISTS MYOPS_CPU_ISAS)
       set(wrapper "${CMAKE_CURRENT_BINARY_DIR}/cpu_isa/${dir}/${name}.${isa}.cpp")
-      file(CONFIGURE OUTPUT "${wrapper}" CONTENT "#include \"${src}\"\n")
+      # Include by a path relative to the source root (an include directory of the target), so
+      # the wrapper's text is the same in every clone and ccache hits across clones.
+      file(RELATIVE_PATH rel "${PROJECT_SOURCE_DIR}" "${src}")
+      file(CONFIGURE OUTPUT "${wrapper}" CONTENT "#include \"${rel}\"\n")
       set(defs "CPU_CAPABILITY=${isa}")
       if(NOT isa STREQUAL "DEFAULT")
         list(APPEND defs "CPU_CAPABILITY_${isa}")
