@@ -9,13 +9,14 @@
 //    op-math rows, then each output row is a weighted sum of scratch rows (vectorized).
 //  - 2-D filter: each output row accumulates horizontal passes of its input rows, one per
 //    filter row that lands on the image.
-// Horizontal passes use a per-call table (first input, tap count and weights per output
-// column), shared by every row of every plane.
+// Horizontal passes are planned once per call (HorizontalPass: polyphase, vectorized) and
+// shared by every row of every plane.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <numeric>
 #include <type_traits>
 #include <vector>
 
@@ -29,58 +30,132 @@ namespace {
 using math::AxisTaps;
 using math::axis_taps;
 
-// The horizontal resampling of one row as a table: output column o sums count[o] taps,
-// weights w[row][o][j] times input first[o] + j (j < count[o] <= T). `row` selects a filter
-// row (one for a 1-D filter, fh for a 2-D one).
+// Scratch memory of one thread (one parallel_for chunk).
 template <typename acc_t>
-struct RowTable {
-  int64_t out_w = 0, T = 0;
-  std::vector<int64_t> first, count;
-  std::vector<acc_t> w;
+struct Workspace {
+  std::vector<acc_t> in_row, out_row, sub_rows, phase_out, scratch;
+  std::vector<const acc_t*> taps;
+};
 
-  RowTable(const acc_t* coef, int64_t rows, int64_t taps, int64_t in_w, int64_t out_w_,
-           int64_t up, int64_t down, int64_t pad0)
-      : out_w(out_w_), T(math::max_taps(taps, up)), first(out_w_), count(out_w_),
-        w(rows * out_w_ * T, acc_t(0)) {
-    for (int64_t o = 0; o < out_w; ++o) {
-      const AxisTaps a = axis_taps(o, up, down, pad0, taps, in_w);
-      count[o] = a.t_end - a.t_begin;
-      first[o] = count[o] > 0 ? a.i0 + a.t_begin : 0;  // never points outside the row
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t t = a.t_begin; t < a.t_end; ++t) {
-          w[(r * out_w + o) * T + (t - a.t_begin)] = coef[r * taps + a.k0 + t * up];
+// The horizontal resampling of a row, planned once per call and shared by every row of every
+// plane. `rows` filter rows: one for a 1-D filter; fh for a 2-D one (the vertical tap picks).
+//
+// Polyphase form: with g = gcd(up, down), P = up / g and D = down / g, the outputs
+// o = r + m*P of phase r (0 <= r < P) all use the same taps: tap t < n_r of output m reads input
+// i0_r + m*D + t, with the filter coefficient k0_r + t*up. In the interior (all n_r taps inside
+// the row) a phase is computed a vector of outputs at a time; when D > 1 the row is first split
+// into D sub-rows (every D-th pixel) so that each tap reads consecutive elements. The few
+// outputs at the borders, whose taps partly fall outside the row, sum just the taps inside.
+template <typename acc_t>
+struct HorizontalPass {
+  struct Phase {
+    int64_t n, k0, i0;     // taps per output, first tap's coefficient, input of tap 0 at m = 0
+    int64_t m_count;       // outputs in the phase
+    int64_t m_lo, m_hi;    // the interior: m in [m_lo, m_hi)
+  };
+  const acc_t* coef;
+  int64_t rows, taps, in_w, out_w, up, down, pad0, P, D, T, sub_len;
+  std::vector<Phase> phases;
+  std::vector<acc_t> w;  // [rows][P][T]
+
+  HorizontalPass(const acc_t* coef_, int64_t rows_, int64_t taps_, int64_t in_w_, int64_t out_w_,
+                 int64_t up_, int64_t down_, int64_t pad0_)
+      : coef(coef_), rows(rows_), taps(taps_), in_w(in_w_), out_w(out_w_), up(up_), down(down_),
+        pad0(pad0_) {
+    const int64_t g = std::gcd(up, down);
+    P = up / g;
+    D = down / g;
+    T = math::max_taps(taps, up);
+    sub_len = (in_w + D - 1) / D;
+    w.assign(rows * P * T, acc_t(0));
+    for (int64_t r = 0; r < P; ++r) {
+      const AxisTaps a = axis_taps(r, up, down, pad0, taps, in_w);
+      Phase ph{};
+      ph.k0 = a.k0;
+      ph.i0 = a.i0;
+      ph.n = a.k0 < taps ? (taps - a.k0 + up - 1) / up : 0;
+      ph.m_count = r < out_w ? (out_w - r + P - 1) / P : 0;
+      // i0 + m*D >= 0 and i0 + m*D + n - 1 <= in_w - 1
+      ph.m_lo = std::min(std::max<int64_t>(math::ceil_div(-ph.i0, D), 0), ph.m_count);
+      ph.m_hi = std::max(std::min(math::floor_div(in_w - ph.n - ph.i0, D) + 1, ph.m_count), ph.m_lo);
+      if (ph.n == 0) ph.m_lo = ph.m_hi = ph.m_count;  // no tap: all "border" (zeros)
+      for (int64_t row = 0; row < rows; ++row) {
+        for (int64_t t = 0; t < ph.n; ++t) w[(row * P + r) * T + t] = coef[row * taps + ph.k0 + t * up];
+      }
+      phases.push_back(ph);
+    }
+  }
+
+  void reserve(Workspace<acc_t>& ws) const {
+    ws.sub_rows.resize(D > 1 ? D * sub_len : 0);
+    ws.phase_out.resize(out_w);
+    ws.taps.resize(T);
+  }
+
+  // One output at the border: only the taps inside the row.
+  acc_t border(const acc_t* src, int64_t row, int64_t o) const {
+    const AxisTaps a = axis_taps(o, up, down, pad0, taps, in_w);
+    const acc_t* c = coef + row * taps;
+    acc_t sum(0);
+    for (int64_t t = a.t_begin; t < a.t_end; ++t) sum += c[a.k0 + t * up] * src[a.i0 + t];
+    return sum;
+  }
+
+  // dst[o] (+)= the resampled row, for o in [0, out_w); src has in_w elements.
+  template <bool kAccumulate>
+  void run(const acc_t* src, int64_t row, acc_t* dst, Workspace<acc_t>& ws) const {
+    using Vec = at::vec::Vectorized<acc_t>;
+    const acc_t* base = src;
+    int64_t stride = 0;  // distance between sub-rows
+    if (D > 1) {
+      acc_t* sub = ws.sub_rows.data();
+      for (int64_t q = 0; q < D; ++q) {
+        for (int64_t i = 0; i < sub_len; ++i) {
+          const int64_t x = q + i * D;
+          sub[q * sub_len + i] = x < in_w ? src[x] : acc_t(0);
         }
       }
+      base = sub;
+      stride = sub_len;
     }
-  }
-
-  // dst[o] (+)= sum_j w[row][o][j] * src[first[o] + j]
-  template <int kT, bool kAccumulate>
-  void run_fixed(const acc_t* src, int64_t row, acc_t* dst) const {
-    const acc_t* wr = w.data() + row * out_w * T;
-    for (int64_t o = 0; o < out_w; ++o) {
-      const acc_t* s = src + first[o];
-      const acc_t* ww = wr + o * T;
-      acc_t sum(0);
-      if (count[o] == kT) {  // the interior: every tap lands on the image
-        for (int j = 0; j < kT; ++j) sum += ww[j] * s[j];
-      } else {
-        for (int64_t j = 0; j < count[o]; ++j) sum += ww[j] * s[j];
+    for (int64_t r = 0; r < P; ++r) {
+      const Phase& ph = phases[r];
+      const acc_t* wr = w.data() + (row * P + r) * T;
+      const acc_t** tp = ws.taps.data();
+      for (int64_t t = 0; t < ph.n; ++t) {  // tap t of output m reads tp[t][m]
+        const int64_t j = ph.i0 + t;
+        tp[t] = D > 1 ? base + math::floor_div(j, D) + (j - math::floor_div(j, D) * D) * stride
+                      : base + j;
       }
-      dst[o] = kAccumulate ? dst[o] + sum : sum;
-    }
-  }
-
-  template <bool kAccumulate>
-  void run(const acc_t* src, int64_t row, acc_t* dst) const {
-    switch (T) {  // small tap counts unrolled: the common filters after upsampling
-      case 1: return run_fixed<1, kAccumulate>(src, row, dst);
-      case 2: return run_fixed<2, kAccumulate>(src, row, dst);
-      case 3: return run_fixed<3, kAccumulate>(src, row, dst);
-      case 4: return run_fixed<4, kAccumulate>(src, row, dst);
-      case 6: return run_fixed<6, kAccumulate>(src, row, dst);
-      case 8: return run_fixed<8, kAccumulate>(src, row, dst);
-      default: return run_fixed<0, kAccumulate>(src, row, dst);  // the generic loop only
+      // The interior, vectorized; written straight into dst when the phase is contiguous.
+      acc_t* out = P == 1 ? dst : ws.phase_out.data();  // output m goes to out[m - off]
+      const int64_t off = P == 1 ? 0 : ph.m_lo;
+      int64_t m = ph.m_lo;
+      for (; m + Vec::size() <= ph.m_hi; m += Vec::size()) {
+        Vec sum(acc_t(0));
+        for (int64_t t = 0; t < ph.n; ++t) sum = at::vec::fmadd(Vec(wr[t]), Vec::loadu(tp[t] + m), sum);
+        if (kAccumulate && P == 1) sum = sum + Vec::loadu(dst + m);
+        sum.store(out + (m - off));
+      }
+      for (; m < ph.m_hi; ++m) {
+        acc_t sum(0);
+        for (int64_t t = 0; t < ph.n; ++t) sum += wr[t] * tp[t][m];
+        out[m - off] = (kAccumulate && P == 1) ? dst[m] + sum : sum;
+      }
+      if (P > 1) {  // interleave the phase into the row
+        for (m = ph.m_lo; m < ph.m_hi; ++m) {
+          acc_t& d = dst[r + m * P];
+          d = kAccumulate ? d + out[m - off] : out[m - off];
+        }
+      }
+      // The borders.
+      for (int64_t mb = 0; mb < ph.m_count; ++mb) {
+        if (mb == ph.m_lo) mb = ph.m_hi;
+        if (mb >= ph.m_count) break;
+        const int64_t o = r + mb * P;
+        const acc_t v = border(src, row, o);
+        dst[o] = kAccumulate ? dst[o] + v : v;
+      }
     }
   }
 };
@@ -140,7 +215,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const acc_t* coef = coef_t.const_data_ptr<acc_t>();
 
   // 1-D: one filter row, also used vertically. 2-D: fh rows, the vertical tap picks the row.
-  const RowTable<acc_t> table(coef, separable ? 1 : fh, fw, in_w, out_w, a.up_x, a.down_x, a.pad_x0);
+  const HorizontalPass<acc_t> hpass(coef, separable ? 1 : fh, fw, in_w, out_w, a.up_x, a.down_x, a.pad_x0);
 
   // Tiles of output rows: ~64K outputs each (the scratch rows stay in L2), at least 8 rows so
   // that the input rows shared by neighbouring tiles are rarely computed twice.
@@ -162,8 +237,14 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t os0 = out.stride(0), os1 = out.stride(1), os2 = out.stride(2), os3 = out.stride(3);
 
   at::parallel_for(0, planes * tiles, grain, [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> row_buf(in_w), out_buf(out_w);
-    std::vector<acc_t> scratch(separable ? max_rows_in_tile * out_w : 0);
+    Workspace<acc_t> ws;
+    hpass.reserve(ws);
+    ws.in_row.resize(in_w);
+    ws.out_row.resize(out_w);
+    ws.scratch.resize(separable ? max_rows_in_tile * out_w : 0);
+    acc_t* const row_buf = ws.in_row.data();
+    acc_t* const out_buf = ws.out_row.data();
+    acc_t* const scratch = ws.scratch.data();
     std::vector<const acc_t*> rows(fh);
     std::vector<acc_t> weights(fh);
     for (int64_t unit = begin; unit < end; ++unit) {
@@ -184,32 +265,32 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
           }
         }
         for (int64_t iy = lo; iy <= hi; ++iy) {
-          const acc_t* src = load_row(xp + iy * xs2, xs3, in_w, row_buf.data());
-          table.template run<false>(src, 0, scratch.data() + (iy - lo) * out_w);
+          const acc_t* src = load_row(xp + iy * xs2, xs3, in_w, row_buf);
+          hpass.template run<false>(src, 0, scratch + (iy - lo) * out_w, ws);
         }
         for (int64_t oy = oy0; oy < oy1; ++oy) {
           const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
           const int64_t nt = v.t_end - v.t_begin;
           for (int64_t t = v.t_begin; t < v.t_end; ++t) {
-            rows[t - v.t_begin] = scratch.data() + (v.i0 + t - lo) * out_w;
+            rows[t - v.t_begin] = scratch + (v.i0 + t - lo) * out_w;
             weights[t - v.t_begin] = coef[v.k0 + t * a.up_y];
           }
-          acc_t* dst = row_target(op + oy * os2, os3, out_buf.data());
+          acc_t* dst = row_target(op + oy * os2, os3, out_buf);
           weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
           store_row(dst, op + oy * os2, os3, out_w);
         }
       } else {
         for (int64_t oy = oy0; oy < oy1; ++oy) {
           const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
-          acc_t* dst = row_target(op + oy * os2, os3, out_buf.data());
+          acc_t* dst = row_target(op + oy * os2, os3, out_buf);
           if (v.t_end == v.t_begin) std::fill(dst, dst + out_w, acc_t(0));
           for (int64_t t = v.t_begin; t < v.t_end; ++t) {
-            const acc_t* src = load_row(xp + (v.i0 + t) * xs2, xs3, in_w, row_buf.data());
+            const acc_t* src = load_row(xp + (v.i0 + t) * xs2, xs3, in_w, row_buf);
             const int64_t filter_row = v.k0 + t * a.up_y;
             if (t == v.t_begin) {
-              table.template run<false>(src, filter_row, dst);
+              hpass.template run<false>(src, filter_row, dst, ws);
             } else {
-              table.template run<true>(src, filter_row, dst);
+              hpass.template run<true>(src, filter_row, dst, ws);
             }
           }
           store_row(dst, op + oy * os2, os3, out_w);
