@@ -33,7 +33,7 @@ using math::axis_taps;
 // Scratch memory of one thread (one parallel_for chunk).
 template <typename acc_t>
 struct Workspace {
-  std::vector<acc_t> in_row, out_row, sub_rows, phase_out, scratch;
+  std::vector<acc_t> in_row, prepared, out_row, phase_out, scratch;
   std::vector<const acc_t*> taps;
 };
 
@@ -87,37 +87,42 @@ struct HorizontalPass {
   }
 
   void reserve(Workspace<acc_t>& ws) const {
-    ws.sub_rows.resize(D > 1 ? D * sub_len : 0);
     ws.phase_out.resize(out_w);
     ws.taps.resize(T);
   }
 
+  // A row as run() reads it: the row itself (D == 1), or its D sub-rows (every D-th pixel,
+  // sub_len each) written to `buf` (prepared_len() elements).
+  int64_t prepared_len() const { return D > 1 ? D * sub_len : in_w; }
+  const acc_t* prepare(const acc_t* src, acc_t* buf) const {
+    if (D == 1) return src;
+    for (int64_t q = 0; q < D; ++q) {
+      for (int64_t i = 0; i < sub_len; ++i) {
+        const int64_t x = q + i * D;
+        buf[q * sub_len + i] = x < in_w ? src[x] : acc_t(0);
+      }
+    }
+    return buf;
+  }
+  acc_t pixel(const acc_t* prep, int64_t x) const {  // pixel x (0 <= x < in_w) of a prepared row
+    return D > 1 ? prep[(x % D) * sub_len + x / D] : prep[x];
+  }
+
   // One output at the border: only the taps inside the row.
-  acc_t border(const acc_t* src, int64_t row, int64_t o) const {
+  acc_t border(const acc_t* prep, int64_t row, int64_t o) const {
     const AxisTaps a = axis_taps(o, up, down, pad0, taps, in_w);
     const acc_t* c = coef + row * taps;
     acc_t sum(0);
-    for (int64_t t = a.t_begin; t < a.t_end; ++t) sum += c[a.k0 + t * up] * src[a.i0 + t];
+    for (int64_t t = a.t_begin; t < a.t_end; ++t) sum += c[a.k0 + t * up] * pixel(prep, a.i0 + t);
     return sum;
   }
 
-  // dst[o] (+)= the resampled row, for o in [0, out_w); src has in_w elements.
+  // dst[o] (+)= the resampled row, for o in [0, out_w), from a prepared row.
   template <bool kAccumulate>
-  void run(const acc_t* src, int64_t row, acc_t* dst, Workspace<acc_t>& ws) const {
+  void run(const acc_t* prep, int64_t row, acc_t* dst, Workspace<acc_t>& ws) const {
     using Vec = at::vec::Vectorized<acc_t>;
-    const acc_t* base = src;
-    int64_t stride = 0;  // distance between sub-rows
-    if (D > 1) {
-      acc_t* sub = ws.sub_rows.data();
-      for (int64_t q = 0; q < D; ++q) {
-        for (int64_t i = 0; i < sub_len; ++i) {
-          const int64_t x = q + i * D;
-          sub[q * sub_len + i] = x < in_w ? src[x] : acc_t(0);
-        }
-      }
-      base = sub;
-      stride = sub_len;
-    }
+    const acc_t* base = prep;
+    const int64_t stride = sub_len;  // distance between sub-rows (D > 1)
     for (int64_t r = 0; r < P; ++r) {
       const Phase& ph = phases[r];
       const acc_t* wr = w.data() + (row * P + r) * T;
@@ -153,7 +158,7 @@ struct HorizontalPass {
         if (mb == ph.m_lo) mb = ph.m_hi;
         if (mb >= ph.m_count) break;
         const int64_t o = r + mb * P;
-        const acc_t v = border(src, row, o);
+        const acc_t v = border(prep, row, o);
         dst[o] = kAccumulate ? dst[o] + v : v;
       }
     }
@@ -236,17 +241,29 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t xs0 = x.stride(0), xs1 = x.stride(1), xs2 = x.stride(2), xs3 = x.stride(3);
   const int64_t os0 = out.stride(0), os1 = out.stride(1), os2 = out.stride(2), os3 = out.stride(3);
 
+  const int64_t prep_len = hpass.prepared_len();
+
   at::parallel_for(0, planes * tiles, grain, [&](int64_t begin, int64_t end) {
     Workspace<acc_t> ws;
     hpass.reserve(ws);
     ws.in_row.resize(in_w);
     ws.out_row.resize(out_w);
-    ws.scratch.resize(separable ? max_rows_in_tile * out_w : 0);
-    acc_t* const row_buf = ws.in_row.data();
-    acc_t* const out_buf = ws.out_row.data();
-    acc_t* const scratch = ws.scratch.data();
+    // 1-D: the tile's rows after the horizontal pass. 2-D: the tile's input rows, prepared
+    // (op-math, split into sub-rows) once, then used by every output row and filter row.
+    ws.scratch.resize(max_rows_in_tile * (separable ? out_w : prep_len));
+    ws.prepared.resize(separable ? prep_len : 0);
+    std::vector<const acc_t*> in_rows(max_rows_in_tile);
     std::vector<const acc_t*> rows(fh);
     std::vector<acc_t> weights(fh);
+    acc_t* const out_buf = ws.out_row.data();
+    acc_t* const scratch = ws.scratch.data();
+
+    // Input row iy as HorizontalPass::run reads it; `slot` holds it unless x's row will do.
+    const auto prepared_row = [&](const scalar_t* xp, int64_t iy, acc_t* slot) -> const acc_t* {
+      if (hpass.D == 1) return load_row(xp + iy * xs2, xs3, in_w, slot);
+      return hpass.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
+    };
+
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t plane = unit / tiles, tile = unit % tiles;
       const int64_t n = plane / C, c = plane % C;
@@ -254,18 +271,19 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       scalar_t* op = out_data + n * os0 + c * os1;
       const int64_t oy0 = tile * tile_h, oy1 = std::min(oy0 + tile_h, out_h);
 
-      if (separable) {
-        // The input rows this tile reads, each filtered horizontally once.
-        int64_t lo = in_h, hi = -1;
-        for (int64_t oy = oy0; oy < oy1; ++oy) {
-          const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
-          if (v.t_end > v.t_begin) {
-            lo = std::min(lo, v.i0 + v.t_begin);
-            hi = std::max(hi, v.i0 + v.t_end - 1);
-          }
+      // The input rows [lo, hi] this tile reads.
+      int64_t lo = in_h, hi = -1;
+      for (int64_t oy = oy0; oy < oy1; ++oy) {
+        const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
+        if (v.t_end > v.t_begin) {
+          lo = std::min(lo, v.i0 + v.t_begin);
+          hi = std::max(hi, v.i0 + v.t_end - 1);
         }
-        for (int64_t iy = lo; iy <= hi; ++iy) {
-          const acc_t* src = load_row(xp + iy * xs2, xs3, in_w, row_buf);
+      }
+
+      if (separable) {
+        for (int64_t iy = lo; iy <= hi; ++iy) {  // each filtered horizontally once
+          const acc_t* src = prepared_row(xp, iy, ws.prepared.data());
           hpass.template run<false>(src, 0, scratch + (iy - lo) * out_w, ws);
         }
         for (int64_t oy = oy0; oy < oy1; ++oy) {
@@ -280,12 +298,15 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
           store_row(dst, op + oy * os2, os3, out_w);
         }
       } else {
+        for (int64_t iy = lo; iy <= hi; ++iy) {
+          in_rows[iy - lo] = prepared_row(xp, iy, scratch + (iy - lo) * prep_len);
+        }
         for (int64_t oy = oy0; oy < oy1; ++oy) {
           const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
           acc_t* dst = row_target(op + oy * os2, os3, out_buf);
           if (v.t_end == v.t_begin) std::fill(dst, dst + out_w, acc_t(0));
-          for (int64_t t = v.t_begin; t < v.t_end; ++t) {
-            const acc_t* src = load_row(xp + (v.i0 + t) * xs2, xs3, in_w, row_buf);
+          for (int64_t t = v.t_begin; t < v.t_end; ++t) {  // one filter row per input row
+            const acc_t* src = in_rows[v.i0 + t - lo];
             const int64_t filter_row = v.k0 + t * a.up_y;
             if (t == v.t_begin) {
               hpass.template run<false>(src, filter_row, dst, ws);
