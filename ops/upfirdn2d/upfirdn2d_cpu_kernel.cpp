@@ -35,6 +35,7 @@ template <typename acc_t>
 struct Workspace {
   std::vector<acc_t> in_row, prepared, out_row, phase_out, scratch;
   std::vector<const acc_t*> taps;
+  std::vector<acc_t> tap_w;
 };
 
 // The horizontal resampling of a row, planned once per call and shared by every row of every
@@ -49,46 +50,75 @@ struct Workspace {
 template <typename acc_t>
 struct HorizontalPass {
   struct Phase {
-    int64_t n, k0, i0;     // taps per output, first tap's coefficient, input of tap 0 at m = 0
+    int64_t n;             // taps per output
     int64_t m_count;       // outputs in the phase
     int64_t m_lo, m_hi;    // the interior: m in [m_lo, m_hi)
   };
-  const acc_t* coef;
-  int64_t rows, taps, in_w, out_w, up, down, pad0, P, D, T, sub_len;
+  struct Border {          // an output whose taps partly fall outside the row
+    int64_t o, begin, end; // its taps: entries [begin, end) of border_off / border_k
+  };
+  int64_t rows, taps, in_w, out_w, P, D, T, sub_len;
   std::vector<Phase> phases;
-  std::vector<acc_t> w;  // [rows][P][T]
-
-  HorizontalPass(const acc_t* coef_, int64_t rows_, int64_t taps_, int64_t in_w_, int64_t out_w_,
-                 int64_t up_, int64_t down_, int64_t pad0_)
-      : coef(coef_), rows(rows_), taps(taps_), in_w(in_w_), out_w(out_w_), up(up_), down(down_),
-        pad0(pad0_) {
+  std::vector<acc_t> w;              // [rows][P][T]: interior weights
+  std::vector<int64_t> tap_off;      // [P][T]: tap t of output m reads prepared[tap_off + m]
+  std::vector<Border> borders;       // all phases' border outputs
+  std::vector<int64_t> border_off;   // prepared-row offset of each border tap
+  std::vector<acc_t> border_w;       // [rows][border taps]
+  // Everything with a division is done here, once per call: run() only adds and multiplies.
+  HorizontalPass(const acc_t* coef, int64_t rows_, int64_t taps_, int64_t in_w_, int64_t out_w_,
+                 int64_t up, int64_t down, int64_t pad0)
+      : rows(rows_), taps(taps_), in_w(in_w_), out_w(out_w_) {
     const int64_t g = std::gcd(up, down);
     P = up / g;
     D = down / g;
     T = math::max_taps(taps, up);
     sub_len = (in_w + D - 1) / D;
+    const auto prepared_offset = [&](int64_t x) {  // where pixel x (may be < 0) sits, m = 0
+      const int64_t b = math::floor_div(x, D);
+      return (x - b * D) * sub_len + b;
+    };
     w.assign(rows * P * T, acc_t(0));
+    tap_off.assign(P * T, 0);
+    std::vector<std::pair<int64_t, int64_t>> border_taps;  // (offset, coefficient index)
     for (int64_t r = 0; r < P; ++r) {
       const AxisTaps a = axis_taps(r, up, down, pad0, taps, in_w);
       Phase ph{};
-      ph.k0 = a.k0;
-      ph.i0 = a.i0;
       ph.n = a.k0 < taps ? (taps - a.k0 + up - 1) / up : 0;
       ph.m_count = r < out_w ? (out_w - r + P - 1) / P : 0;
       // i0 + m*D >= 0 and i0 + m*D + n - 1 <= in_w - 1
-      ph.m_lo = std::min(std::max<int64_t>(math::ceil_div(-ph.i0, D), 0), ph.m_count);
-      ph.m_hi = std::max(std::min(math::floor_div(in_w - ph.n - ph.i0, D) + 1, ph.m_count), ph.m_lo);
+      ph.m_lo = std::min(std::max<int64_t>(math::ceil_div(-a.i0, D), 0), ph.m_count);
+      ph.m_hi = std::max(std::min(math::floor_div(in_w - ph.n - a.i0, D) + 1, ph.m_count), ph.m_lo);
       if (ph.n == 0) ph.m_lo = ph.m_hi = ph.m_count;  // no tap: all "border" (zeros)
-      for (int64_t row = 0; row < rows; ++row) {
-        for (int64_t t = 0; t < ph.n; ++t) w[(row * P + r) * T + t] = coef[row * taps + ph.k0 + t * up];
+      for (int64_t t = 0; t < ph.n; ++t) {
+        tap_off[r * T + t] = prepared_offset(a.i0 + t);
+        for (int64_t row = 0; row < rows; ++row) w[(row * P + r) * T + t] = coef[row * taps + a.k0 + t * up];
       }
       phases.push_back(ph);
+      for (int64_t m = 0; m < ph.m_count; ++m) {
+        if (m == ph.m_lo) m = ph.m_hi;
+        if (m >= ph.m_count) break;
+        const int64_t o = r + m * P;
+        const AxisTaps b = axis_taps(o, up, down, pad0, taps, in_w);
+        const int64_t begin = static_cast<int64_t>(border_taps.size());
+        for (int64_t t = b.t_begin; t < b.t_end; ++t) {
+          border_taps.emplace_back(prepared_offset(b.i0 + t), b.k0 + t * up);
+        }
+        borders.push_back({o, begin, static_cast<int64_t>(border_taps.size())});
+      }
+    }
+    const int64_t nb = static_cast<int64_t>(border_taps.size());
+    border_off.resize(nb);
+    border_w.resize(rows * nb);
+    for (int64_t i = 0; i < nb; ++i) {
+      border_off[i] = border_taps[i].first;
+      for (int64_t row = 0; row < rows; ++row) border_w[row * nb + i] = coef[row * taps + border_taps[i].second];
     }
   }
 
-  void reserve(Workspace<acc_t>& ws) const {
+  void reserve(Workspace<acc_t>& ws, int64_t max_rows) const {
     ws.phase_out.resize(out_w);
-    ws.taps.resize(T);
+    ws.taps.resize(max_rows * T);
+    ws.tap_w.resize(max_rows * T);
   }
 
   // A row as run() reads it: the row itself (D == 1), or its D sub-rows (every D-th pixel,
@@ -96,6 +126,20 @@ struct HorizontalPass {
   int64_t prepared_len() const { return D > 1 ? D * sub_len : in_w; }
   const acc_t* prepare(const acc_t* src, acc_t* buf) const {
     if (D == 1) return src;
+    if (D == 2) {  // the common downsampling by 2: split even and odd pixels a vector at a time
+      using Vec = at::vec::Vectorized<acc_t>;
+      int64_t i = 0;
+      for (; 2 * (i + Vec::size()) <= in_w; i += Vec::size()) {
+        const auto [even, odd] = at::vec::deinterleave2(Vec::loadu(src + 2 * i), Vec::loadu(src + 2 * i + Vec::size()));
+        even.store(buf + i);
+        odd.store(buf + sub_len + i);
+      }
+      for (; i < sub_len; ++i) {
+        buf[i] = src[2 * i];
+        buf[sub_len + i] = 2 * i + 1 < in_w ? src[2 * i + 1] : acc_t(0);
+      }
+      return buf;
+    }
     for (int64_t q = 0; q < D; ++q) {
       for (int64_t i = 0; i < sub_len; ++i) {
         const int64_t x = q + i * D;
@@ -104,33 +148,29 @@ struct HorizontalPass {
     }
     return buf;
   }
-  acc_t pixel(const acc_t* prep, int64_t x) const {  // pixel x (0 <= x < in_w) of a prepared row
-    return D > 1 ? prep[(x % D) * sub_len + x / D] : prep[x];
-  }
 
-  // One output at the border: only the taps inside the row.
-  acc_t border(const acc_t* prep, int64_t row, int64_t o) const {
-    const AxisTaps a = axis_taps(o, up, down, pad0, taps, in_w);
-    const acc_t* c = coef + row * taps;
-    acc_t sum(0);
-    for (int64_t t = a.t_begin; t < a.t_end; ++t) sum += c[a.k0 + t * up] * pixel(prep, a.i0 + t);
-    return sum;
-  }
-
-  // dst[o] (+)= the resampled row, for o in [0, out_w), from a prepared row.
-  template <bool kAccumulate>
-  void run(const acc_t* prep, int64_t row, acc_t* dst, Workspace<acc_t>& ws) const {
+  // dst[o] = sum over j < n_rows of the resampling of prepared row rows[j] with filter row
+  // filter_rows[j], for o in [0, out_w). Zeros when n_rows == 0. (A 2-D filter sums the input
+  // rows its vertical taps reach in one pass, in registers.)
+  void run(const acc_t* const* rows_in, const int64_t* filter_rows, int64_t n_rows, acc_t* dst,
+           Workspace<acc_t>& ws) const {
     using Vec = at::vec::Vectorized<acc_t>;
-    const acc_t* base = prep;
-    const int64_t stride = sub_len;  // distance between sub-rows (D > 1)
+    if (n_rows == 0) {
+      std::fill(dst, dst + out_w, acc_t(0));
+      return;
+    }
     for (int64_t r = 0; r < P; ++r) {
       const Phase& ph = phases[r];
-      const acc_t* wr = w.data() + (row * P + r) * T;
+      // Tap k of output m reads tp[k][m] with weight tw[k], over all rows.
       const acc_t** tp = ws.taps.data();
-      for (int64_t t = 0; t < ph.n; ++t) {  // tap t of output m reads tp[t][m]
-        const int64_t j = ph.i0 + t;
-        tp[t] = D > 1 ? base + math::floor_div(j, D) + (j - math::floor_div(j, D) * D) * stride
-                      : base + j;
+      acc_t* tw = ws.tap_w.data();
+      const int64_t nk = n_rows * ph.n;
+      for (int64_t j = 0; j < n_rows; ++j) {
+        const acc_t* wr = w.data() + (filter_rows[j] * P + r) * T;
+        for (int64_t t = 0; t < ph.n; ++t) {
+          tp[j * ph.n + t] = rows_in[j] + tap_off[r * T + t];
+          tw[j * ph.n + t] = wr[t];
+        }
       }
       // The interior, vectorized; written straight into dst when the phase is contiguous.
       acc_t* out = P == 1 ? dst : ws.phase_out.data();  // output m goes to out[m - off]
@@ -138,29 +178,27 @@ struct HorizontalPass {
       int64_t m = ph.m_lo;
       for (; m + Vec::size() <= ph.m_hi; m += Vec::size()) {
         Vec sum(acc_t(0));
-        for (int64_t t = 0; t < ph.n; ++t) sum = at::vec::fmadd(Vec(wr[t]), Vec::loadu(tp[t] + m), sum);
-        if (kAccumulate && P == 1) sum = sum + Vec::loadu(dst + m);
+        for (int64_t k = 0; k < nk; ++k) sum = at::vec::fmadd(Vec(tw[k]), Vec::loadu(tp[k] + m), sum);
         sum.store(out + (m - off));
       }
       for (; m < ph.m_hi; ++m) {
         acc_t sum(0);
-        for (int64_t t = 0; t < ph.n; ++t) sum += wr[t] * tp[t][m];
-        out[m - off] = (kAccumulate && P == 1) ? dst[m] + sum : sum;
+        for (int64_t k = 0; k < nk; ++k) sum += tw[k] * tp[k][m];
+        out[m - off] = sum;
       }
       if (P > 1) {  // interleave the phase into the row
-        for (m = ph.m_lo; m < ph.m_hi; ++m) {
-          acc_t& d = dst[r + m * P];
-          d = kAccumulate ? d + out[m - off] : out[m - off];
-        }
+        for (m = ph.m_lo; m < ph.m_hi; ++m) dst[r + m * P] = out[m - off];
       }
-      // The borders.
-      for (int64_t mb = 0; mb < ph.m_count; ++mb) {
-        if (mb == ph.m_lo) mb = ph.m_hi;
-        if (mb >= ph.m_count) break;
-        const int64_t o = r + mb * P;
-        const acc_t v = border(prep, row, o);
-        dst[o] = kAccumulate ? dst[o] + v : v;
+    }
+    // The borders: only the taps inside the row.
+    const int64_t nb = static_cast<int64_t>(border_off.size());
+    for (const Border& b : borders) {
+      acc_t sum(0);
+      for (int64_t j = 0; j < n_rows; ++j) {
+        const acc_t* bw = border_w.data() + filter_rows[j] * nb;
+        for (int64_t i = b.begin; i < b.end; ++i) sum += bw[i] * rows_in[j][border_off[i]];
       }
+      dst[b.o] = sum;
     }
   }
 };
@@ -242,10 +280,13 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t os0 = out.stride(0), os1 = out.stride(1), os2 = out.stride(2), os3 = out.stride(3);
 
   const int64_t prep_len = hpass.prepared_len();
+  std::vector<AxisTaps> vtaps(out_h);  // the vertical taps of every output row
+  for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
 
   at::parallel_for(0, planes * tiles, grain, [&](int64_t begin, int64_t end) {
     Workspace<acc_t> ws;
-    hpass.reserve(ws);
+    const int64_t max_vtaps = math::max_taps(fh, a.up_y);
+    hpass.reserve(ws, separable ? 1 : max_vtaps);
     ws.in_row.resize(in_w);
     ws.out_row.resize(out_w);
     // 1-D: the tile's rows after the horizontal pass. 2-D: the tile's input rows, prepared
@@ -253,8 +294,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     ws.scratch.resize(max_rows_in_tile * (separable ? out_w : prep_len));
     ws.prepared.resize(separable ? prep_len : 0);
     std::vector<const acc_t*> in_rows(max_rows_in_tile);
-    std::vector<const acc_t*> rows(fh);
-    std::vector<acc_t> weights(fh);
+    std::vector<const acc_t*> rows(max_vtaps);
+    std::vector<acc_t> weights(max_vtaps);
+    std::vector<int64_t> filter_rows(max_vtaps);
+    const int64_t zero = 0;
     acc_t* const out_buf = ws.out_row.data();
     acc_t* const scratch = ws.scratch.data();
 
@@ -274,7 +317,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       // The input rows [lo, hi] this tile reads.
       int64_t lo = in_h, hi = -1;
       for (int64_t oy = oy0; oy < oy1; ++oy) {
-        const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
+        const AxisTaps& v = vtaps[oy];
         if (v.t_end > v.t_begin) {
           lo = std::min(lo, v.i0 + v.t_begin);
           hi = std::max(hi, v.i0 + v.t_end - 1);
@@ -284,10 +327,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       if (separable) {
         for (int64_t iy = lo; iy <= hi; ++iy) {  // each filtered horizontally once
           const acc_t* src = prepared_row(xp, iy, ws.prepared.data());
-          hpass.template run<false>(src, 0, scratch + (iy - lo) * out_w, ws);
+          hpass.run(&src, &zero, 1, scratch + (iy - lo) * out_w, ws);
         }
         for (int64_t oy = oy0; oy < oy1; ++oy) {
-          const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
+          const AxisTaps& v = vtaps[oy];
           const int64_t nt = v.t_end - v.t_begin;
           for (int64_t t = v.t_begin; t < v.t_end; ++t) {
             rows[t - v.t_begin] = scratch + (v.i0 + t - lo) * out_w;
@@ -302,18 +345,13 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
           in_rows[iy - lo] = prepared_row(xp, iy, scratch + (iy - lo) * prep_len);
         }
         for (int64_t oy = oy0; oy < oy1; ++oy) {
-          const AxisTaps v = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
-          acc_t* dst = row_target(op + oy * os2, os3, out_buf);
-          if (v.t_end == v.t_begin) std::fill(dst, dst + out_w, acc_t(0));
+          const AxisTaps& v = vtaps[oy];
           for (int64_t t = v.t_begin; t < v.t_end; ++t) {  // one filter row per input row
-            const acc_t* src = in_rows[v.i0 + t - lo];
-            const int64_t filter_row = v.k0 + t * a.up_y;
-            if (t == v.t_begin) {
-              hpass.template run<false>(src, filter_row, dst, ws);
-            } else {
-              hpass.template run<true>(src, filter_row, dst, ws);
-            }
+            rows[t - v.t_begin] = in_rows[v.i0 + t - lo];
+            filter_rows[t - v.t_begin] = v.k0 + t * a.up_y;
           }
+          acc_t* dst = row_target(op + oy * os2, os3, out_buf);
+          hpass.run(rows.data(), filter_rows.data(), v.t_end - v.t_begin, dst, ws);
           store_row(dst, op + oy * os2, os3, out_w);
         }
       }
