@@ -12,4 +12,9 @@ TORCH_LIBRARY(myops, m) {
   m.def("mul(Tensor a, Tensor b) -> Tensor", pt2);
   m.def("add(Tensor a, Tensor b) -> Tensor", pt2);
   m.def("add_out(Tensor a, Tensor b, Tensor(a!) out) -> ()", pt2);  // out = a + b
+
+  // StyleGAN2/3's resampling (ops/upfirdn2d): upsample by zero insertion, pad, FIR filter,
+  // downsample. up/down are [x, y], padding [x0, x1, y0, y1], as in StyleGAN's Python API.
+  m.def("upfirdn2d(Tensor x, Tensor? f=None, int[2] up=[1,1], int[2] down=[1,1], "
+        "int[4] padding=[0,0,0,0], bool flip_filter=False, float gain=1.) -> Tensor", pt2);
 }

@@ -6,9 +6,11 @@ ordinary torch ops, never calling myops.
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["muladd", "mul", "add", "add_out"]
+__all__ = ["muladd", "mul", "add", "add_out", "upfirdn2d"]
 
 
 def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
@@ -26,3 +28,48 @@ def add(a: Tensor, b: Tensor) -> Tensor:
 def add_out(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
     out.copy_(a + b)
     return out
+
+
+def _pair(v) -> list[int]:
+    return [v, v] if isinstance(v, int) else list(v)
+
+
+def _padding4(p) -> list[int]:
+    p = [p, p] if isinstance(p, int) else list(p)
+    return [p[0], p[0], p[1], p[1]] if len(p) == 2 else p
+
+
+def upfirdn2d(x: Tensor, f: Tensor | None = None, up=1, down=1, padding=0, flip_filter: bool = False,
+              gain: float = 1) -> Tensor:
+    """StyleGAN3's _upfirdn2d_ref: zero insertion by reshape + pad, pad/crop, grouped conv2d
+    (two 1-D passes for a 1-D filter, each scaled by sqrt(gain)), then a strided slice. The
+    filter is cast to x's dtype."""
+    n, c, h, w = x.shape
+    upx, upy = _pair(up)
+    downx, downy = _pair(down)
+    px0, px1, py0, py1 = _padding4(padding)
+    if f is None:
+        f = torch.ones([1, 1], dtype=x.dtype, device=x.device)
+
+    # Upsample by inserting zeros after each pixel.
+    x = x.reshape([n, c, h, 1, w, 1])
+    x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
+    x = x.reshape([n, c, h * upy, w * upx])
+
+    # Pad (positive) or crop (negative).
+    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0):x.shape[2] - max(-py1, 0), max(-px0, 0):x.shape[3] - max(-px1, 0)]
+
+    # Convolve (conv2d correlates: flip the filter for a true convolution).
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    f = f[None, None].repeat([c, 1] + [1] * f.ndim)
+    if f.ndim == 4:
+        x = F.conv2d(x, f, groups=c)
+    else:
+        x = F.conv2d(x, f.unsqueeze(2), groups=c)
+        x = F.conv2d(x, f.unsqueeze(3), groups=c)
+
+    # Downsample by keeping every down-th pixel.
+    return x[:, :, ::downy, ::downx]

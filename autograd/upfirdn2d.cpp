@@ -1,0 +1,117 @@
+// Autograd formula of upfirdn2d. The gradient with respect to x is the transposed resampling,
+// computed by upfirdn2d itself through the dispatcher (up and down swapped, the padding
+// transformed, the filter flip inverted, same gain), as StyleGAN's plugin does: so it runs on
+// every backend, is traceable by torch.compile and is differentiable again (double backward).
+// The filter is not differentiable: a filter that requires grad is an error, never a silent
+// zero gradient.
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "autograd/autograd_utils.h"
+
+namespace myops::autograd_upfirdn2d {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::Function;
+using torch::autograd::variable_list;
+
+namespace {
+
+at::Tensor call_upfirdn2d(const at::Tensor& x, const std::optional<at::Tensor>& f,
+                          c10::IntArrayRef up, c10::IntArrayRef down, c10::IntArrayRef padding,
+                          bool flip_filter, double gain) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("myops::upfirdn2d", "")
+                       .typed<at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&,
+                                         c10::IntArrayRef, c10::IntArrayRef, c10::IntArrayRef,
+                                         bool, double)>();
+  return op.call(x, f, up, down, padding, flip_filter, gain);
+}
+
+// Filter taps along x and y, as the op counts them (a 1-D filter has its taps on both axes).
+std::pair<int64_t, int64_t> filter_taps(const at::Tensor& f) {
+  if (!f.defined()) return {1, 1};
+  return {f.size(-1), f.size(0)};
+}
+
+// The transposed resampling along one axis. Forward: input `in`, output `out`, factors up and
+// down, padding p0/p1, `taps` taps. Its transpose reads the gradient (size out) with up and
+// down swapped and padding [taps - p0 - 1, in*up - out*down + p0 - up + 1], which gives back
+// exactly `in` outputs. `out*down` depends on `in` modulo `down`, so under dynamic shapes that
+// right padding may be symbolic, which an int[] argument cannot carry: then the largest value
+// it can take, taps - p1 - up, is used and the result cut to `in` (right padding only appends
+// outputs, it does not change the first ones).
+struct AxisTranspose {
+  int64_t pad0, pad1;
+  bool narrow;  // cut the result to `in` along this axis
+};
+AxisTranspose transpose_axis(const c10::SymInt& in, const c10::SymInt& out, int64_t up,
+                             int64_t down, int64_t p0, int64_t p1, int64_t taps) {
+  const int64_t pad0 = taps - p0 - 1;
+  if (down == 1) return {pad0, taps - p1 - up, false};  // out*down = in*up + p0 + p1 - taps + 1
+  const c10::SymInt exact = in * up - out * down + (p0 - up + 1);
+  if (const auto v = exact.maybe_as_int()) return {pad0, *v, false};
+  return {pad0, taps - p1 - up, true};
+}
+
+class Upfirdn2d : public Function<Upfirdn2d> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x,
+                            const std::optional<at::Tensor>& f, c10::IntArrayRef up,
+                            c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter,
+                            double gain) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    ctx->save_for_backward({f.has_value() ? *f : at::Tensor()});
+    ctx->saved_data["x_h"] = x.sym_size(2);
+    ctx->saved_data["x_w"] = x.sym_size(3);
+    ctx->saved_data["up"] = up.vec();
+    ctx->saved_data["down"] = down.vec();
+    ctx->saved_data["padding"] = padding.vec();
+    ctx->saved_data["flip_filter"] = flip_filter;
+    ctx->saved_data["gain"] = gain;
+    return call_upfirdn2d(x, f, up, down, padding, flip_filter, gain);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    variable_list result(7);  // x, f, up, down, padding, flip_filter, gain
+    if (!ctx->needs_input_grad(0)) return result;
+    const at::Tensor& dy = grads[0];
+    const at::Tensor f = ctx->get_saved_variables()[0];
+    const auto up = ctx->saved_data["up"].toIntVector();
+    const auto down = ctx->saved_data["down"].toIntVector();
+    const auto p = ctx->saved_data["padding"].toIntVector();
+    const c10::SymInt in_h = ctx->saved_data["x_h"].toSymInt();
+    const c10::SymInt in_w = ctx->saved_data["x_w"].toSymInt();
+    const auto [fw, fh] = filter_taps(f);
+    const AxisTranspose tx = transpose_axis(in_w, dy.sym_size(3), up[0], down[0], p[0], p[1], fw);
+    const AxisTranspose ty = transpose_axis(in_h, dy.sym_size(2), up[1], down[1], p[2], p[3], fh);
+    at::Tensor dx = call_upfirdn2d(dy, f.defined() ? std::optional<at::Tensor>(f) : std::nullopt,
+                                   down, up, {tx.pad0, tx.pad1, ty.pad0, ty.pad1},
+                                   !ctx->saved_data["flip_filter"].toBool(),
+                                   ctx->saved_data["gain"].toDouble());
+    if (ty.narrow) dx = dx.narrow_symint(2, 0, in_h);
+    if (tx.narrow) dx = dx.narrow_symint(3, 0, in_w);
+    result[0] = dx;
+    return result;
+  }
+};
+
+at::Tensor upfirdn2d_autograd(const at::Tensor& x, const std::optional<at::Tensor>& f,
+                              c10::IntArrayRef up, c10::IntArrayRef down,
+                              c10::IntArrayRef padding, bool flip_filter, double gain) {
+  TORCH_CHECK(!(at::GradMode::is_enabled() && f.has_value() && f->defined() && f->requires_grad()),
+              "myops.upfirdn2d: f requires grad, but the filter is not differentiable (only x "
+              "is); pass f.detach() or a filter made without requires_grad=True");
+  if (myops::autograd::needs_graph(x)) {
+    return Upfirdn2d::apply(x, f, up, down, padding, flip_filter, gain);
+  }
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return call_upfirdn2d(x, f, up, down, padding, flip_filter, gain);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(myops, Autograd, m) { m.impl("upfirdn2d", &upfirdn2d_autograd); }
+
+}  // namespace myops::autograd_upfirdn2d

@@ -1,0 +1,140 @@
+// upfirdn2d: argument checks and output metadata, shared by the CPU, CUDA and Meta kernels
+// (output sizes templated on int64_t / c10::SymInt, so the Meta kernel works with symbolic
+// shapes under torch.compile(dynamic=True)).
+//
+// Argument order follows StyleGAN's upfirdn2d: up = [x, y], down = [x, y],
+// padding = [x0, x1, y0, y1]; x is [N, C, H, W]; x is the width axis.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/SymBool.h>
+#include <c10/core/SymInt.h>
+#include <c10/util/ArrayRef.h>
+
+#include <array>
+#include <optional>
+
+#include "ops/common/checks.h"
+
+namespace myops::upfirdn2d {
+
+inline constexpr const char* kOp = "myops.upfirdn2d";
+
+enum class FilterKind { Identity, Separable, Full };  // f None, 1-D, 2-D
+
+// The checked, unpacked arguments every backend works from.
+struct Args {
+  int64_t up_x, up_y, down_x, down_y;
+  int64_t pad_x0, pad_x1, pad_y0, pad_y1;
+  bool flip_filter;
+  double gain;
+  FilterKind kind;
+  int64_t fw, fh;  // taps along x and y (a 1-D filter has the same taps on both axes)
+};
+
+// Every check the op makes, before any backend does anything (Meta included).
+inline Args check_args(const at::Tensor& x, const std::optional<at::Tensor>& f, c10::IntArrayRef up,
+                       c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter,
+                       double gain) {
+  check_float_dtype(kOp, "x", x);
+  TORCH_CHECK_VALUE(x.dim() == 4, kOp, ": x must be 4-D [N, C, H, W], got ", x.dim(),
+                    "-D with shape ", x.sym_sizes());
+  TORCH_CHECK_VALUE(up.size() == 2, kOp, ": up must be [x, y], got ", up);
+  TORCH_CHECK_VALUE(down.size() == 2, kOp, ": down must be [x, y], got ", down);
+  TORCH_CHECK_VALUE(padding.size() == 4, kOp, ": padding must be [x0, x1, y0, y1], got ", padding);
+  TORCH_CHECK_VALUE(up[0] >= 1 && up[1] >= 1, kOp, ": up must be >= 1 along x and y, got ", up);
+  TORCH_CHECK_VALUE(down[0] >= 1 && down[1] >= 1, kOp, ": down must be >= 1 along x and y, got ",
+                    down);
+
+  Args a{up[0], up[1], down[0], down[1], padding[0], padding[1], padding[2], padding[3],
+         flip_filter, gain, FilterKind::Identity, 1, 1};
+  if (f.has_value() && f->defined()) {
+    const at::Tensor& w = *f;
+    TORCH_CHECK_VALUE(w.dim() == 1 || w.dim() == 2, kOp,
+                      ": f must be 1-D [taps] (separable) or 2-D [fh, fw], got ", w.dim(),
+                      "-D with shape ", w.sym_sizes());
+    TORCH_CHECK_TYPE(w.scalar_type() == at::kFloat || w.scalar_type() == x.scalar_type(), kOp,
+                     ": f must be float32 or x's dtype (", x.scalar_type(), "), got ",
+                     w.scalar_type());
+    check_same_device(kOp, "x", x, "f", w);
+    // A filter's size is part of the op's contract (it sets the output size): never symbolic.
+    a.kind = w.dim() == 1 ? FilterKind::Separable : FilterKind::Full;
+    a.fw = w.sym_size(-1).guard_int(__FILE__, __LINE__);
+    a.fh = w.sym_size(0).guard_int(__FILE__, __LINE__);
+    TORCH_CHECK_VALUE(a.fw >= 1 && a.fh >= 1, kOp, ": f must have at least one tap, got shape ",
+                      w.sym_sizes());
+    TORCH_CHECK_VALUE(a.kind != FilterKind::Separable || gain >= 0, kOp,
+                      ": gain must be >= 0 with a 1-D (separable) filter, since each pass is "
+                      "scaled by sqrt(gain); got gain = ", gain, " (use a 2-D filter instead)");
+  }
+  return a;
+}
+
+// Output size along one axis: (in*up + pad0 + pad1 - taps) // down + 1, >= 1. ValueError naming
+// the sizes when the upsampled, padded input is smaller than the filter.
+template <typename T>
+T output_size(const char* axis, const T& in, int64_t up, int64_t down, int64_t pad0, int64_t pad1,
+              int64_t taps) {
+  const T span = in * up + pad0 + pad1;  // the upsampled, padded input
+  const T num = span - taps;
+  const auto fail = [&](auto&&... more) {
+    return c10::str(kOp, ": the output would be empty along ", axis, ": the upsampled, padded ",
+                    axis, " (in ", in, " * up ", up, " + padding ", pad0, " + ", pad1, " = ", span,
+                    ") must be at least the filter's ", taps, " taps", more...);
+  };
+  if constexpr (std::is_same_v<T, c10::SymInt>) {
+    if (const auto v = num.maybe_as_int()) {
+      TORCH_CHECK_VALUE(*v >= 0, fail());
+    } else {
+      TORCH_SYM_CHECK(num.sym_ge(0), fail());  // a runtime assert, not a guard
+    }
+  } else {
+    TORCH_CHECK_VALUE(num >= 0, fail());
+  }
+  return num / down + 1;  // num >= 0: truncation is floor division
+}
+
+// [N, C, outH, outW] from x's (possibly symbolic) sizes.
+template <typename T>
+std::array<T, 4> output_shape(c10::ArrayRef<T> x_sizes, const Args& a) {
+  return {x_sizes[0], x_sizes[1],
+          output_size<T>("height", x_sizes[2], a.up_y, a.down_y, a.pad_y0, a.pad_y1, a.fh),
+          output_size<T>("width", x_sizes[3], a.up_x, a.down_x, a.pad_x0, a.pad_x1, a.fw)};
+}
+
+// The output: x's dtype and device, in x's suggested memory format (channels_last in,
+// channels_last out), identical for every backend so the Meta tensor describes the real one.
+inline at::Tensor empty_output(const at::Tensor& x, const Args& a) {
+  const auto shape = output_shape<c10::SymInt>(x.sym_sizes(), a);
+  return at::empty_symint(shape, x.options(), x.suggest_memory_format());
+}
+
+}  // namespace myops::upfirdn2d
+
+// ----------------------------------------------------------------------------------------
+// For the CPU and CUDA backends (not Meta): the filter as the kernels read it.
+#include <ATen/OpMathType.h>
+#include <ATen/ops/flip.h>
+#include <ATen/ops/ones.h>
+
+#include <cmath>
+
+namespace myops::upfirdn2d {
+
+// The filter in correlation order (flipped unless flip_filter: the op is a true convolution by
+// default), in the op-math dtype, contiguous, on x's device, scaled by the gain (a 2-D filter
+// by gain, a 1-D one by sqrt(gain) since it is applied twice). Identity (f None): [[gain]].
+inline at::Tensor correlation_filter(const at::Tensor& x, const std::optional<at::Tensor>& f,
+                                     const Args& a) {
+  const auto opmath = at::toOpMathType(x.scalar_type());
+  if (a.kind == FilterKind::Identity) {
+    return at::ones({1, 1}, x.options().dtype(opmath)).mul_(a.gain);
+  }
+  at::Tensor w = f->to(opmath);
+  if (!a.flip_filter) w = w.dim() == 1 ? w.flip({0}) : w.flip({0, 1});
+  const double scale = a.kind == FilterKind::Separable ? std::sqrt(a.gain) : a.gain;
+  return w.mul(scale).contiguous();
+}
+
+}  // namespace myops::upfirdn2d

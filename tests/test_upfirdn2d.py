@@ -1,0 +1,267 @@
+"""upfirdn2d beyond the generic table tests: StyleGAN's resampling helpers, long filters, the
+transposed gradient, a compiled resampling block, TorchScript, thread-count independence."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch._dynamo.testing import CompileCounterWithBackend
+
+import myops
+from myops import reference
+
+
+def _x(shape, device, dtype=torch.float64, requires_grad=False):
+    return torch.randn(shape, device=device, dtype=dtype, requires_grad=requires_grad)
+
+
+# ------------------------------------------------------------------------------ setup_filter
+
+def test_setup_filter_matches_stylegan_semantics():
+    f = myops.setup_filter([1, 3, 3, 1])  # < 8 taps: made 2-D, normalized
+    want = torch.tensor([1.0, 3, 3, 1]).outer(torch.tensor([1.0, 3, 3, 1])) / 64
+    assert f.dtype == torch.float32 and f.shape == (4, 4)
+    torch.testing.assert_close(f, want)
+    sep = myops.setup_filter([1, 3, 3, 1], separable=True, gain=4)  # 1-D: scaled by gain ** 0.5
+    torch.testing.assert_close(sep, torch.tensor([1.0, 3, 3, 1]) / 8 * 2)
+    long = myops.setup_filter(list(range(1, 9)))  # >= 8 taps: stays separable
+    assert long.shape == (8,)
+    torch.testing.assert_close(long.sum(), torch.tensor(1.0))
+    flipped = myops.setup_filter([[1, 2], [3, 4]], normalize=False, flip_filter=True, gain=2)
+    torch.testing.assert_close(flipped, torch.tensor([[4.0, 3], [2, 1]]) * 2)
+    torch.testing.assert_close(myops.setup_filter(None), torch.ones(1, 1))
+    torch.testing.assert_close(myops.setup_filter(2.0, normalize=False), torch.full((1, 1), 4.0))  # [2] outer [2]
+    user = torch.tensor([1.0, 3, 3, 1])
+    myops.setup_filter(user, separable=True)
+    torch.testing.assert_close(user, torch.tensor([1.0, 3, 3, 1]))  # the caller's tensor is untouched
+
+
+# ----------------------------------------------- helpers: StyleGAN's padding and gain, by hand
+
+@pytest.mark.parametrize("taps", [2, 4, 5, 8])
+@pytest.mark.parametrize("separable", [False, True])
+def test_upsample2d(device, taps, separable):
+    f = myops.setup_filter(torch.rand(taps) + 0.5, separable=separable).to(device, torch.float64)
+    x = _x((2, 3, 6, 9), device)
+    got = myops.upsample2d(x, f, up=2)
+    # upsample2d == upfirdn2d(up=2, padding [(fw+1)//2, (fw-2)//2, ...], gain * 4)
+    p = [(taps + 1) // 2, (taps - 2) // 2] * 2
+    want = reference.upfirdn2d(x, f, up=2, padding=[p[0], p[1], p[0], p[1]], gain=4)
+    assert got.shape == (2, 3, 12, 18)
+    torch.testing.assert_close(got, want)
+    # anisotropic factor, extra padding, flip, gain
+    got = myops.upsample2d(x, f, up=[4, 2], padding=[1, -1], flip_filter=True, gain=0.5)
+    want = reference.upfirdn2d(x, f, up=[4, 2], flip_filter=True, gain=0.5 * 8,
+                               padding=[1 + (taps + 3) // 2, 1 + (taps - 4) // 2, -1 + (taps + 1) // 2, -1 + (taps - 2) // 2])
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("taps", [2, 3, 4, 8])
+@pytest.mark.parametrize("separable", [False, True])
+def test_downsample2d(device, taps, separable):
+    f = myops.setup_filter(torch.rand(taps) + 0.5, separable=separable).to(device, torch.float64)
+    x = _x((2, 3, 12, 8), device)
+    got = myops.downsample2d(x, f, down=2)
+    p0, p1 = (taps - 1) // 2, (taps - 2) // 2
+    assert got.shape == (2, 3, 6, 4)
+    torch.testing.assert_close(got, reference.upfirdn2d(x, f, down=2, padding=[p0, p1, p0, p1]))
+    got = myops.downsample2d(x, f, down=[4, 2], padding=[2, 0, 1, 1], gain=3)
+    want = reference.upfirdn2d(x, f, down=[4, 2], gain=3, padding=[
+        2 + (taps - 3) // 2, (taps - 4) // 2, 1 + (taps - 1) // 2, 1 + (taps - 2) // 2])
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (5,), (8,)])
+def test_filter2d_keeps_the_size(device, shape):
+    f = torch.rand(shape, device=device, dtype=torch.float64)
+    x = _x((1, 2, 7, 10), device)
+    got = myops.filter2d(x, f, gain=2)
+    fw, fh = shape[-1], shape[0]
+    want = reference.upfirdn2d(x, f, padding=[fw // 2, (fw - 1) // 2, fh // 2, (fh - 1) // 2], gain=2)
+    assert got.shape == x.shape
+    torch.testing.assert_close(got, want)
+    got = myops.filter2d(x, f, padding=[1, 2, 0, -1], flip_filter=True)
+    want = reference.upfirdn2d(x, f, flip_filter=True, padding=[1 + fw // 2, 2 + (fw - 1) // 2, fh // 2, -1 + (fh - 1) // 2])
+    torch.testing.assert_close(got, want)
+
+
+def test_helpers_accept_none_filter(device):
+    x = _x((1, 2, 4, 6), device)
+    torch.testing.assert_close(myops.filter2d(x, None), x)
+    torch.testing.assert_close(myops.downsample2d(x, None), x[:, :, ::2, ::2])
+    up = myops.upsample2d(x, None)  # zero insertion, gain 4, shifted by StyleGAN's padding [1, -1]
+    assert up.shape == (1, 2, 8, 12)
+    torch.testing.assert_close(up[:, :, 1::2, 1::2], 4 * x)
+    assert up[:, :, ::2].abs().sum() == 0 and up[:, :, :, ::2].abs().sum() == 0
+
+
+# ------------------------------------------------------------------------------ long filters
+
+@pytest.mark.parametrize("up, down", [(1, 1), (2, 1), (1, 2), (4, 2), (3, 4)])
+@pytest.mark.parametrize("shape", [(32,), (31,), (32, 32), (17, 32)])
+def test_long_filters(device, shape, up, down):
+    f = torch.randn(shape, device=device) / shape[0]
+    x = _x((1, 2, 20, 23), device)
+    pad = [15, 16, 14, 17]
+    torch.testing.assert_close(myops.upfirdn2d(x, f, up, down, pad, gain=2.0),
+                               reference.upfirdn2d(x, f, up, down, pad, gain=2.0))
+
+
+# ------------------------------------------------------------------------------ gradients
+
+@pytest.mark.parametrize("up, down, padding, shape, flip", [
+    ([2, 2], [1, 1], [2, 1, 2, 1], (4,), False),
+    ([1, 1], [2, 2], [1, 1, 1, 1], (4, 4), True),
+    ([1, 2], [3, 1], [-1, 4, 2, 0], (5,), False),
+    ([4, 1], [2, 4], [3, -2, 0, 5], (3, 6), True),
+    ([1, 1], [4, 3], [0, 0, 0, 0], None, False),
+])
+def test_gradient_is_the_transposed_resampling(device, up, down, padding, shape, flip):
+    """x.grad equals StyleGAN's transposed call (up <-> down, padding transformed, flip
+    inverted), evaluated here with the reference, and satisfies <A x, g> = <x, A^T g>."""
+    f = None if shape is None else torch.randn(shape, device=device, dtype=torch.float64)
+    x = _x((2, 2, 9, 11), device, requires_grad=True)
+    y = myops.upfirdn2d(x, f, up, down, padding, flip, 3.0)
+    g = torch.randn_like(y)
+    y.backward(g)
+    fw, fh = (1, 1) if f is None else (f.shape[-1], f.shape[0])
+    (ih, iw), (oh, ow) = x.shape[2:], y.shape[2:]
+    p = [fw - padding[0] - 1, iw * up[0] - ow * down[0] + padding[0] - up[0] + 1,
+         fh - padding[2] - 1, ih * up[1] - oh * down[1] + padding[2] - up[1] + 1]
+    transposed = reference.upfirdn2d(g, f, up=down, down=up, padding=p, flip_filter=not flip, gain=3.0)
+    torch.testing.assert_close(x.grad, transposed)
+    torch.testing.assert_close((y.detach() * g).sum(), (x.detach() * x.grad).sum())
+
+
+def test_filter_requiring_grad_is_an_error(device):
+    x = _x((1, 1, 4, 4), device, requires_grad=True)
+    f = torch.ones(2, 2, device=device, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="myops.upfirdn2d: f requires grad, but the filter is not differentiable"):
+        myops.upfirdn2d(x, f)
+    with pytest.raises(RuntimeError, match="f requires grad"):
+        myops.upfirdn2d(x.detach(), f)  # even when x does not require grad
+    with torch.no_grad():  # no graph is recorded: nothing to get wrong
+        torch.testing.assert_close(myops.upfirdn2d(x, f), reference.upfirdn2d(x.detach(), f.detach()))
+    myops.upfirdn2d(x, f.detach()).sum().backward()  # the documented fix
+    assert x.grad is not None
+
+
+def test_double_backward_through_helpers(device):
+    f = myops.setup_filter([1, 3, 3, 1]).to(device)
+    x = _x((1, 2, 5, 6), device, requires_grad=True)
+    torch.autograd.gradgradcheck(lambda x: myops.downsample2d(myops.upsample2d(x, f) ** 2, f), (x,))
+
+
+# ------------------------------------------------------------------------------ CPU specifics
+
+def test_result_does_not_depend_on_thread_count():
+    x = torch.randn(3, 5, 70, 300)
+    f = myops.setup_filter([1, 3, 3, 1])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = [myops.upsample2d(x, f), myops.downsample2d(x, f[0], down=[2, 4])]
+        torch.set_num_threads(max(before, 2))
+        many = [myops.upsample2d(x, f), myops.downsample2d(x, f[0], down=[2, 4])]
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(one, many):
+        assert torch.equal(a, b)
+
+
+def test_inf_stays_local(device):
+    """Only the outputs whose taps reach an inf pixel see it (no 0 * inf from skipped zeros)."""
+    x = torch.zeros(1, 1, 8, 8, device=device)
+    x[0, 0, 4, 4] = float("inf")
+    y = myops.upsample2d(x, myops.setup_filter([1, 3, 3, 1]).to(device))
+    touched = torch.zeros(16, 16, dtype=torch.bool)
+    touched[7:11, 7:11] = True  # outputs 7..10 have a tap on upsampled pixel 8 (padding 2)
+    assert torch.isfinite(y[0, 0][~touched.to(device)]).all()
+    assert torch.isinf(y[0, 0, 8, 8])
+
+
+# ------------------------------------------------------------------------------ torch.compile
+
+def _block(x, f):
+    """StyleGAN-style resampling: up, a pointwise op, down (bias_act when present)."""
+    y = myops.upsample2d(x, f)
+    if hasattr(torch.ops.myops, "bias_act"):
+        y = torch.ops.myops.bias_act(y)
+    else:
+        y = myops.muladd(y, y, 0.5)
+    return myops.downsample2d(y, f)
+
+
+def _block_reference(x, f):
+    fw = f.shape[-1]
+    y = reference.upfirdn2d(x, f, up=2, padding=[(fw + 1) // 2, (fw - 2) // 2] * 2, gain=4)
+    if hasattr(torch.ops.myops, "bias_act"):
+        y = torch.ops.myops.bias_act(y)
+    else:
+        y = y * y + 0.5
+    return reference.upfirdn2d(y, f, down=2, padding=[(fw - 1) // 2, (fw - 2) // 2] * 2)
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_compile_resampling_block_dynamic_no_recompile(device, separable):
+    f = myops.setup_filter([1, 3, 3, 1], separable=separable).to(device)
+    counter = CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(_block, backend=counter, fullgraph=True, dynamic=True)
+    frames = None
+    for h, w in ((8, 10), (11, 13), (16, 21)):  # odd and even: the backward's padding varies
+        x = _x((2, 3, h, w), device, dtype=torch.float32, requires_grad=True)
+        rx = x.detach().clone().requires_grad_()
+        out, ref = compiled(x, f), _block_reference(rx, f)
+        torch.testing.assert_close(out, ref)
+        g = torch.randn_like(ref)
+        out.backward(g)
+        ref.backward(g)
+        torch.testing.assert_close(x.grad, rx.grad)
+        frames = frames or counter.frame_count
+    assert counter.frame_count == frames, "a new spatial size recompiled the graph"
+    assert any("torch.ops.myops.upfirdn2d" in g.code for g in counter.graphs)
+
+
+def test_compile_inductor_end_to_end(device):
+    f = myops.setup_filter([1, 3, 3, 1]).to(device)
+    compiled = torch.compile(_block, backend="inductor", fullgraph=True, dynamic=True)
+    for h, w in ((8, 10), (11, 13)):
+        x = _x((2, 3, h, w), device, dtype=torch.float32, requires_grad=True)
+        rx = x.detach().clone().requires_grad_()
+        out, ref = compiled(x, f), _block_reference(rx, f)
+        torch.testing.assert_close(out, ref)
+        out.sum().backward()
+        ref.sum().backward()
+        torch.testing.assert_close(x.grad, rx.grad)
+
+
+# ------------------------------------------------------------------------------ TorchScript
+
+def resample(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    y = torch.ops.myops.upfirdn2d(x, f, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
+    return torch.ops.myops.upfirdn2d(y, None, down=[2, 2])
+
+
+def test_torchscript_script_save_load(tmp_path):
+    scripted = torch.jit.script(resample)
+    assert "myops::upfirdn2d" in str(scripted.graph)
+    x, f = torch.randn(1, 2, 5, 6), myops.setup_filter([1, 3, 3, 1])
+    want = reference.upfirdn2d(reference.upfirdn2d(x, f, 2, 1, [2, 1, 2, 1], False, 4.0), None, down=2)
+    torch.testing.assert_close(scripted(x, f), want)
+    path = tmp_path / "resample.pt"
+    scripted.save(str(path))
+    program = textwrap.dedent(f"""
+        import sys, torch
+        torch.ops.load_library({str(myops.library_path())!r})
+        fn = torch.jit.load({str(path)!r})
+        x = torch.load({str(tmp_path / "x.pt")!r}); f = torch.load({str(tmp_path / "f.pt")!r})
+        torch.save(fn(x, f), {str(tmp_path / "y.pt")!r})
+        assert "myops" not in sys.modules
+    """)
+    torch.save(x, tmp_path / "x.pt")
+    torch.save(f, tmp_path / "f.pt")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), want)
