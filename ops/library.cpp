@@ -12,4 +12,11 @@ TORCH_LIBRARY(myops, m) {
   m.def("mul(Tensor a, Tensor b) -> Tensor", pt2);
   m.def("add(Tensor a, Tensor b) -> Tensor", pt2);
   m.def("add_out(Tensor a, Tensor b, Tensor(a!) out) -> ()", pt2);  // out = a + b
+
+  // The LLTM cell (ops/lltm): input [B, F], weights [3S, S+F], bias [3S], old_h/old_cell [B, S].
+  m.def("lltm(Tensor input, Tensor weights, Tensor bias, Tensor old_h, Tensor old_cell) -> (Tensor new_h, Tensor new_cell)", pt2);
+  // What lltm's autograd formula calls: lltm plus what the backward needs (gates: the activated
+  // gates [B, 3S]; X = cat([old_h, input], 1)), and the backward from those.
+  m.def("lltm_forward(Tensor input, Tensor weights, Tensor bias, Tensor old_h, Tensor old_cell) -> (Tensor new_h, Tensor new_cell, Tensor gates, Tensor X)", pt2);
+  m.def("lltm_backward(Tensor grad_h, Tensor grad_cell, Tensor new_cell, Tensor gates, Tensor X, Tensor weights) -> (Tensor grad_input, Tensor grad_weights, Tensor grad_bias, Tensor grad_old_h, Tensor grad_old_cell)", pt2);
 }
