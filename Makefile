@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export MYOPS_BUILD_DIR := $(abspath $(BUILD))/setup
 
-.PHONY: venv install demo test pytest ctest bench clean
+.PHONY: venv install demo test pytest ctest ctest-examples bench clean
 all: install
 
 # The virtualenv with the pinned torch and the test tools; redone when the pins change.
@@ -29,7 +29,7 @@ install: venv
 demo: install
 	$(PY) -m myops demo
 
-test: pytest ctest
+test: pytest ctest ctest-examples
 
 # pytest exits 5 when it collected no test: that is a failure here, as any non-zero exit.
 pytest: install
@@ -41,6 +41,14 @@ ctest: install
 	      -DPython3_EXECUTABLE=$(abspath $(PY)) > /dev/null
 	cmake --build $(BUILD)/cpp-tests
 	cd $(BUILD)/cpp-tests && ctest --output-on-failure --no-tests=error
+
+# C++ deployment examples (examples/cpp): export a model with the venv's Python (TorchScript +
+# AOTInductor), then run it from C++ programs that find myops the way users do.
+ctest-examples: install
+	cmake -S examples/cpp -B $(BUILD)/cpp-examples -G Ninja -DCMAKE_PREFIX_PATH=$(abspath $(BUILD))/install \
+	      -DPython3_EXECUTABLE=$(abspath $(PY)) > /dev/null
+	cmake --build $(BUILD)/cpp-examples
+	cd $(BUILD)/cpp-examples && ctest --output-on-failure --no-tests=error
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -17,4 +17,10 @@ TORCH_LIBRARY(myops, m) {
   // downsample. up/down are [x, y], padding [x0, x1, y0, y1], as in StyleGAN's Python API.
   m.def("upfirdn2d(Tensor x, Tensor? f=None, int[2] up=[1,1], int[2] down=[1,1], "
         "int[4] padding=[0,0,0,0], bool flip_filter=False, float gain=1.) -> Tensor", pt2);
+  // The LLTM cell (ops/lltm): input [B, F], weights [3S, S+F], bias [3S], old_h/old_cell [B, S].
+  m.def("lltm(Tensor input, Tensor weights, Tensor bias, Tensor old_h, Tensor old_cell) -> (Tensor new_h, Tensor new_cell)", pt2);
+  // What lltm's autograd formula calls: lltm plus what the backward needs (gates: the activated
+  // gates [B, 3S]; X = cat([old_h, input], 1)), and the backward from those.
+  m.def("lltm_forward(Tensor input, Tensor weights, Tensor bias, Tensor old_h, Tensor old_cell) -> (Tensor new_h, Tensor new_cell, Tensor gates, Tensor X)", pt2);
+  m.def("lltm_backward(Tensor grad_h, Tensor grad_cell, Tensor new_cell, Tensor gates, Tensor X, Tensor weights) -> (Tensor grad_input, Tensor grad_weights, Tensor grad_bias, Tensor grad_old_h, Tensor grad_old_cell)", pt2);
 }

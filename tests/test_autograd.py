@@ -4,7 +4,7 @@ gradients equal to autograd through the reference."""
 import pytest
 import torch
 
-from op_db import OPS, clone_args, get_sample, sample_params
+from op_db import OPS, as_tuple, clone_args, get_sample, sample_params
 
 DIFFERENTIABLE = [op for op in OPS if op.differentiable]
 
@@ -41,17 +41,17 @@ def test_grad_matches_reference(device, op, dtype, sample_name):
     the reference, for every layout including expanded inputs and mixed dtypes."""
     sample = get_sample(op, device, dtype, sample_name, requires_grad=True)
     ref_args = clone_args(sample.args)
-    out = op.op(*sample.args)
-    ref_out = op.ref(*ref_args)
-    grad = torch.randn_like(ref_out)
+    outs = as_tuple(op.op(*sample.args))
+    ref_outs = as_tuple(op.ref(*ref_args))
+    grads = [torch.randn_like(r) for r in ref_outs]  # one per output: every output's path is checked
     # Only the inputs that require grad: an op may take tensors it is not differentiable in
     # (upfirdn2d's filter), and autograd.grad rejects those.
     inputs = [a for a in sample.args if isinstance(a, torch.Tensor) and a.requires_grad]
     ref_inputs = [a for a in ref_args if isinstance(a, torch.Tensor) and a.requires_grad]
-    if out.numel() == 0:
+    if all(o.numel() == 0 for o in outs):
         return
-    got = torch.autograd.grad(out, inputs, grad)
-    want = torch.autograd.grad(ref_out, ref_inputs, grad)
+    got = torch.autograd.grad(outs, inputs, grads)
+    want = torch.autograd.grad(ref_outs, ref_inputs, grads)
     for g, w, x in zip(got, want, inputs):
         assert g.dtype == x.dtype and g.shape == x.shape and g.device == x.device
         atol, rtol = op.tolerances[g.dtype]

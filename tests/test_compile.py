@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch._dynamo.testing import CompileCounterWithBackend
 
-from op_db import OPS, clone_args, get_sample
+from op_db import OPS, as_tuple, clone_args, get_sample
 
 def _params(ops=OPS):
     return [pytest.param(op, s, id=f"{op.name}-{s}") for op in ops for s in op.compile_samples]
@@ -49,9 +49,9 @@ def test_compile_backward_dynamic_no_recompile(device, op):
         ref_args = clone_args(args)
         out = fn(*args)
         ref = op.ref(*ref_args)
-        grad = torch.randn_like(ref)
-        out.backward(grad)
-        ref.backward(grad)
+        grads = [torch.randn_like(r) for r in as_tuple(ref)]  # one per output
+        torch.autograd.backward(as_tuple(out), grads)
+        torch.autograd.backward(as_tuple(ref), grads)
         torch.testing.assert_close(out, ref)
         for x, rx in zip(args, ref_args):
             if isinstance(x, torch.Tensor) and x.requires_grad:

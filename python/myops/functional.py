@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["muladd", "mul", "add", "add_out",
-           "upfirdn2d", "setup_filter", "upsample2d", "downsample2d", "filter2d"]
+__all__ = ["muladd", "mul", "add", "add_out", "upfirdn2d", "setup_filter", "upsample2d", "downsample2d", "filter2d", "lltm"]
 
 
 def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
@@ -161,3 +160,16 @@ def filter2d(x: Tensor, f: Tensor | None, padding=0, flip_filter: bool = False, 
     fw, fh = _get_filter_size(f)
     p = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
     return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain)
+
+
+def lltm(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
+    """One step of the LLTM cell (the PyTorch C++ extension tutorial's example); returns
+    ``(new_h, new_cell)``.
+
+    With ``X = cat([old_h, input], 1)`` and ``gates = X @ weights.T + bias`` split in three along
+    dim 1: ``new_cell = old_cell + elu(gates[2]) * sigmoid(gates[0])`` and
+    ``new_h = tanh(new_cell) * sigmoid(gates[1])``. Shapes: input ``[B, F]``, weights
+    ``[3S, S+F]``, bias ``[3S]``, old_h and old_cell ``[B, S]``; one floating dtype throughout
+    (float16/bfloat16 gate math runs in float32). Differentiable in all five tensors (twice).
+    """
+    return torch.ops.myops.lltm(input, weights, bias, old_h, old_cell)

@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["muladd", "mul", "add", "add_out", "upfirdn2d"]
+__all__ = ["muladd", "mul", "add", "add_out", "upfirdn2d", "lltm"]
+from torch import Tensor
+
 
 
 def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
@@ -73,3 +75,15 @@ def upfirdn2d(x: Tensor, f: Tensor | None = None, up=1, down=1, padding=0, flip_
 
     # Downsample by keeping every down-th pixel.
     return x[:, :, ::downy, ::downx]
+
+
+def lltm(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
+    X = torch.cat([old_h, input], dim=1)
+    gates = torch.addmm(bias, X, weights.t())
+    input_gate, output_gate, candidate_cell = gates.chunk(3, dim=1)
+    input_gate = torch.sigmoid(input_gate)
+    output_gate = torch.sigmoid(output_gate)
+    candidate_cell = torch.nn.functional.elu(candidate_cell)
+    new_cell = old_cell + candidate_cell * input_gate
+    new_h = torch.tanh(new_cell) * output_gate
+    return new_h, new_cell

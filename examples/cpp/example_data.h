@@ -1,0 +1,35 @@
+// What both programs share: the expected values export_model.py saved (data.pt, a TorchScript
+// module with one buffer per tensor, read with torch::jit::load) and the comparison.
+#pragma once
+
+#include <torch/script.h>
+
+#include <iostream>
+#include <string>
+
+class ExampleData {
+ public:
+  explicit ExampleData(const std::string& path) : module_(torch::jit::load(path)) {}
+
+  // e.g. get("x", 3): the input x for batch size 3.
+  at::Tensor get(const std::string& name, int64_t batch) {
+    return module_.attr(name + "_" + std::to_string(batch)).toTensor();
+  }
+
+ private:
+  torch::jit::Module module_;
+};
+
+// Prints one line per comparison; false when `got` is not `want` (to float32 rounding).
+inline bool check_close(const std::string& what, const at::Tensor& got, const at::Tensor& want) {
+  const at::Tensor g = got.to(at::kCPU);
+  const bool same_shape = g.sizes() == want.sizes();
+  const bool ok = same_shape && at::allclose(g, want, /*rtol=*/1e-4, /*atol=*/1e-5);
+  std::cout << (ok ? "ok       " : "MISMATCH ") << what;
+  if (same_shape) {
+    std::cout << "  max |diff| = " << (g - want).abs().max().item<double>() << "\n";
+  } else {
+    std::cout << "  shape " << g.sizes() << ", expected " << want.sizes() << "\n";
+  }
+  return ok;
+}

@@ -1,0 +1,142 @@
+// lltm, lltm_forward, lltm_backward: argument checks and output sizes, shared by the CPU, CUDA
+// and Meta kernels (templated on int64_t for the real kernels, c10::SymInt for Meta, where the
+// batch size may be symbolic).
+//
+// Shapes: input [B, F], weights [3S, S+F], bias [3S], old_h and old_cell [B, S]. The gates'
+// columns are [input gate | output gate | candidate cell], S each; X = cat([old_h, input], 1).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/SymInt.h>
+
+#include <tuple>
+#include <type_traits>
+
+#include "ops/common/checks.h"
+
+namespace myops::lltm {
+
+template <typename T>
+struct Dims {
+  T batch, features, state;  // B, F, S
+};
+
+template <typename T>
+c10::ArrayRef<T> sizes_of(const at::Tensor& t) {
+  if constexpr (std::is_same_v<T, c10::SymInt>) {
+    return t.sym_sizes();
+  } else {
+    return t.sizes();
+  }
+}
+
+template <typename T>
+at::Tensor empty_2d(const at::Tensor& like, T rows, T cols) {
+  if constexpr (std::is_same_v<T, c10::SymInt>) {
+    return at::empty_symint({rows, cols}, like.options());
+  } else {
+    return at::empty({rows, cols}, like.options());
+  }
+}
+
+template <typename T>
+at::Tensor empty_1d(const at::Tensor& like, T size) {
+  if constexpr (std::is_same_v<T, c10::SymInt>) {
+    return at::empty_symint({size}, like.options());
+  } else {
+    return at::empty({size}, like.options());
+  }
+}
+
+// `t` has `like`'s dtype and device (the op does no type promotion: one dtype throughout).
+inline void check_like(const char* op, const char* arg, const at::Tensor& t, const char* like_arg,
+                       const at::Tensor& like) {
+  TORCH_CHECK_TYPE(t.scalar_type() == like.scalar_type(), op, ": ", arg, " must have ", like_arg,
+                   "'s dtype ", like.scalar_type(), ", got ", t.scalar_type());
+  TORCH_CHECK(t.device() == like.device(), op, ": expected all tensors on the same device, got ",
+              like_arg, " on ", like.device(), " and ", arg, " on ", t.device());
+}
+
+// The checks of lltm and lltm_forward; returns B, F, S.
+template <typename T>
+Dims<T> check_forward_args(const char* op, const at::Tensor& input, const at::Tensor& weights,
+                           const at::Tensor& bias, const at::Tensor& old_h,
+                           const at::Tensor& old_cell) {
+  check_float_dtype(op, "input", input);
+  check_like(op, "weights", weights, "input", input);
+  check_like(op, "bias", bias, "input", input);
+  check_like(op, "old_h", old_h, "input", input);
+  check_like(op, "old_cell", old_cell, "input", input);
+  const auto in = sizes_of<T>(input), h = sizes_of<T>(old_h), c = sizes_of<T>(old_cell);
+  const auto w = sizes_of<T>(weights), b = sizes_of<T>(bias);
+  TORCH_CHECK(in.size() == 2, op, ": input must be 2-D [batch, features], got shape ", in);
+  TORCH_CHECK(h.size() == 2 && h[0] == in[0], op,
+              ": old_h must be 2-D [batch, state] with batch = input.shape[0] = ", in[0],
+              ", got shape ", h);
+  TORCH_CHECK(c == h, op, ": old_cell must have old_h's shape ", h, ", got shape ", c);
+  Dims<T> d{in[0], in[1], h[1]};
+  TORCH_CHECK(w.size() == 2 && w[0] == 3 * d.state && w[1] == d.state + d.features, op,
+              ": weights must have shape [3 * state, state + features] = [", 3 * d.state, ", ",
+              d.state + d.features, "], got shape ", w);
+  TORCH_CHECK(b.size() == 1 && b[0] == 3 * d.state, op, ": bias must be 1-D with 3 * state = ",
+              3 * d.state, " elements, got shape ", b);
+  return d;
+}
+
+// The checks of lltm_backward; returns B, F, S (F from X's width).
+template <typename T>
+Dims<T> check_backward_args(const char* op, const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                            const at::Tensor& new_cell, const at::Tensor& gates,
+                            const at::Tensor& X, const at::Tensor& weights) {
+  check_float_dtype(op, "new_cell", new_cell);
+  check_like(op, "grad_h", grad_h, "new_cell", new_cell);
+  check_like(op, "grad_cell", grad_cell, "new_cell", new_cell);
+  check_like(op, "gates", gates, "new_cell", new_cell);
+  check_like(op, "X", X, "new_cell", new_cell);
+  check_like(op, "weights", weights, "new_cell", new_cell);
+  const auto c = sizes_of<T>(new_cell), x = sizes_of<T>(X), w = sizes_of<T>(weights);
+  const auto g = sizes_of<T>(gates);
+  TORCH_CHECK(c.size() == 2, op, ": new_cell must be 2-D [batch, state], got shape ", c);
+  TORCH_CHECK(sizes_of<T>(grad_h) == c, op, ": grad_h must have new_cell's shape ", c,
+              ", got shape ", sizes_of<T>(grad_h));
+  TORCH_CHECK(sizes_of<T>(grad_cell) == c, op, ": grad_cell must have new_cell's shape ", c,
+              ", got shape ", sizes_of<T>(grad_cell));
+  const T batch = c[0], state = c[1];
+  TORCH_CHECK(g.size() == 2 && g[0] == batch && g[1] == 3 * state, op,
+              ": gates must have shape [batch, 3 * state] = [", batch, ", ", 3 * state,
+              "], got shape ", g);
+  TORCH_CHECK(x.size() == 2 && x[0] == batch && x[1] >= state, op,
+              ": X must be 2-D [batch, state + features] with batch = ", batch,
+              " and at least state = ", state, " columns, got shape ", x);
+  TORCH_CHECK(w.size() == 2 && w[0] == 3 * state && w[1] == x[1], op,
+              ": weights must have shape [3 * state, X.shape[1]] = [", 3 * state, ", ", x[1],
+              "], got shape ", w);
+  return {batch, x[1] - state, state};
+}
+
+// Output tensors, allocated the same way by every backend (all contiguous).
+struct ForwardOutputs {
+  at::Tensor new_h, new_cell, gates, X;
+  std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> tuple() && {
+    return {std::move(new_h), std::move(new_cell), std::move(gates), std::move(X)};
+  }
+};
+
+template <typename T>
+ForwardOutputs empty_forward_outputs(const at::Tensor& input, const Dims<T>& d) {
+  return {empty_2d<T>(input, d.batch, d.state), empty_2d<T>(input, d.batch, d.state),
+          empty_2d<T>(input, d.batch, 3 * d.state), empty_2d<T>(input, d.batch, d.state + d.features)};
+}
+
+using BackwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+// grad_input, grad_weights, grad_bias, grad_old_h, grad_old_cell (Meta: shapes only).
+template <typename T>
+BackwardOutputs empty_backward_outputs(const at::Tensor& like, const Dims<T>& d) {
+  return {empty_2d<T>(like, d.batch, d.features),
+          empty_2d<T>(like, 3 * d.state, d.state + d.features), empty_1d<T>(like, 3 * d.state),
+          empty_2d<T>(like, d.batch, d.state), empty_2d<T>(like, d.batch, d.state)};
+}
+
+}  // namespace myops::lltm

@@ -1,0 +1,42 @@
+// Meta kernels: the same checks and output sizes as the real kernels (symbolic batch allowed),
+// no data. lltm_forward reports errors as myops.lltm: it is what lltm's autograd formula calls.
+#include <torch/library.h>
+
+#include "ops/lltm/lltm.h"
+
+namespace myops::lltm {
+namespace {
+
+using Sym = c10::SymInt;
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lltm_forward_meta(
+    const at::Tensor& input, const at::Tensor& weights, const at::Tensor& bias,
+    const at::Tensor& old_h, const at::Tensor& old_cell) {
+  const auto d = check_forward_args<Sym>("myops.lltm", input, weights, bias, old_h, old_cell);
+  return empty_forward_outputs<Sym>(input, d).tuple();
+}
+
+std::tuple<at::Tensor, at::Tensor> lltm_meta(const at::Tensor& input, const at::Tensor& weights,
+                                             const at::Tensor& bias, const at::Tensor& old_h,
+                                             const at::Tensor& old_cell) {
+  const auto d = check_forward_args<Sym>("myops.lltm", input, weights, bias, old_h, old_cell);
+  return {empty_2d<Sym>(input, d.batch, d.state), empty_2d<Sym>(input, d.batch, d.state)};
+}
+
+BackwardOutputs lltm_backward_meta(const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                   const at::Tensor& new_cell, const at::Tensor& gates,
+                                   const at::Tensor& X, const at::Tensor& weights) {
+  const auto d = check_backward_args<Sym>("myops.lltm_backward", grad_h, grad_cell, new_cell,
+                                          gates, X, weights);
+  return empty_backward_outputs<Sym>(new_cell, d);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(myops, Meta, m) {
+  m.impl("lltm", &lltm_meta);
+  m.impl("lltm_forward", &lltm_forward_meta);
+  m.impl("lltm_backward", &lltm_backward_meta);
+}
+
+}  // namespace myops::lltm
