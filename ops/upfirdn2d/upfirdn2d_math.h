@@ -6,12 +6,16 @@
 // tap, axis_taps() finds the ones that do: k = k0 + t*up reads input i0 + t, t in
 // [t_begin, t_end). Looping over exactly those taps skips the inserted zeros and the padding
 // (so an inf in the input never meets a zero weight and turns into NaN).
+// The unnamed namespace gives each translation unit its own copy: the CPU kernel file is
+// compiled once per ISA (DEFAULT, AVX2, AVX512), and one shared (COMDAT) copy compiled with
+// -mavx512f could otherwise be picked by the linker for the DEFAULT kernels too.
 #pragma once
 
 #include <c10/macros/Macros.h>
 #include <cstdint>
 
 namespace myops::upfirdn2d::math {
+namespace {
 
 // Floor division for b > 0 (C++ '/' truncates towards zero; padding makes a negative).
 C10_HOST_DEVICE inline int64_t floor_div(int64_t a, int64_t b) {
@@ -43,4 +47,5 @@ C10_HOST_DEVICE inline AxisTaps axis_taps(int64_t o, int64_t up, int64_t down, i
 // The most taps any output can use along an axis: ceil(taps / up).
 C10_HOST_DEVICE inline int64_t max_taps(int64_t taps, int64_t up) { return (taps + up - 1) / up; }
 
+}  // namespace
 }  // namespace myops::upfirdn2d::math
