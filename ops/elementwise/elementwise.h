@@ -62,7 +62,7 @@ at::MemoryFormat output_memory_format(c10::ArrayRef<T> out_shape, const at::Tens
 inline at::Tensor empty_output(const char* op, const at::Tensor& a, const at::Tensor& b) {
   const at::ScalarType dtype = check_inputs(op, a, b);
   const auto shape = broadcast_shapes<c10::SymInt>(op, a.sym_sizes(), b.sym_sizes());
-  const c10::Device device = is_cpu_scalar(a) ? b.device() : a.device();
+  const c10::Device device = op_device(a, b);
   return at::empty_symint(shape, a.options().dtype(dtype).device(device),
                           output_memory_format<c10::SymInt>(shape, a, b));
 }
@@ -79,7 +79,7 @@ inline void check_out(const char* op, const at::Tensor& a, const at::Tensor& b,
   TORCH_CHECK(out.sym_sizes() == c10::SymIntArrayRef(shape), op,
               ": out must have the broadcast shape ", c10::SymIntArrayRef(shape), ", got ",
               out.sym_sizes(), " (out is never resized)");
-  const c10::Device device = is_cpu_scalar(a) ? b.device() : a.device();
+  const c10::Device device = op_device(a, b);
   TORCH_CHECK(out.device() == device, op, ": out must be on ", device, " like the inputs, got ",
               out.device());
 }
@@ -118,6 +118,26 @@ inline at::TensorIterator make_binary_iter(const at::Tensor& out, const at::Tens
       .add_const_input(a)
       .add_const_input(b)
       .build();
+}
+
+// The body every out-of-place entry point shares: check, allocate the output, build the
+// iterator, run `kernel(iter)` (the backend's loop), return the output.
+template <typename Kernel>
+at::Tensor run_binary(const char* op, const at::Tensor& a, const at::Tensor& b, const Kernel& kernel) {
+  at::Tensor out = empty_output(op, a, b);
+  auto iter = make_binary_iter(out, a, b);
+  kernel(iter);
+  return out;
+}
+
+// add_out's body: check out, then run `kernel(iter)` writing into it.
+template <typename Kernel>
+void run_binary_out(const char* op, const at::Tensor& a, const at::Tensor& b, const at::Tensor& out,
+                    const Kernel& kernel) {
+  check_out(op, a, b, out);
+  check_out_overlap(op, a, b, out);
+  auto iter = make_binary_iter(out, a, b);
+  kernel(iter);
 }
 
 }  // namespace myops::elementwise

@@ -15,31 +15,19 @@ MYOPS_DECLARE_CPU_KERNEL(BinaryKernel, add_kernel)
 namespace {
 
 at::Tensor muladd_cpu(const at::Tensor& a, const at::Tensor& b, double c) {
-  at::Tensor out = empty_output("myops.muladd", a, b);
-  auto iter = make_binary_iter(out, a, b);
-  MYOPS_CPU_KERNEL(muladd_kernel)(iter, c);
-  return out;
+  return run_binary("myops.muladd", a, b, [c](at::TensorIteratorBase& iter) { MYOPS_CPU_KERNEL(muladd_kernel)(iter, c); });
 }
 
 at::Tensor mul_cpu(const at::Tensor& a, const at::Tensor& b) {
-  at::Tensor out = empty_output("myops.mul", a, b);
-  auto iter = make_binary_iter(out, a, b);
-  MYOPS_CPU_KERNEL(mul_kernel)(iter);
-  return out;
+  return run_binary("myops.mul", a, b, MYOPS_CPU_KERNEL(mul_kernel));
 }
 
 at::Tensor add_cpu(const at::Tensor& a, const at::Tensor& b) {
-  at::Tensor out = empty_output("myops.add", a, b);
-  auto iter = make_binary_iter(out, a, b);
-  MYOPS_CPU_KERNEL(add_kernel)(iter);
-  return out;
+  return run_binary("myops.add", a, b, MYOPS_CPU_KERNEL(add_kernel));
 }
 
 void add_out_cpu(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  check_out("myops.add_out", a, b, out);
-  check_out_overlap("myops.add_out", a, b, out);
-  auto iter = make_binary_iter(out, a, b);
-  MYOPS_CPU_KERNEL(add_kernel)(iter);
+  run_binary_out("myops.add_out", a, b, out, MYOPS_CPU_KERNEL(add_kernel));
 }
 
 }  // namespace

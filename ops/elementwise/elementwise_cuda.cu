@@ -39,36 +39,25 @@ void add_kernel_cuda(at::TensorIteratorBase& iter) {
   });
 }
 
+// The device guard covers the launch and any temporaries of the iterator.
 at::Tensor muladd_cuda(const at::Tensor& a, const at::Tensor& b, double c) {
-  at::Tensor out = empty_output("myops.muladd", a, b);
-  MYOPS_CUDA_DEVICE_GUARD(out.device());
-  auto iter = make_binary_iter(out, a, b);
-  muladd_kernel_cuda(iter, c);
-  return out;
+  MYOPS_CUDA_DEVICE_GUARD(op_device(a, b));
+  return run_binary("myops.muladd", a, b, [c](at::TensorIteratorBase& iter) { muladd_kernel_cuda(iter, c); });
 }
 
 at::Tensor mul_cuda(const at::Tensor& a, const at::Tensor& b) {
-  at::Tensor out = empty_output("myops.mul", a, b);
-  MYOPS_CUDA_DEVICE_GUARD(out.device());
-  auto iter = make_binary_iter(out, a, b);
-  mul_kernel_cuda(iter);
-  return out;
+  MYOPS_CUDA_DEVICE_GUARD(op_device(a, b));
+  return run_binary("myops.mul", a, b, mul_kernel_cuda);
 }
 
 at::Tensor add_cuda(const at::Tensor& a, const at::Tensor& b) {
-  at::Tensor out = empty_output("myops.add", a, b);
-  MYOPS_CUDA_DEVICE_GUARD(out.device());
-  auto iter = make_binary_iter(out, a, b);
-  add_kernel_cuda(iter);
-  return out;
+  MYOPS_CUDA_DEVICE_GUARD(op_device(a, b));
+  return run_binary("myops.add", a, b, add_kernel_cuda);
 }
 
 void add_out_cuda(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  check_out("myops.add_out", a, b, out);
-  check_out_overlap("myops.add_out", a, b, out);
   MYOPS_CUDA_DEVICE_GUARD(out.device());
-  auto iter = make_binary_iter(out, a, b);
-  add_kernel_cuda(iter);
+  run_binary_out("myops.add_out", a, b, out, add_kernel_cuda);
 }
 
 }  // namespace
