@@ -12,8 +12,8 @@ _library.load()
 
 from . import reference  # noqa: E402
 from ._library import build_info, library_path  # noqa: E402
-from .functional import add, add_out, mul, muladd  # noqa: E402
+from .functional import add, add_out, bias_act, mul, muladd  # noqa: E402
 
 __version__ = build_info().get("myops_version", "0+unknown")
 
-__all__ = ["add", "add_out", "mul", "muladd", "reference", "build_info", "library_path"]
+__all__ = ["add", "add_out", "bias_act", "mul", "muladd", "reference", "build_info", "library_path"]
