@@ -28,6 +28,12 @@ struct VecOps {
 
 // Applies `op` to vectors in the op-math type: float16/bfloat16 lanes are widened to two float
 // vectors, computed, and narrowed once at the end (one rounding, like the scalar path).
+// (GCC 12 reports its own AVX-512 intrinsics (`__m512i __Y = __Y;`, _mm512_undefined) as
+// uninitialized once they are inlined here; the value is deliberately undefined there.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 template <typename scalar_t, typename Op, typename... Vecs>
 at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs... in) {
   if constexpr (at::vec::is_reduced_floating_point_v<scalar_t>) {
@@ -39,6 +45,9 @@ at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs... in) {
     return op(in...);
   }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // Runs make_op(opmath zero)(values...) over iter for every float dtype, as a scalar lambda
 // (edges, odd strides) and a vector lambda (the body). make_op returns a generic lambda taking

@@ -101,7 +101,8 @@ C10_HOST_DEVICE inline V act_grad(Act act, V v, V alpha) {
 }
 
 // f''(v): zero for the piecewise-linear activations (and above softplus's threshold, where
-// PyTorch's softplus is the identity).
+// PyTorch's softplus is the identity). At v = 0, elu'' = selu'' = 0, as in PyTorch's
+// elu_double_backward (its mask is v < 0, while elu_backward's is v <= 0).
 template <typename O, typename V>
 C10_HOST_DEVICE inline V act_grad2(Act act, V v, V alpha) {
   const V zero(0), one(1), two(2);
@@ -111,8 +112,8 @@ C10_HOST_DEVICE inline V act_grad2(Act act, V v, V alpha) {
     case Act::Lrelu: return zero;
     case Act::Tanh: { const V t = O::tanh(v); return V(-2) * t * (one - t * t); }
     case Act::Sigmoid: { const V s = sigmoid<O>(v); return s * (one - s) * (one - two * s); }
-    case Act::Elu: return O::select(v > zero, zero, O::exp(v));
-    case Act::Selu: return O::select(v > zero, zero, V(kSeluScale * kSeluAlpha) * O::exp(v));
+    case Act::Elu: return O::select(v < zero, O::exp(v), zero);
+    case Act::Selu: return O::select(v < zero, V(kSeluScale * kSeluAlpha) * O::exp(v), zero);
     case Act::Softplus: { const V s = sigmoid<O>(v); return O::select(v > V(kSoftplusThreshold), zero, s * (one - s)); }
     case Act::Swish: { const V s = sigmoid<O>(v); return s * (one - s) * (two + v * (one - two * s)); }
   }
@@ -131,8 +132,8 @@ C10_HOST_DEVICE inline V act_grad3(Act act, V v, V alpha) {
     case Act::Lrelu: return zero;
     case Act::Tanh: { const V t = O::tanh(v), t2 = t * t; return (one - t2) * (six * t2 - two); }
     case Act::Sigmoid: { const V s = sigmoid<O>(v), q = s * (one - s); return q * (one - six * q); }
-    case Act::Elu: return O::select(v > zero, zero, O::exp(v));
-    case Act::Selu: return O::select(v > zero, zero, V(kSeluScale * kSeluAlpha) * O::exp(v));
+    case Act::Elu: return O::select(v < zero, O::exp(v), zero);
+    case Act::Selu: return O::select(v < zero, V(kSeluScale * kSeluAlpha) * O::exp(v), zero);
     case Act::Softplus: {
       const V s = sigmoid<O>(v);
       return O::select(v > V(kSoftplusThreshold), zero, s * (one - s) * (one - two * s));
