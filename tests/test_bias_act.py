@@ -204,3 +204,62 @@ def test_torchscript_script_save_load(tmp_path):
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+# ------------------------------------------------------------------------------ torch.export
+
+class StyleGANBlock(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(8, 4, 3, 3))
+        self.bias = torch.nn.Parameter(torch.randn(8))
+
+    def forward(self, x):
+        return myops.bias_act(F.conv2d(x, self.weight, padding=1), self.bias, act="lrelu", clamp=1.0)
+
+
+def test_export_dynamic_batch(device):
+    from torch.export import Dim, export
+
+    block = StyleGANBlock().to(device)
+    program = export(block, (torch.randn(2, 4, 6, 6, device=device),), dynamic_shapes={"x": {0: Dim("batch")}})
+    assert "torch.ops.myops.bias_act.default" in program.graph_module.code
+    for n in (1, 3):
+        x = torch.randn(n, 4, 6, 6, device=device)
+        want = myops.reference.bias_act(F.conv2d(x, block.weight, padding=1), block.bias, act="lrelu", clamp=1.0)
+        torch.testing.assert_close(program.module()(x), want)
+
+
+# ------------------------------------------------------------------------- per-ISA CPU loops
+
+@pytest.mark.parametrize("aten_isa", ["default", "avx2"])
+def test_cpu_loops_of_each_isa(aten_isa):
+    """Every activation, forward and first/second-order backward, in each ISA's copy of the CPU
+    loops (1003 elements: vector body and scalar tail; a bias along the inner dimension)."""
+    if aten_isa == "avx2" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        pytest.skip("this CPU has no AVX2")
+    program = textwrap.dedent("""
+        import torch, myops
+        from myops import reference
+        torch.manual_seed(0)
+        for act in ("linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish"):
+            for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+                x = (torch.randn(3, 1003) * 3).to(dtype); b = torch.randn(1003).to(dtype); g = torch.randn(3, 1003).to(dtype)
+                tol = dict(atol=2e-2, rtol=2e-2) if dtype.itemsize == 2 else dict(atol=1e-5, rtol=1e-5)
+                args = (b, 1, act, 0.3, 1.7, 2.5)
+                wide = lambda t: t.double()
+                want = reference.bias_act(wide(x), wide(b), *args[1:]).to(dtype)
+                torch.testing.assert_close(myops.bias_act(x, *args), want, **tol)
+                for order in (1, 2):
+                    got = torch.ops.myops.bias_act_backward(g, x, *args, order)
+                    want = reference.bias_act_backward(wide(g), wide(x), wide(b), *args[1:], order).to(dtype)
+                    # (a float16 x within rounding of the clamp boundary may flip its mask)
+                    ok = torch.isclose(got.double(), want.double(), **tol)
+                    assert ok.all() if dtype.itemsize >= 4 else ok.float().mean() > 0.998, (act, dtype, order)
+        print("ok")
+    """)
+    import os
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            env={**os.environ, "ATEN_CPU_CAPABILITY": aten_isa})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok")

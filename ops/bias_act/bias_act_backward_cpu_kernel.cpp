@@ -7,11 +7,13 @@ namespace myops::bias_act {
 namespace CPU_CAPABILITY {
 
 void backward_kernel(at::TensorIteratorBase& iter, const Args& args, bool has_bias, int order) {
-  opmath_loop<3>(iter, [&](auto opmath_zero) {
-    const auto p = make_params<decltype(opmath_zero)>(args, has_bias);
-    return [p, order](auto ops, auto grad, auto x, auto b) {
-      return math::backward<decltype(ops)>(p, order, grad, x, b);
-    };
+  with_activation(args.spec->act, [&](auto act) {
+    opmath_loop<3>(iter, [&](auto opmath_zero) {
+      const auto p = make_params<decltype(opmath_zero)>(args, has_bias);
+      return [p, act, order](auto ops, auto grad, auto x, auto b) {
+        return math::backward<decltype(ops)>(p, act, order, grad, x, b);
+      };
+    });
   });
 }
 

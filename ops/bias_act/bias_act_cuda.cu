@@ -1,7 +1,8 @@
 // CUDA entry points and kernels of bias_act and bias_act_backward. gpu_kernel (ATen's
 // elementwise launcher: current stream, vectorized loads when every operand is contiguous,
 // 64-bit-safe splitting of huge tensors, offset calculators for strided and broadcast operands)
-// runs the shared math of bias_act_math.h in the op-math type.
+// runs the shared math of bias_act_math.h in the op-math type. The activation is a run-time
+// switch, the same for every thread (no divergence): one kernel per dtype, not nine.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/native/cuda/Loops.cuh>
@@ -18,7 +19,7 @@ void forward_kernel_cuda(at::TensorIteratorBase& iter, const Args& args, bool ha
     using opmath_t = at::opmath_type<scalar_t>;
     const Params<opmath_t> p = make_params<opmath_t>(args, has_bias);
     at::native::gpu_kernel(iter, [p] GPU_LAMBDA(scalar_t x, scalar_t b) -> scalar_t {
-      return static_cast<scalar_t>(math::forward<ScalarOps>(p, static_cast<opmath_t>(x), static_cast<opmath_t>(b)));
+      return static_cast<scalar_t>(math::forward<ScalarOps>(p, p.act, static_cast<opmath_t>(x), static_cast<opmath_t>(b)));
     });
   });
 }
@@ -28,7 +29,7 @@ void backward_kernel_cuda(at::TensorIteratorBase& iter, const Args& args, bool h
     using opmath_t = at::opmath_type<scalar_t>;
     const Params<opmath_t> p = make_params<opmath_t>(args, has_bias);
     at::native::gpu_kernel(iter, [p, order] GPU_LAMBDA(scalar_t grad, scalar_t x, scalar_t b) -> scalar_t {
-      return static_cast<scalar_t>(math::backward<ScalarOps>(p, order, static_cast<opmath_t>(grad),
+      return static_cast<scalar_t>(math::backward<ScalarOps>(p, p.act, order, static_cast<opmath_t>(grad),
                                                              static_cast<opmath_t>(x), static_cast<opmath_t>(b)));
     });
   });

@@ -8,6 +8,8 @@
 //   V: the value type, float/double or Vectorized<float/double> (already the op-math type).
 // Comparisons (`v > zero`) give bool for scalars and a lane mask for vectors; O::select
 // turns either into a value.
+// The activation `act` (type A) is either an Act known at run time (one switch per element or
+// vector) or std::integral_constant<Act, ...>, which folds the switch away at compile time.
 #pragma once
 
 #include <c10/macros/Macros.h>
@@ -64,8 +66,8 @@ C10_HOST_DEVICE inline V sigmoid(V v) {
 
 // f(v). The branches follow PyTorch's own kernels (relu keeps NaN, elu/selu switch at v > 0,
 // softplus is linear above the threshold), so values match torch.nn.functional.
-template <typename O, typename V>
-C10_HOST_DEVICE inline V act_value(Act act, V v, V alpha) {
+template <typename O, typename V, typename A>
+C10_HOST_DEVICE inline V act_value(A act, V v, V alpha) {
   const V zero(0);
   switch (act) {
     case Act::Linear: return v;
@@ -83,8 +85,8 @@ C10_HOST_DEVICE inline V act_value(Act act, V v, V alpha) {
 
 // f'(v). At the kinks, the one-sided value PyTorch's backward uses: relu' (0) = 0,
 // lrelu'(0) = alpha, elu'(0) = selu'(0)/scale = exp(0) = 1.
-template <typename O, typename V>
-C10_HOST_DEVICE inline V act_grad(Act act, V v, V alpha) {
+template <typename O, typename V, typename A>
+C10_HOST_DEVICE inline V act_grad(A act, V v, V alpha) {
   const V zero(0), one(1);
   switch (act) {
     case Act::Linear: return one;
@@ -103,8 +105,8 @@ C10_HOST_DEVICE inline V act_grad(Act act, V v, V alpha) {
 // f''(v): zero for the piecewise-linear activations (and above softplus's threshold, where
 // PyTorch's softplus is the identity). At v = 0, elu'' = selu'' = 0, as in PyTorch's
 // elu_double_backward (its mask is v < 0, while elu_backward's is v <= 0).
-template <typename O, typename V>
-C10_HOST_DEVICE inline V act_grad2(Act act, V v, V alpha) {
+template <typename O, typename V, typename A>
+C10_HOST_DEVICE inline V act_grad2(A act, V v, V alpha) {
   const V zero(0), one(1), two(2);
   switch (act) {
     case Act::Linear:
@@ -123,8 +125,8 @@ C10_HOST_DEVICE inline V act_grad2(Act act, V v, V alpha) {
 // f'''(v): what the x-derivative of the second-order backward needs (third-order gradients).
 // With q = s(1 - s) for the sigmoid s: sigmoid''' = q(1 - 6q), softplus''' = sigmoid'',
 // swish''' = 3q(1 - 2s) + v q(1 - 6q); tanh''' = (1 - t^2)(6t^2 - 2).
-template <typename O, typename V>
-C10_HOST_DEVICE inline V act_grad3(Act act, V v, V alpha) {
+template <typename O, typename V, typename A>
+C10_HOST_DEVICE inline V act_grad3(A act, V v, V alpha) {
   const V zero(0), one(1), two(2), six(6);
   switch (act) {
     case Act::Linear:
@@ -153,9 +155,9 @@ C10_HOST_DEVICE inline V biased(const Params<S>& p, V x, V b) {
 }
 
 // y = clamp(f(x + b) * gain, -clamp, clamp). NaN stays NaN (both comparisons are false).
-template <typename O, typename V, typename S>
-C10_HOST_DEVICE inline V forward(const Params<S>& p, V x, V b) {
-  const V s = act_value<O>(p.act, biased(p, x, b), V(p.alpha)) * V(p.gain);
+template <typename O, typename V, typename S, typename A>
+C10_HOST_DEVICE inline V forward(const Params<S>& p, A act, V x, V b) {
+  const V s = act_value<O>(act, biased(p, x, b), V(p.alpha)) * V(p.gain);
   if (!p.has_clamp) return s;
   const V c(p.clamp), minus_c(-p.clamp);
   return O::select(s > c, c, O::select(s < minus_c, minus_c, s));
@@ -165,15 +167,15 @@ C10_HOST_DEVICE inline V forward(const Params<S>& p, V x, V b) {
 // clamp changed the value (|gain * f| > clamp, strictly: at exactly +-clamp the value is
 // unchanged and the gradient passes, as torch.clamp's does). The clamp mask is piecewise
 // constant, so it contributes nothing else to any derivative.
-template <typename O, typename V, typename S>
-C10_HOST_DEVICE inline V backward(const Params<S>& p, int order, V grad, V x, V b) {
+template <typename O, typename V, typename S, typename A>
+C10_HOST_DEVICE inline V backward(const Params<S>& p, A act, int order, V grad, V x, V b) {
   const V v = biased(p, x, b), alpha(p.alpha), gain(p.gain);
-  const V d = order == 1 ? act_grad<O>(p.act, v, alpha)
-              : order == 2 ? act_grad2<O>(p.act, v, alpha)
-                           : act_grad3<O>(p.act, v, alpha);
+  const V d = order == 1 ? act_grad<O>(act, v, alpha)
+              : order == 2 ? act_grad2<O>(act, v, alpha)
+                           : act_grad3<O>(act, v, alpha);
   const V g = grad * gain * d;
   if (!p.has_clamp) return g;
-  const V s = act_value<O>(p.act, v, alpha) * gain;
+  const V s = act_value<O>(act, v, alpha) * gain;
   return O::select(O::abs(s) > V(p.clamp), V(0), g);
 }
 
