@@ -36,15 +36,27 @@ struct VecOps {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
-template <typename scalar_t, typename Op, typename... Vecs>
-at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs... in) {
+template <typename scalar_t, typename Op>
+at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, at::vec::Vectorized<scalar_t> a,
+                                            at::vec::Vectorized<scalar_t> b) {
   if constexpr (at::vec::is_reduced_floating_point_v<scalar_t>) {
-    const auto wide = std::make_tuple(at::vec::convert_to_float<scalar_t>(in)...);
-    const auto lo = std::apply([&](const auto&... w) { return op(std::get<0>(w)...); }, wide);
-    const auto hi = std::apply([&](const auto&... w) { return op(std::get<1>(w)...); }, wide);
-    return at::vec::convert_from_float<scalar_t>(lo, hi);
+    const auto [a0, a1] = at::vec::convert_to_float<scalar_t>(a);
+    const auto [b0, b1] = at::vec::convert_to_float<scalar_t>(b);
+    return at::vec::convert_from_float<scalar_t>(op(a0, b0), op(a1, b1));
   } else {
-    return op(in...);
+    return op(a, b);
+  }
+}
+template <typename scalar_t, typename Op>
+at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, at::vec::Vectorized<scalar_t> a,
+                                            at::vec::Vectorized<scalar_t> b, at::vec::Vectorized<scalar_t> c) {
+  if constexpr (at::vec::is_reduced_floating_point_v<scalar_t>) {
+    const auto [a0, a1] = at::vec::convert_to_float<scalar_t>(a);
+    const auto [b0, b1] = at::vec::convert_to_float<scalar_t>(b);
+    const auto [c0, c1] = at::vec::convert_to_float<scalar_t>(c);
+    return at::vec::convert_from_float<scalar_t>(op(a0, b0, c0), op(a1, b1, c1));
+  } else {
+    return op(a, b, c);
   }
 }
 #if defined(__GNUC__) && !defined(__clang__)
