@@ -13,9 +13,9 @@ _library.load()
 from . import reference  # noqa: E402
 from ._library import build_info, library_path  # noqa: E402
 from .functional import (  # noqa: E402
-    add, add_out, downsample2d, filter2d, lltm, mul, muladd, setup_filter, upfirdn2d, upsample2d)
+    add, add_out, bias_act, downsample2d, filter2d, lltm, mul, muladd, setup_filter, upfirdn2d, upsample2d)
 
 __version__ = build_info().get("myops_version", "0+unknown")
 
-__all__ = ["add", "add_out", "mul", "muladd", "upfirdn2d", "setup_filter", "upsample2d", "downsample2d",
+__all__ = ["add", "add_out", "mul", "muladd", "bias_act", "upfirdn2d", "setup_filter", "upsample2d", "downsample2d",
            "filter2d", "lltm", "reference", "build_info", "library_path"]

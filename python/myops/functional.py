@@ -6,10 +6,13 @@ TorchScript, torch.compile and torch.export.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
-__all__ = ["muladd", "mul", "add", "add_out", "upfirdn2d", "setup_filter", "upsample2d", "downsample2d", "filter2d", "lltm"]
+__all__ = ["muladd", "mul", "add", "add_out", "bias_act", "upfirdn2d", "setup_filter", "upsample2d",
+           "downsample2d", "filter2d", "lltm"]
 
 
 def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
@@ -173,3 +176,34 @@ def lltm(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: 
     (float16/bfloat16 gate math runs in float32). Differentiable in all five tensors (twice).
     """
     return torch.ops.myops.lltm(input, weights, bias, old_h, old_cell)
+
+
+def bias_act(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act: str = "linear",
+             alpha: Optional[float] = None, gain: Optional[float] = None,
+             clamp: Optional[float] = None) -> Tensor:
+    """Fused bias + activation + gain + clamp, a drop-in for StyleGAN2/3's
+    ``torch_utils.ops.bias_act.bias_act`` (same arguments, defaults and results)::
+
+        y = clamp(act(x + b broadcast along dim, alpha) * gain, -clamp, clamp)
+
+    Args:
+        x: input of any shape (0-d included) and float dtype (float32, float64, float16,
+            bfloat16; the math runs in float32 for the half types); any strides. ``y`` has x's
+            shape, dtype and memory format (channels_last in, channels_last out).
+        b: None, or a 1-D bias of x's dtype and device with ``x.shape[dim]`` elements.
+        dim: the dimension of x that b runs along (negative values count from the end). Only
+            read when b is given.
+        act: ``'linear'``, ``'relu'``, ``'lrelu'``, ``'tanh'``, ``'sigmoid'``, ``'elu'``,
+            ``'selu'``, ``'softplus'`` or ``'swish'`` (``x * sigmoid(x)``).
+        alpha: lrelu's negative slope (default 0.2); ignored by the other activations (elu's
+            alpha is 1, softplus is torch's with beta 1 and threshold 20).
+        gain: scale applied after the activation. Default sqrt(2) for relu, lrelu and swish,
+            1 for the others.
+        clamp: None (no clamping) or a value >= 0: the output is clamped to
+            ``[-clamp, clamp]``. Negative values raise.
+
+    Differentiable in x and b, twice. Where clamping changes the output the gradient is zero
+    (for every activation, linear included); the backward is its own op,
+    ``torch.ops.myops.bias_act_backward``.
+    """
+    return torch.ops.myops.bias_act(x, b, dim, act, alpha, gain, clamp)

@@ -52,4 +52,28 @@ TEST(Dispatcher, AutogradReducesOverBroadcastDims) {
   EXPECT_TRUE(at::allclose(b.grad(), a.detach().sum(0)));
 }
 
+using BiasAct = at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&, int64_t, c10::string_view,
+                           std::optional<double>, std::optional<double>, std::optional<double>);
+
+TEST(Dispatcher, BiasActMatchesFormulaAndDifferentiates) {
+  const at::Tensor x = at::randn({2, 3, 4, 5}).requires_grad_(), b = at::randn({3}).requires_grad_();
+  const at::Tensor y = op<BiasAct>("myops::bias_act").call(x, b, 1, "lrelu", std::nullopt, std::nullopt, 0.5);
+  const at::Tensor v = x.detach() + b.detach().view({3, 1, 1});
+  const at::Tensor unclamped = at::where(v > 0, v, v * 0.2) * std::sqrt(2.0);  // StyleGAN's defaults
+  EXPECT_TRUE(at::allclose(y, unclamped.clamp(-0.5, 0.5)));
+  y.sum().backward();
+  const at::Tensor dx = at::where(unclamped.abs() > 0.5, 0.0, at::where(v > 0, 1.0, 0.2) * std::sqrt(2.0));
+  EXPECT_TRUE(at::allclose(x.grad(), dx));
+  EXPECT_TRUE(at::allclose(b.grad(), dx.sum({0, 2, 3})));
+}
+
+TEST(Dispatcher, BiasActUnknownActivationIsAValueError) {
+  try {
+    op<BiasAct>("myops::bias_act").call(at::ones({3}), std::nullopt, 1, "gelu", std::nullopt, std::nullopt, std::nullopt);
+    FAIL() << "no exception";
+  } catch (const c10::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("myops.bias_act: act must be one of 'linear'"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

@@ -1,0 +1,19 @@
+// CPU loop of bias_act's forward. Compiled once per ISA (DEFAULT, AVX2, AVX512): see
+// ops/common/cpu_isa.h; which activations get a loop of their own: with_activation.
+#include "ops/bias_act/bias_act_cpu_vec.h"
+#include "ops/bias_act/bias_act_kernels.h"
+
+namespace myops::bias_act {
+namespace CPU_CAPABILITY {
+
+void forward_kernel(at::TensorIteratorBase& iter, const Args& args, bool has_bias) {
+  with_activation(args.spec->act, [&](auto act) {
+    opmath_loop<2>(iter, [&](auto opmath_zero) {
+      const auto p = make_params<decltype(opmath_zero)>(args, has_bias);
+      return [p, act](auto ops, auto x, auto b) { return math::forward<decltype(ops)>(p, act, x, b); };
+    });
+  });
+}
+
+}  // namespace CPU_CAPABILITY
+}  // namespace myops::bias_act
