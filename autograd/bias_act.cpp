@@ -19,6 +19,7 @@
 #include <torch/library.h>
 
 #include "autograd/autograd_utils.h"
+#include "myops/bias_act.h"
 #include "ops/bias_act/bias_act.h"  // kMaxOrder
 
 namespace myops::autograd_bias_act {
@@ -30,23 +31,6 @@ using OptTensor = std::optional<at::Tensor>;
 using OptDouble = std::optional<double>;
 
 namespace {
-
-at::Tensor call_bias_act(const at::Tensor& x, const OptTensor& b, int64_t dim, c10::string_view act,
-                         OptDouble alpha, OptDouble gain, OptDouble clamp) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::bias_act", "")
-                       .typed<at::Tensor(const at::Tensor&, const OptTensor&, int64_t, c10::string_view,
-                                         OptDouble, OptDouble, OptDouble)>();
-  return op.call(x, b, dim, act, alpha, gain, clamp);
-}
-
-at::Tensor call_bias_act_backward(const at::Tensor& grad, const at::Tensor& x, const OptTensor& b, int64_t dim,
-                                  c10::string_view act, OptDouble alpha, OptDouble gain, OptDouble clamp,
-                                  int64_t order) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::bias_act_backward", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const OptTensor&, int64_t,
-                                         c10::string_view, OptDouble, OptDouble, OptDouble, int64_t)>();
-  return op.call(grad, x, b, dim, act, alpha, gain, clamp, order);
-}
 
 // The arguments that are not tensors, kept in ctx->saved_data.
 struct Config {
@@ -67,7 +51,7 @@ struct Config {
             ctx->saved_data["clamp"].toOptional<double>()};
   }
   at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const OptTensor& b, int64_t order) const {
-    return call_bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
+    return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
   }
 };
 
@@ -92,7 +76,7 @@ class BiasAct : public Function<BiasAct> {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     ctx->save_for_backward({x, b.value_or(at::Tensor())});
     Config{dim, std::string(act), alpha, gain, clamp}.save(ctx);
-    return call_bias_act(x, b, dim, act, alpha, gain, clamp);
+    return myops::bias_act(x, b, dim, act, alpha, gain, clamp);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -119,7 +103,7 @@ class BiasActBackward : public Function<BiasActBackward> {
     ctx->save_for_backward({grad, x, b.value_or(at::Tensor())});
     Config{dim, std::string(act), alpha, gain, clamp}.save(ctx);
     ctx->saved_data["order"] = order;
-    return call_bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
+    return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
   }
 
   // out = grad * h(x + b), h = gain * f^(order) * mask:
@@ -135,9 +119,9 @@ class BiasActBackward : public Function<BiasActBackward> {
     at::Tensor d_grad, d_x, d_b;
     if (ctx->needs_input_grad(0)) d_grad = config.backward(grads[0], x, b, order);
     if (ctx->needs_input_grad(1) || needs_b) {
-      TORCH_CHECK_NOT_IMPLEMENTED(order < bias_act::kMaxOrder, "myops.bias_act: gradients of order ",
-                                  bias_act::kMaxOrder + 1, " and higher with respect to x or b are not "
-                                  "implemented (orders 1 to ", bias_act::kMaxOrder, " are)");
+      TORCH_CHECK_NOT_IMPLEMENTED(order < ops::bias_act::kMaxOrder, "myops.bias_act: gradients of order ",
+                                  ops::bias_act::kMaxOrder + 1, " and higher with respect to x or b are not "
+                                  "implemented (orders 1 to ", ops::bias_act::kMaxOrder, " are)");
       d_x = config.backward(at::mul(grads[0], grad), x, b, order + 1);
       if (needs_b) d_b = reduce_to_bias(d_x, config.dim);
       if (!ctx->needs_input_grad(1)) d_x = at::Tensor();
@@ -152,7 +136,7 @@ at::Tensor bias_act_autograd(const at::Tensor& x, const OptTensor& b, int64_t di
                              OptDouble alpha, OptDouble gain, OptDouble clamp) {
   if (needs_graph(x, b.value_or(at::Tensor()))) return BiasAct::apply(x, b, dim, act, alpha, gain, clamp);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_bias_act(x, b, dim, act, alpha, gain, clamp);
+  return myops::bias_act(x, b, dim, act, alpha, gain, clamp);
 }
 
 at::Tensor bias_act_backward_autograd(const at::Tensor& grad, const at::Tensor& x, const OptTensor& b, int64_t dim,
@@ -162,7 +146,7 @@ at::Tensor bias_act_backward_autograd(const at::Tensor& grad, const at::Tensor& 
     return BiasActBackward::apply(grad, x, b, dim, act, alpha, gain, clamp, order);
   }
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
+  return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
 // Autograd formulas of muladd, mul and add (add_out mutates and has none, as in
 // pytorch/extension-cpp). The backward math calls the myops ops themselves through the
-// dispatcher, so it is differentiable again (double backward) and traceable by torch.compile.
+// dispatcher (the typed API, include/myops/elementwise.h), so it is differentiable again (double backward) and traceable by torch.compile.
 // Gradients are reduced over broadcast dimensions (sum_to) and cast back to each input's dtype.
 #include <ATen/ExpandUtils.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
 #include "autograd/autograd_utils.h"
+#include "myops/elementwise.h"
 
 namespace myops::autograd_elementwise {
 
@@ -15,22 +16,6 @@ using torch::autograd::Function;
 using torch::autograd::variable_list;
 
 namespace {
-
-at::Tensor call_mul(const at::Tensor& a, const at::Tensor& b) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::mul", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
-  return op.call(a, b);
-}
-at::Tensor call_muladd(const at::Tensor& a, const at::Tensor& b, double c) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::muladd", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, double)>();
-  return op.call(a, b, c);
-}
-at::Tensor call_add(const at::Tensor& a, const at::Tensor& b) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::add", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
-  return op.call(a, b);
-}
 
 // The gradient of a broadcast input: summed back to its shape, in its dtype.
 at::Tensor reduce_to_input(const at::Tensor& grad, c10::SymIntArrayRef sizes, at::ScalarType dtype) {
@@ -43,8 +28,8 @@ variable_list product_grads(AutogradContext* ctx, const at::Tensor& grad) {
   const at::Tensor& a = saved[0];
   const at::Tensor& b = saved[1];
   at::Tensor grad_a, grad_b;
-  if (ctx->needs_input_grad(0)) grad_a = reduce_to_input(call_mul(grad, b), a.sym_sizes(), a.scalar_type());
-  if (ctx->needs_input_grad(1)) grad_b = reduce_to_input(call_mul(grad, a), b.sym_sizes(), b.scalar_type());
+  if (ctx->needs_input_grad(0)) grad_a = reduce_to_input(myops::mul(grad, b), a.sym_sizes(), a.scalar_type());
+  if (ctx->needs_input_grad(1)) grad_b = reduce_to_input(myops::mul(grad, a), b.sym_sizes(), b.scalar_type());
   return {grad_a, grad_b};
 }
 
@@ -53,7 +38,7 @@ class MulAdd : public Function<MulAdd> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b, double c) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     ctx->save_for_backward({a, b});
-    return call_muladd(a, b, c);
+    return myops::muladd(a, b, c);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto g = product_grads(ctx, grads[0]);
@@ -67,7 +52,7 @@ class Mul : public Function<Mul> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     ctx->save_for_backward({a, b});
-    return call_mul(a, b);
+    return myops::mul(a, b);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     return product_grads(ctx, grads[0]);
@@ -83,7 +68,7 @@ class Add : public Function<Add> {
     ctx->saved_data["b_sizes"] = b.sym_sizes();
     ctx->saved_data["a_dtype"] = a.scalar_type();
     ctx->saved_data["b_dtype"] = b.scalar_type();
-    return call_add(a, b);
+    return myops::add(a, b);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const at::Tensor& grad = grads[0];
@@ -105,17 +90,17 @@ using myops::autograd::needs_graph;
 at::Tensor muladd_autograd(const at::Tensor& a, const at::Tensor& b, double c) {
   if (needs_graph(a, b)) return MulAdd::apply(a, b, c);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_muladd(a, b, c);
+  return myops::muladd(a, b, c);
 }
 at::Tensor mul_autograd(const at::Tensor& a, const at::Tensor& b) {
   if (needs_graph(a, b)) return Mul::apply(a, b);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_mul(a, b);
+  return myops::mul(a, b);
 }
 at::Tensor add_autograd(const at::Tensor& a, const at::Tensor& b) {
   if (needs_graph(a, b)) return Add::apply(a, b);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_add(a, b);
+  return myops::add(a, b);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <torch/library.h>
 
 #include "autograd/autograd_utils.h"
+#include "myops/lltm.h"
 
 namespace myops::autograd_lltm {
 
@@ -27,32 +28,7 @@ using torch::autograd::Function;
 using torch::autograd::variable_list;
 using myops::autograd::needs_graph;
 
-using Forward5 = std::tuple<Tensor, Tensor, Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&,
-                                                           const Tensor&, const Tensor&);
-using Backward6 = std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor>(
-    const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&);
-
 namespace {
-
-std::tuple<Tensor, Tensor> call_lltm(const Tensor& input, const Tensor& weights, const Tensor& bias,
-                                     const Tensor& old_h, const Tensor& old_cell) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::lltm", "")
-                       .typed<std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&,
-                                                         const Tensor&, const Tensor&)>();
-  return op.call(input, weights, bias, old_h, old_cell);
-}
-std::tuple<Tensor, Tensor, Tensor, Tensor> call_lltm_forward(const Tensor& input, const Tensor& weights,
-                                                             const Tensor& bias, const Tensor& old_h,
-                                                             const Tensor& old_cell) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::lltm_forward", "").typed<Forward5>();
-  return op.call(input, weights, bias, old_h, old_cell);
-}
-std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> call_lltm_backward(
-    const Tensor& grad_h, const Tensor& grad_cell, const Tensor& new_cell, const Tensor& gates,
-    const Tensor& X, const Tensor& weights) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::lltm_backward", "").typed<Backward6>();
-  return op.call(grad_h, grad_cell, new_cell, gates, X, weights);
-}
 
 // The gradients of the five inputs through differentiable ATen ops (create_graph=True).
 variable_list differentiable_backward(AutogradContext* ctx, const Tensor& grad_h, const Tensor& grad_cell,
@@ -88,7 +64,7 @@ class Lltm : public Function<Lltm> {
   static variable_list forward(AutogradContext* ctx, const Tensor& input, const Tensor& weights,
                                const Tensor& bias, const Tensor& old_h, const Tensor& old_cell) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
-    auto [new_h, new_cell, gates, X] = call_lltm_forward(input, weights, bias, old_h, old_cell);
+    auto [new_h, new_cell, gates, X] = myops::lltm_forward(input, weights, bias, old_h, old_cell);
     // [0..2] + weights: the fused backward's arguments; [3..7]: the inputs (references, no
     // copies), also for the differentiable path.
     ctx->save_for_backward({new_cell, gates, X, input, weights, bias, old_h, old_cell});
@@ -105,7 +81,7 @@ class Lltm : public Function<Lltm> {
       return differentiable_backward(ctx, grad_h, grad_cell, inputs);
     }
     auto [g_input, g_weights, g_bias, g_old_h, g_old_cell] =
-        call_lltm_backward(grad_h, grad_cell, saved[0], saved[1], saved[2], inputs[1]);
+        myops::lltm_backward(grad_h, grad_cell, saved[0], saved[1], saved[2], inputs[1]);
     return {g_input, g_weights, g_bias, g_old_h, g_old_cell};
   }
 };
@@ -117,7 +93,7 @@ std::tuple<Tensor, Tensor> lltm_autograd(const Tensor& input, const Tensor& weig
     return {out[0], out[1]};
   }
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_lltm(input, weights, bias, old_h, old_cell);
+  return myops::lltm(input, weights, bias, old_h, old_cell);
 }
 
 // lltm_forward and lltm_backward are the pieces of lltm's formula, with no derivative of their
@@ -130,7 +106,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lltm_forward_autograd(const Tensor& i
               "myops.lltm_forward is not differentiable (it is a piece of myops.lltm's autograd "
               "formula): call myops.lltm to get gradients");
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_lltm_forward(input, weights, bias, old_h, old_cell);
+  return myops::lltm_forward(input, weights, bias, old_h, old_cell);
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lltm_backward_autograd(
@@ -140,7 +116,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lltm_backward_autograd(
               "myops.lltm_backward is not differentiable: double backward of myops.lltm works "
               "through myops.lltm itself (backward with create_graph=True)");
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_lltm_backward(grad_h, grad_cell, new_cell, gates, X, weights);
+  return myops::lltm_backward(grad_h, grad_cell, new_cell, gates, X, weights);
 }
 
 }  // namespace

@@ -4,11 +4,11 @@
 // every backend, is traceable by torch.compile and is differentiable again (double backward).
 // The filter is not differentiable: a filter that requires grad is an error, never a silent
 // zero gradient.
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
 #include "autograd/autograd_utils.h"
+#include "myops/upfirdn2d.h"
 
 namespace myops::autograd_upfirdn2d {
 
@@ -17,17 +17,6 @@ using torch::autograd::Function;
 using torch::autograd::variable_list;
 
 namespace {
-
-at::Tensor call_upfirdn2d(const at::Tensor& x, const std::optional<at::Tensor>& f,
-                          c10::IntArrayRef up, c10::IntArrayRef down, c10::IntArrayRef padding,
-                          bool flip_filter, double gain) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("myops::upfirdn2d", "")
-                       .typed<at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&,
-                                         c10::IntArrayRef, c10::IntArrayRef, c10::IntArrayRef,
-                                         bool, double)>();
-  return op.call(x, f, up, down, padding, flip_filter, gain);
-}
 
 // Filter taps along x and y, as the op counts them (a 1-D filter has its taps on both axes).
 std::pair<int64_t, int64_t> filter_taps(const at::Tensor& f) {
@@ -70,7 +59,7 @@ class Upfirdn2d : public Function<Upfirdn2d> {
     ctx->saved_data["padding"] = padding.vec();
     ctx->saved_data["flip_filter"] = flip_filter;
     ctx->saved_data["gain"] = gain;
-    return call_upfirdn2d(x, f, up, down, padding, flip_filter, gain);
+    return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -86,7 +75,7 @@ class Upfirdn2d : public Function<Upfirdn2d> {
     const auto [fw, fh] = filter_taps(f);
     const AxisTranspose tx = transpose_axis(in_w, dy.sym_size(3), up[0], down[0], p[0], p[1], fw);
     const AxisTranspose ty = transpose_axis(in_h, dy.sym_size(2), up[1], down[1], p[2], p[3], fh);
-    at::Tensor dx = call_upfirdn2d(dy, f.defined() ? std::optional<at::Tensor>(f) : std::nullopt,
+    at::Tensor dx = myops::upfirdn2d(dy, f.defined() ? std::optional<at::Tensor>(f) : std::nullopt,
                                    down, up, {tx.pad0, tx.pad1, ty.pad0, ty.pad1},
                                    !ctx->saved_data["flip_filter"].toBool(),
                                    ctx->saved_data["gain"].toDouble());
@@ -107,7 +96,7 @@ at::Tensor upfirdn2d_autograd(const at::Tensor& x, const std::optional<at::Tenso
     return Upfirdn2d::apply(x, f, up, down, padding, flip_filter, gain);
   }
   at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return call_upfirdn2d(x, f, up, down, padding, flip_filter, gain);
+  return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 #include "ops/bias_act/bias_act_math.h"
 #include "ops/common/checks.h"
 
-namespace myops::bias_act {
+namespace myops::ops::bias_act {
 
 // StyleGAN2/3's table (NVlabs torch_utils/ops/bias_act.py): name, default alpha, default gain.
 struct ActSpec {
@@ -119,4 +119,4 @@ Params<S> make_params(const Args& args, bool has_bias) {
                    static_cast<S>(args.clamp), args.has_clamp, has_bias};
 }
 
-}  // namespace myops::bias_act
+}  // namespace myops::ops::bias_act

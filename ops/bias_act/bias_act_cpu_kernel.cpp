@@ -3,12 +3,12 @@
 #include "ops/bias_act/bias_act_cpu_vec.h"
 #include "ops/bias_act/bias_act_kernels.h"
 
-namespace myops::bias_act {
+namespace myops::ops::bias_act {
 namespace CPU_CAPABILITY {
 
 void forward_kernel(at::TensorIteratorBase& iter, const Args& args, bool has_bias) {
   with_activation(args.spec->act, [&](auto act) {
-    opmath_loop<2>(iter, [&](auto opmath_zero) {
+    opmath_kernel_vec<2>(iter, iter.dtype(), [&](auto opmath_zero) {
       const auto p = make_params<decltype(opmath_zero)>(args, has_bias);
       return [p, act](auto ops, auto x, auto b) { return math::forward<decltype(ops)>(p, act, x, b); };
     });
@@ -16,4 +16,4 @@ void forward_kernel(at::TensorIteratorBase& iter, const Args& args, bool has_bia
 }
 
 }  // namespace CPU_CAPABILITY
-}  // namespace myops::bias_act
+}  // namespace myops::ops::bias_act

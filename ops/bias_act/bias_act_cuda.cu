@@ -1,17 +1,17 @@
-// CUDA entry points and kernels of bias_act and bias_act_backward. gpu_kernel (ATen's
-// elementwise launcher: current stream, vectorized loads when every operand is contiguous,
-// 64-bit-safe splitting of huge tensors, offset calculators for strided and broadcast operands)
-// runs the shared math of bias_act_math.h in the op-math type. The activation is a run-time
+// CUDA loops of bias_act and bias_act_backward, registered with the shared entry bodies
+// (bias_act_kernels.h). gpu_kernel (ATen's elementwise launcher: current stream, vectorized
+// loads when every operand is contiguous, 64-bit-safe splitting of huge tensors, offset
+// calculators for strided and broadcast operands) runs the shared math of bias_act_math.h in the op-math type. The activation is a run-time
 // switch, the same for every thread (no divergence): one kernel per dtype, not nine.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/native/cuda/Loops.cuh>
+#include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include "ops/bias_act/bias_act_kernels.h"
-#include "ops/common/cuda_utils.h"
 
-namespace myops::bias_act {
+namespace myops::ops::bias_act {
 namespace {
 
 void forward_kernel_cuda(at::TensorIteratorBase& iter, const Args& args, bool has_bias) {
@@ -35,35 +35,10 @@ void backward_kernel_cuda(at::TensorIteratorBase& iter, const Args& args, bool h
   });
 }
 
-at::Tensor bias_act_cuda(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
-                         c10::string_view act, std::optional<double> alpha, std::optional<double> gain,
-                         std::optional<double> clamp) {
-  const Args args = check_args("myops.bias_act", x, b, dim, act, alpha, gain, clamp);
-  MYOPS_CUDA_DEVICE_GUARD(x.device());
-  at::Tensor y = empty_output(x);
-  auto iter = make_iter(y, {x, bias_along_dim(x, b, args)});
-  forward_kernel_cuda(iter, args, has_bias(b));
-  return y;
-}
-
-at::Tensor bias_act_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const std::optional<at::Tensor>& b,
-                                  int64_t dim, c10::string_view act, std::optional<double> alpha,
-                                  std::optional<double> gain, std::optional<double> clamp, int64_t order) {
-  const char* op = "myops.bias_act_backward";
-  const Args args = check_args(op, x, b, dim, act, alpha, gain, clamp);
-  check_backward_args(op, grad, x, order);
-  MYOPS_CUDA_DEVICE_GUARD(x.device());
-  at::Tensor grad_x = empty_output(x);
-  auto iter = make_iter(grad_x, {grad, x, bias_along_dim(x, b, args)});
-  backward_kernel_cuda(iter, args, has_bias(b), static_cast<int>(order));
-  return grad_x;
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(myops, CUDA, m) {
-  m.impl("bias_act", &bias_act_cuda);
-  m.impl("bias_act_backward", &bias_act_backward_cuda);
+  register_backend<c10::cuda::CUDAGuard, forward_kernel_cuda, backward_kernel_cuda>(m);
 }
 
-}  // namespace myops::bias_act
+}  // namespace myops::ops::bias_act

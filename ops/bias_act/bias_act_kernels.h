@@ -1,12 +1,14 @@
-// How the CPU and CUDA backends run bias_act: one TensorIterator over x (and grad), with b
-// viewed along `dim`, and the kernel entry points each backend implements.
+// How the CPU and CUDA backends run bias_act: the entry bodies (ops/common/entry.h), one
+// TensorIterator over x (and grad) with b viewed along `dim`, and the loops each backend
+// implements.
 #pragma once
 
 #include <ATen/TensorIterator.h>
+#include <torch/library.h>
 
 #include "ops/bias_act/bias_act.h"
 
-namespace myops::bias_act {
+namespace myops::ops::bias_act {
 
 // Computes iter's output (y) from its inputs (x, bias) with the math in bias_act_math.h.
 using ForwardKernel = void(at::TensorIteratorBase& iter, const Args& args, bool has_bias);
@@ -35,4 +37,39 @@ inline at::TensorIterator make_iter(const at::Tensor& out, std::initializer_list
   return config.build();
 }
 
-}  // namespace myops::bias_act
+// The entry bodies of bias_act and bias_act_backward for every backend: checks, then the device
+// guard, the output (x's layout), the iterator and the backend's loop.
+template <typename DeviceGuard, ForwardKernel* kernel>
+at::Tensor forward_entry(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
+                         c10::string_view act, std::optional<double> alpha, std::optional<double> gain,
+                         std::optional<double> clamp) {
+  const Args args = check_args("myops.bias_act", x, b, dim, act, alpha, gain, clamp);
+  const DeviceGuard guard(x.device());
+  at::Tensor y = empty_output(x);
+  auto iter = make_iter(y, {x, bias_along_dim(x, b, args)});
+  kernel(iter, args, has_bias(b));
+  return y;
+}
+
+template <typename DeviceGuard, BackwardKernel* kernel>
+at::Tensor backward_entry(const at::Tensor& grad, const at::Tensor& x, const std::optional<at::Tensor>& b,
+                          int64_t dim, c10::string_view act, std::optional<double> alpha,
+                          std::optional<double> gain, std::optional<double> clamp, int64_t order) {
+  const char* op = "myops.bias_act_backward";
+  const Args args = check_args(op, x, b, dim, act, alpha, gain, clamp);
+  check_backward_args(op, grad, x, order);
+  const DeviceGuard guard(x.device());
+  at::Tensor grad_x = empty_output(x);
+  auto iter = make_iter(grad_x, {grad, x, bias_along_dim(x, b, args)});
+  kernel(iter, args, has_bias(b), static_cast<int>(order));
+  return grad_x;
+}
+
+// The family's kernel table for one backend: the list of op names lives here once.
+template <typename DeviceGuard, ForwardKernel* forward, BackwardKernel* backward>
+void register_backend(torch::Library& m) {
+  m.impl("bias_act", &forward_entry<DeviceGuard, forward>);
+  m.impl("bias_act_backward", &backward_entry<DeviceGuard, backward>);
+}
+
+}  // namespace myops::ops::bias_act

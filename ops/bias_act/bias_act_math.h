@@ -1,22 +1,15 @@
 // The math of bias_act, written once for every backend: each activation's value and its first
-// and second derivatives, plus the clamp rule.
-//
-// Every function is a template on
-//   O: the "ops" used for what plain arithmetic cannot express (exp, tanh, select, ...):
-//      ScalarOps below (float/double, host and device), or the at::vec::Vectorized ops of the
-//      CPU kernels (bias_act_cpu_vec.h), so the CPU vector loop runs this very code;
-//   V: the value type, float/double or Vectorized<float/double> (already the op-math type).
-// Comparisons (`v > zero`) give bool for scalars and a lane mask for vectors; O::select
-// turns either into a value.
+// to third derivatives, plus the clamp rule. Written in the library's one math style
+// (ops/common/scalar_ops.h): templates on the ops O (ScalarOps / VecOps) and the value type V.
 // The activation `act` (type A) is either an Act known at run time (one switch per element or
 // vector) or std::integral_constant<Act, ...>, which folds the switch away at compile time.
 #pragma once
 
 #include <c10/macros/Macros.h>
 
-#include <math.h>
+#include "ops/common/scalar_ops.h"
 
-namespace myops::bias_act {
+namespace myops::ops::bias_act {
 
 // The activations, in StyleGAN's order. The table of names and defaults is in bias_act.h.
 enum class Act : int { Linear, Relu, Lrelu, Tanh, Sigmoid, Elu, Selu, Softplus, Swish };
@@ -33,24 +26,8 @@ struct Params {
   bool has_bias;  // false: the kernel's bias input is a stand-in (see bias_act_kernels.h)
 };
 
-// float/double on the host and on the GPU. The C names (expf, ...) exist in both places and
-// leave no doubt about which overload runs.
-struct ScalarOps {
-  C10_HOST_DEVICE static float exp(float x) { return ::expf(x); }
-  C10_HOST_DEVICE static double exp(double x) { return ::exp(x); }
-  C10_HOST_DEVICE static float expm1(float x) { return ::expm1f(x); }
-  C10_HOST_DEVICE static double expm1(double x) { return ::expm1(x); }
-  C10_HOST_DEVICE static float log1p(float x) { return ::log1pf(x); }
-  C10_HOST_DEVICE static double log1p(double x) { return ::log1p(x); }
-  C10_HOST_DEVICE static float tanh(float x) { return ::tanhf(x); }
-  C10_HOST_DEVICE static double tanh(double x) { return ::tanh(x); }
-  C10_HOST_DEVICE static float abs(float x) { return ::fabsf(x); }
-  C10_HOST_DEVICE static double abs(double x) { return ::fabs(x); }
-  template <typename V>
-  C10_HOST_DEVICE static V select(bool mask, V if_true, V if_false) { return mask ? if_true : if_false; }
-};
-
 namespace math {
+namespace {  // one copy per translation unit: see ops/common/scalar_ops.h
 
 // SELU's constants (torch.nn.functional.selu).
 constexpr double kSeluScale = 1.0507009873554804934193349852946;
@@ -179,5 +156,6 @@ C10_HOST_DEVICE inline V backward(const Params<S>& p, A act, int order, V grad, 
   return O::select(O::abs(s) > V(p.clamp), V(0), g);
 }
 
+}  // namespace
 }  // namespace math
-}  // namespace myops::bias_act
+}  // namespace myops::ops::bias_act

@@ -4,7 +4,7 @@
 
 #include "ops/bias_act/bias_act.h"
 
-namespace myops::bias_act {
+namespace myops::ops::bias_act {
 namespace {
 
 at::Tensor bias_act_meta(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
@@ -30,4 +30,4 @@ TORCH_LIBRARY_IMPL(myops, Meta, m) {
   m.impl("bias_act_backward", &bias_act_backward_meta);
 }
 
-}  // namespace myops::bias_act
+}  // namespace myops::ops::bias_act

@@ -22,13 +22,10 @@ inline void check_float_dtype(const char* op, const char* arg, const at::Tensor&
 // A CPU 0-dim tensor may be combined with a tensor on any device, as in PyTorch's binary ops.
 inline bool is_cpu_scalar(const at::Tensor& t) { return t.dim() == 0 && t.device().is_cpu(); }
 
-// The device a binary op runs on: b's when a is a CPU 0-dim scalar, a's otherwise.
-inline c10::Device op_device(const at::Tensor& a, const at::Tensor& b) {
-  return is_cpu_scalar(a) ? b.device() : a.device();
-}
-
-// Checks that a and b can be used together and returns op_device(a, b).
-// RuntimeError naming both arguments when two tensors are on different devices.
+// Checks that a and b can be used together and returns the device the op runs on: b's when a
+// is a CPU 0-dim scalar, a's otherwise. RuntimeError naming both arguments when two tensors
+// are on different devices. Entry points build their device guard from this result, after
+// the check (ops/common/entry.h).
 inline c10::Device check_same_device(const char* op, const char* arg_a, const at::Tensor& a,
                                      const char* arg_b, const at::Tensor& b) {
   if (is_cpu_scalar(a)) return b.device();

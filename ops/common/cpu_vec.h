@@ -1,26 +1,114 @@
-// Vectorized helpers shared by the CPU kernels (included only from *_cpu_kernel.cpp files,
-// which are compiled once per ISA).
+// The CPU vector side of the math style in ops/common/scalar_ops.h, and the loops every
+// elementwise CPU kernel shares. Included only from *_cpu_kernel.cpp files, which are compiled
+// once per ISA (hence the CPU_CAPABILITY namespace: each ISA's copy is a distinct type).
 #pragma once
 
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
 #include <ATen/cpu/vec/functional.h>  // convert_to_float/convert_from_float for Half, BFloat16
 #include <ATen/cpu/vec/vec.h>
-#include <ATen/OpMathType.h>
+#include <ATen/native/cpu/Loops.h>
+
+#include <array>
+#include <utility>
+
+#include "ops/common/scalar_ops.h"
 
 namespace myops {
 inline namespace CPU_CAPABILITY {
 
-// Applies `op` to vectors in the op-math type: float16/bfloat16 lanes are widened to two float
-// vectors, computed, and narrowed once at the end (one rounding, like the scalar path).
-template <typename scalar_t, typename Op>
-at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, at::vec::Vectorized<scalar_t> a,
-                                            at::vec::Vectorized<scalar_t> b) {
-  if constexpr (at::vec::is_reduced_floating_point_v<scalar_t>) {
-    auto [a0, a1] = at::vec::convert_to_float<scalar_t>(a);
-    auto [b0, b1] = at::vec::convert_to_float<scalar_t>(b);
-    return at::vec::convert_from_float<scalar_t>(op(a0, b0), op(a1, b1));
-  } else {
-    return op(a, b);
+// Vectorized<float/double> counterparts of ScalarOps (SLEEF's 1-ulp functions under AVX2/512).
+struct VecOps {
+  template <typename V> static V exp(V x) { return x.exp(); }
+  template <typename V> static V expm1(V x) { return x.expm1(); }
+  template <typename V> static V log1p(V x) { return x.log1p(); }
+  template <typename V> static V tanh(V x) { return x.tanh(); }
+  template <typename V> static V abs(V x) { return x.abs(); }
+  // Comparisons of Vectorized values give all-ones lanes where true.
+  template <typename V> static V select(V mask, V if_true, V if_false) { return V::blendv(if_false, if_true, mask); }
+};
+
+// One Vectorized<scalar_t> in the op-math type: one vector for float/double, two float vectors
+// for float16/bfloat16 (widened on the way in, rounded once on the way out). The only place
+// the library widens half types on the CPU.
+// (GCC 12 reports its own AVX-512 intrinsics (`__m512i __Y = __Y;`, _mm512_undefined) as
+// uninitialized once they are inlined here; the value is deliberately undefined there.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+template <typename scalar_t>
+struct Opmath {
+  using opmath_t = at::opmath_type<scalar_t>;
+  using Vec = at::vec::Vectorized<scalar_t>;
+  static constexpr bool kReduced = at::vec::is_reduced_floating_point_v<scalar_t>;
+  static constexpr int kParts = kReduced ? 2 : 1;
+  using Parts = std::array<at::vec::Vectorized<opmath_t>, kParts>;
+
+  static Parts widen(Vec v) {
+    if constexpr (kReduced) {
+      const auto [lo, hi] = at::vec::convert_to_float<scalar_t>(v);
+      return {lo, hi};
+    } else {
+      return {v};
+    }
   }
+  static Vec narrow(const Parts& p) {
+    if constexpr (kReduced) {
+      return at::vec::convert_from_float<scalar_t>(p[0], p[1]);
+    } else {
+      return p[0];
+    }
+  }
+  static Parts load(const scalar_t* p) { return widen(Vec::loadu(p)); }
+  static void store(scalar_t* p, const Parts& v) { narrow(v).store(p); }
+};
+
+// op(a, b, ...) on vectors, computed in the op-math type and rounded once.
+template <typename scalar_t, typename Op, typename... Vecs>
+at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs... v) {
+  using M = Opmath<scalar_t>;
+  const std::array<typename M::Parts, sizeof...(Vecs)> wide = {M::widen(v)...};
+  typename M::Parts out;
+  for (int k = 0; k < M::kParts; ++k) {
+    out[k] = std::apply([&](const auto&... w) { return op(w[k]...); }, wide);
+  }
+  return M::narrow(out);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// Runs make_op(opmath_t{})(ops, values...) over iter's N inputs for every float dtype of
+// `dtype`, as a scalar lambda (edges, odd strides; ops = ScalarOps) and a vector lambda (the
+// body; ops = VecOps), both in the op-math type. make_op is called once per dtype, outside the
+// loop, with a zero of that op-math type; it returns a generic lambda (ops, v...) -> value.
+template <int N, typename MakeOp>
+void opmath_kernel_vec(at::TensorIteratorBase& iter, at::ScalarType dtype, const MakeOp& make_op) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "myops_cpu_kernel", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    using Vec = at::vec::Vectorized<scalar_t>;
+    const auto op = make_op(opmath_t{});
+    const auto vector_op = [op](auto... v) { return op(VecOps{}, v...); };
+    if constexpr (N == 2) {
+      at::native::cpu_kernel_vec(
+          iter,
+          [op](scalar_t a, scalar_t b) -> scalar_t {
+            return static_cast<scalar_t>(op(ScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b)));
+          },
+          [vector_op](Vec a, Vec b) { return vec_in_opmath<scalar_t>(vector_op, a, b); });
+    } else {
+      static_assert(N == 3, "opmath_kernel_vec: 2 or 3 inputs");
+      at::native::cpu_kernel_vec(
+          iter,
+          [op](scalar_t a, scalar_t b, scalar_t c) -> scalar_t {
+            return static_cast<scalar_t>(op(ScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b),
+                                            static_cast<opmath_t>(c)));
+          },
+          [vector_op](Vec a, Vec b, Vec c) { return vec_in_opmath<scalar_t>(vector_op, a, b, c); });
+    }
+  });
 }
 
 }  // namespace CPU_CAPABILITY

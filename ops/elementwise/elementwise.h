@@ -10,7 +10,7 @@
 
 #include "ops/common/checks.h"
 
-namespace myops::elementwise {
+namespace myops::ops::elementwise {
 
 // PyTorch's broadcasting rule; RuntimeError naming the op when the shapes do not broadcast.
 template <typename T>
@@ -34,13 +34,19 @@ c10::SmallVector<T, 6> broadcast_shapes(const char* op, c10::ArrayRef<T> a, c10:
   return out;
 }
 
+// The result of check_inputs: the result dtype (PyTorch's type promotion, e.g. float16 with
+// float32 -> float32) and the device the op runs on (op_device).
+struct Checked {
+  at::ScalarType dtype;
+  c10::Device device;
+};
+
 // The checks every entry point makes before doing anything: float dtypes, one device.
-// Returns the result dtype (PyTorch's type promotion, e.g. float16 with float32 -> float32).
-inline at::ScalarType check_inputs(const char* op, const at::Tensor& a, const at::Tensor& b) {
+inline Checked check_inputs(const char* op, const at::Tensor& a, const at::Tensor& b) {
   check_float_dtype(op, "a", a);
   check_float_dtype(op, "b", b);
-  check_same_device(op, "a", a, "b", b);
-  return at::result_type(a, b);
+  const c10::Device device = check_same_device(op, "a", a, "b", b);
+  return {at::result_type(a, b), device};
 }
 
 // The output's memory format, the same for every backend (so that Meta tensors describe the
@@ -58,12 +64,12 @@ at::MemoryFormat output_memory_format(c10::ArrayRef<T> out_shape, const at::Tens
   return at::MemoryFormat::Contiguous;
 }
 
-// The output tensor of muladd/mul/add, allocated on `device`'s backend (Meta included).
-inline at::Tensor empty_output(const char* op, const at::Tensor& a, const at::Tensor& b) {
-  const at::ScalarType dtype = check_inputs(op, a, b);
+// The output tensor of muladd/mul/add, allocated on the checked device's backend (Meta
+// included); `checked` is what check_inputs returned.
+inline at::Tensor empty_output(const char* op, const at::Tensor& a, const at::Tensor& b,
+                               const Checked& checked) {
   const auto shape = broadcast_shapes<c10::SymInt>(op, a.sym_sizes(), b.sym_sizes());
-  const c10::Device device = op_device(a, b);
-  return at::empty_symint(shape, a.options().dtype(dtype).device(device),
+  return at::empty_symint(shape, a.options().dtype(checked.dtype).device(checked.device),
                           output_memory_format<c10::SymInt>(shape, a, b));
 }
 
@@ -71,7 +77,7 @@ inline at::Tensor empty_output(const char* op, const at::Tensor& a, const at::Te
 // or cast), the inputs' device, and no partial overlap with an input (out may *be* a or b).
 inline void check_out(const char* op, const at::Tensor& a, const at::Tensor& b,
                       const at::Tensor& out) {
-  const at::ScalarType dtype = check_inputs(op, a, b);
+  const auto [dtype, device] = check_inputs(op, a, b);
   const auto shape = broadcast_shapes<c10::SymInt>(op, a.sym_sizes(), b.sym_sizes());
   TORCH_CHECK_TYPE(out.scalar_type() == dtype, op, ": out must have the result dtype ", dtype,
                    " (the promotion of a: ", a.scalar_type(), " and b: ", b.scalar_type(),
@@ -79,19 +85,21 @@ inline void check_out(const char* op, const at::Tensor& a, const at::Tensor& b,
   TORCH_CHECK(out.sym_sizes() == c10::SymIntArrayRef(shape), op,
               ": out must have the broadcast shape ", c10::SymIntArrayRef(shape), ", got ",
               out.sym_sizes(), " (out is never resized)");
-  const c10::Device device = op_device(a, b);
   TORCH_CHECK(out.device() == device, op, ": out must be on ", device, " like the inputs, got ",
               out.device());
 }
 
-}  // namespace myops::elementwise
+}  // namespace myops::ops::elementwise
 
 // ----------------------------------------------------------------------------------------
 // For the CPU and CUDA backends (not Meta): the TensorIterator that runs a kernel.
 #include <ATen/MemoryOverlap.h>
 #include <ATen/TensorIterator.h>
+#include <torch/library.h>
 
-namespace myops::elementwise {
+#include "ops/elementwise/elementwise_kernels.h"
+
+namespace myops::ops::elementwise {
 
 // add_out only: `out` may be exactly a or b, but must not partly overlap them or itself.
 inline void check_out_overlap(const char* op, const at::Tensor& a, const at::Tensor& b,
@@ -120,24 +128,51 @@ inline at::TensorIterator make_binary_iter(const at::Tensor& out, const at::Tens
       .build();
 }
 
-// The body every out-of-place entry point shares: check, allocate the output, build the
-// iterator, run `kernel(iter)` (the backend's loop), return the output.
-template <typename Kernel>
-at::Tensor run_binary(const char* op, const at::Tensor& a, const at::Tensor& b, const Kernel& kernel) {
-  at::Tensor out = empty_output(op, a, b);
+// The op names as the error messages spell them (template arguments of the entry bodies).
+inline constexpr char kMulAdd[] = "myops.muladd";
+inline constexpr char kMul[] = "myops.mul";
+inline constexpr char kAdd[] = "myops.add";
+inline constexpr char kAddOut[] = "myops.add_out";
+
+// The entry bodies of every backend (ops/common/entry.h): checks, then the device guard from
+// the checked device, the output, the iterator, and `kernel` (the backend's loop).
+template <typename DeviceGuard, const char* op, BinaryKernel* kernel>
+at::Tensor binary_entry(const at::Tensor& a, const at::Tensor& b) {
+  const Checked checked = check_inputs(op, a, b);
+  const DeviceGuard guard(checked.device);
+  at::Tensor out = empty_output(op, a, b, checked);
   auto iter = make_binary_iter(out, a, b);
   kernel(iter);
   return out;
 }
 
-// add_out's body: check out, then run `kernel(iter)` writing into it.
-template <typename Kernel>
-void run_binary_out(const char* op, const at::Tensor& a, const at::Tensor& b, const at::Tensor& out,
-                    const Kernel& kernel) {
-  check_out(op, a, b, out);
-  check_out_overlap(op, a, b, out);
+template <typename DeviceGuard, MulAddKernel* kernel>
+at::Tensor muladd_entry(const at::Tensor& a, const at::Tensor& b, double c) {
+  const Checked checked = check_inputs(kMulAdd, a, b);
+  const DeviceGuard guard(checked.device);
+  at::Tensor out = empty_output(kMulAdd, a, b, checked);
+  auto iter = make_binary_iter(out, a, b);
+  kernel(iter, c);
+  return out;
+}
+
+// add_out: every check on out (shape, dtype, device, overlap) before the guard.
+template <typename DeviceGuard, BinaryKernel* kernel>
+void add_out_entry(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  check_out(kAddOut, a, b, out);
+  check_out_overlap(kAddOut, a, b, out);
+  const DeviceGuard guard(out.device());
   auto iter = make_binary_iter(out, a, b);
   kernel(iter);
 }
 
-}  // namespace myops::elementwise
+// The family's kernel table for one backend: the list of op names lives here once.
+template <typename DeviceGuard, MulAddKernel* muladd, BinaryKernel* mul, BinaryKernel* add>
+void register_backend(torch::Library& m) {
+  m.impl("muladd", &muladd_entry<DeviceGuard, muladd>);
+  m.impl("mul", &binary_entry<DeviceGuard, kMul, mul>);
+  m.impl("add", &binary_entry<DeviceGuard, kAdd, add>);
+  m.impl("add_out", &add_out_entry<DeviceGuard, add>);
+}
+
+}  // namespace myops::ops::elementwise

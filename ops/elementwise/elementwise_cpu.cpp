@@ -1,42 +1,25 @@
-// CPU entry points of muladd/mul/add/add_out: checks, output, iterator, then the loop compiled
-// for the best ISA of this CPU.
+// CPU registration of muladd/mul/add/add_out: the shared entry bodies (elementwise.h) with the
+// loops compiled for the best ISA of this CPU (elementwise_cpu_kernel.cpp).
 #include <torch/library.h>
 
 #include "ops/common/cpu_isa.h"
+#include "ops/common/entry.h"
 #include "ops/elementwise/elementwise.h"
-#include "ops/elementwise/elementwise_kernels.h"
 
-namespace myops::elementwise {
+namespace myops::ops::elementwise {
 
 MYOPS_DECLARE_CPU_KERNEL(MulAddKernel, muladd_kernel)
 MYOPS_DECLARE_CPU_KERNEL(BinaryKernel, mul_kernel)
 MYOPS_DECLARE_CPU_KERNEL(BinaryKernel, add_kernel)
 
 namespace {
-
-at::Tensor muladd_cpu(const at::Tensor& a, const at::Tensor& b, double c) {
-  return run_binary("myops.muladd", a, b, [c](at::TensorIteratorBase& iter) { MYOPS_CPU_KERNEL(muladd_kernel)(iter, c); });
-}
-
-at::Tensor mul_cpu(const at::Tensor& a, const at::Tensor& b) {
-  return run_binary("myops.mul", a, b, MYOPS_CPU_KERNEL(mul_kernel));
-}
-
-at::Tensor add_cpu(const at::Tensor& a, const at::Tensor& b) {
-  return run_binary("myops.add", a, b, MYOPS_CPU_KERNEL(add_kernel));
-}
-
-void add_out_cpu(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  run_binary_out("myops.add_out", a, b, out, MYOPS_CPU_KERNEL(add_kernel));
-}
-
+void muladd_cpu(at::TensorIteratorBase& iter, double c) { MYOPS_CPU_KERNEL(muladd_kernel)(iter, c); }
+void mul_cpu(at::TensorIteratorBase& iter) { MYOPS_CPU_KERNEL(mul_kernel)(iter); }
+void add_cpu(at::TensorIteratorBase& iter) { MYOPS_CPU_KERNEL(add_kernel)(iter); }
 }  // namespace
 
 TORCH_LIBRARY_IMPL(myops, CPU, m) {
-  m.impl("muladd", &muladd_cpu);
-  m.impl("mul", &mul_cpu);
-  m.impl("add", &add_cpu);
-  m.impl("add_out", &add_out_cpu);
+  register_backend<NoDeviceGuard, muladd_cpu, mul_cpu, add_cpu>(m);
 }
 
-}  // namespace myops::elementwise
+}  // namespace myops::ops::elementwise

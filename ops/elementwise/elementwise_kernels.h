@@ -4,10 +4,10 @@
 
 #include <ATen/TensorIterator.h>
 
-namespace myops::elementwise {
+namespace myops::ops::elementwise {
 
 // Each computes iter's output from its two inputs, all of dtype iter.common_dtype().
 using MulAddKernel = void(at::TensorIteratorBase& iter, double c);
 using BinaryKernel = void(at::TensorIteratorBase& iter);
 
-}  // namespace myops::elementwise
+}  // namespace myops::ops::elementwise

@@ -8,7 +8,7 @@
 
 #include <c10/macros/Macros.h>
 
-namespace myops::elementwise::math {
+namespace myops::ops::elementwise::math {
 namespace {
 
 template <typename T>
@@ -21,4 +21,4 @@ template <typename T>
 C10_HOST_DEVICE inline T add(T a, T b) { return a + b; }
 
 }  // namespace
-}  // namespace myops::elementwise::math
+}  // namespace myops::ops::elementwise::math

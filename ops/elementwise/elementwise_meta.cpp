@@ -4,29 +4,27 @@
 
 #include "ops/elementwise/elementwise.h"
 
-namespace myops::elementwise {
+namespace myops::ops::elementwise {
 namespace {
 
+template <const char* op>
+at::Tensor binary_meta(const at::Tensor& a, const at::Tensor& b) {
+  return empty_output(op, a, b, check_inputs(op, a, b));
+}
 at::Tensor muladd_meta(const at::Tensor& a, const at::Tensor& b, double c) {
-  return empty_output("myops.muladd", a, b);
-}
-at::Tensor mul_meta(const at::Tensor& a, const at::Tensor& b) {
-  return empty_output("myops.mul", a, b);
-}
-at::Tensor add_meta(const at::Tensor& a, const at::Tensor& b) {
-  return empty_output("myops.add", a, b);
+  return binary_meta<kMulAdd>(a, b);
 }
 void add_out_meta(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  check_out("myops.add_out", a, b, out);
+  check_out(kAddOut, a, b, out);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(myops, Meta, m) {
   m.impl("muladd", &muladd_meta);
-  m.impl("mul", &mul_meta);
-  m.impl("add", &add_meta);
+  m.impl("mul", &binary_meta<kMul>);
+  m.impl("add", &binary_meta<kAdd>);
   m.impl("add_out", &add_out_meta);
 }
 
-}  // namespace myops::elementwise
+}  // namespace myops::ops::elementwise

@@ -15,7 +15,7 @@
 
 #include "ops/common/checks.h"
 
-namespace myops::lltm {
+namespace myops::ops::lltm {
 
 template <typename T>
 struct Dims {
@@ -139,4 +139,4 @@ BackwardOutputs empty_backward_outputs(const at::Tensor& like, const Dims<T>& d)
           empty_2d<T>(like, d.batch, d.state), empty_2d<T>(like, d.batch, d.state)};
 }
 
-}  // namespace myops::lltm
+}  // namespace myops::ops::lltm

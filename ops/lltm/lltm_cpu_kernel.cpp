@@ -3,62 +3,20 @@
 // (exp/expm1/tanh from Sleef, as ATen's own activations) and a scalar tail, both calling the
 // shared math of lltm_math.h in the op-math type. Every element is computed independently, so
 // results do not depend on the number of threads.
-#include <ATen/Dispatch.h>
-#include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
-#include <ATen/cpu/vec/functional.h>
-#include <ATen/cpu/vec/vec.h>
 
-#include <array>
-
+#include "ops/common/cpu_vec.h"
 #include "ops/lltm/lltm_kernels.h"
 #include "ops/lltm/lltm_math.h"
 
-namespace myops::lltm::math {
-namespace {
-// lltm_math.h's primitives on vectors.
-template <typename T>
-struct Prim<at::vec::Vectorized<T>> {
-  using V = at::vec::Vectorized<T>;
-  static V exp(V x) { return x.exp(); }
-  static V expm1(V x) { return x.expm1(); }
-  static V tanh(V x) { return x.tanh(); }
-  static V where_positive(V x, V a, V b) { return V::blendv(b, a, x > V(T(0))); }
-};
-}  // namespace
-}  // namespace myops::lltm::math
-
-namespace myops::lltm {
+namespace myops::ops::lltm {
 namespace CPU_CAPABILITY {
 namespace {
 
-using at::vec::Vectorized;
-
-// Vectorized<scalar_t>::size() consecutive elements as op-math vectors: one for float/double,
-// two float vectors for float16/bfloat16 (widened on load, rounded once on store).
+// Vectorized<scalar_t>::size() consecutive elements as op-math vectors (ops/common/cpu_vec.h).
 template <typename scalar_t>
-struct Lanes {
-  using opmath_t = at::opmath_type<scalar_t>;
-  static constexpr bool kReduced = at::vec::is_reduced_floating_point_v<scalar_t>;
-  static constexpr int kParts = kReduced ? 2 : 1;
-  using Parts = std::array<Vectorized<opmath_t>, kParts>;
-  static int64_t width() { return Vectorized<scalar_t>::size(); }
-
-  static Parts load(const scalar_t* p) {
-    if constexpr (kReduced) {
-      auto [lo, hi] = at::vec::convert_to_float<scalar_t>(Vectorized<scalar_t>::loadu(p));
-      return {lo, hi};
-    } else {
-      return {Vectorized<scalar_t>::loadu(p)};
-    }
-  }
-  static void store(scalar_t* p, const Parts& v) {
-    if constexpr (kReduced) {
-      at::vec::convert_from_float<scalar_t>(v[0], v[1]).store(p);
-    } else {
-      v[0].store(p);
-    }
-  }
+struct Lanes : Opmath<scalar_t> {
+  static int64_t width() { return at::vec::Vectorized<scalar_t>::size(); }
 };
 
 // Rows per task: enough elements that the threads' start-up cost is amortized.
@@ -89,7 +47,7 @@ void forward_gates_typed(const at::Tensor& gates_t, const at::Tensor& old_cell_t
           const auto oc = L::load(c_in + j);
           typename L::Parts ig, og, cc, nc, nh;
           for (int k = 0; k < L::kParts; ++k) {
-            const auto r = math::cell_forward(gi[k], go[k], gc[k], oc[k]);
+            const auto r = math::cell_forward<VecOps>(gi[k], go[k], gc[k], oc[k]);
             ig[k] = r.input_gate, og[k] = r.output_gate, cc[k] = r.candidate;
             nc[k] = r.new_cell, nh[k] = r.new_h;
           }
@@ -98,7 +56,7 @@ void forward_gates_typed(const at::Tensor& gates_t, const at::Tensor& old_cell_t
         }
       }
       for (; j < S; ++j) {
-        const auto r = math::cell_forward<opmath_t>(g[j], g[S + j], g[2 * S + j], old_cell(b, j));
+        const auto r = math::cell_forward<ScalarOps, opmath_t>(g[j], g[S + j], g[2 * S + j], old_cell(b, j));
         g[j] = r.input_gate, g[S + j] = r.output_gate, g[2 * S + j] = r.candidate;
         c_out[j] = r.new_cell, h_out[j] = r.new_h;
       }
@@ -138,7 +96,7 @@ void backward_gates_typed(const at::Tensor& grad_h_t, const at::Tensor& grad_cel
           const auto ig = L::load(g + j), og = L::load(g + S + j), cc = L::load(g + 2 * S + j);
           typename L::Parts di, dout, dcand, dold;
           for (int k = 0; k < L::kParts; ++k) {
-            const auto r = math::cell_backward(vgh[k], vgc[k], vnc[k], ig[k], og[k], cc[k]);
+            const auto r = math::cell_backward<VecOps>(vgh[k], vgc[k], vnc[k], ig[k], og[k], cc[k]);
             di[k] = r.d_pre_input, dout[k] = r.d_pre_output, dcand[k] = r.d_pre_candidate;
             dold[k] = r.d_old_cell;
           }
@@ -147,7 +105,7 @@ void backward_gates_typed(const at::Tensor& grad_h_t, const at::Tensor& grad_cel
         }
       }
       for (; j < S; ++j) {
-        const auto r = math::cell_backward<opmath_t>(grad_h(b, j), grad_cell(b, j), new_cell(b, j),
+        const auto r = math::cell_backward<ScalarOps, opmath_t>(grad_h(b, j), grad_cell(b, j), new_cell(b, j),
                                                      gates(b, j), gates(b, S + j), gates(b, 2 * S + j));
         dg[j] = r.d_pre_input, dg[S + j] = r.d_pre_output, dg[2 * S + j] = r.d_pre_candidate;
         dc[j] = r.d_old_cell;
@@ -174,4 +132,4 @@ void backward_gates_kernel(const at::Tensor& grad_h, const at::Tensor& grad_cell
 }
 
 }  // namespace CPU_CAPABILITY
-}  // namespace myops::lltm
+}  // namespace myops::ops::lltm

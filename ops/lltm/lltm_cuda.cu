@@ -1,22 +1,22 @@
-// CUDA entry points and gate kernels of lltm, lltm_forward and lltm_backward. The products go
-// through ATen (cuBLAS, current stream); each gate pass is one elementwise kernel, one thread
-// per (row, state element), on the current stream, running the shared math of lltm_math.h in
+// CUDA gate kernels of lltm, lltm_forward and lltm_backward, registered with the shared entry
+// bodies (lltm_impl.h). The products go through ATen (cuBLAS, current stream); each gate pass
+// is one elementwise kernel, one thread per (row, state element), on the current stream, running the shared math of lltm_math.h in
 // the op-math type. 32-bit indexing unless a tensor needs more.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/native/CanUse32BitIndexMath.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <initializer_list>
 
-#include "ops/common/cuda_utils.h"
 #include "ops/lltm/lltm_impl.h"
 #include "ops/lltm/lltm_math.h"
 
-namespace myops::lltm {
+namespace myops::ops::lltm {
 namespace {
 
 constexpr int kThreads = 256;
@@ -29,7 +29,7 @@ __global__ void forward_gates_cuda_kernel(scalar_t* gates, Strided2d<const scala
   for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const index_t b = i / S, j = i - b * S;
     scalar_t* g = gates + b * 3 * S + j;
-    const auto r = math::cell_forward<opmath_t>(g[0], g[S], g[2 * S], old_cell(b, j));
+    const auto r = math::cell_forward<ScalarOps, opmath_t>(g[0], g[S], g[2 * S], old_cell(b, j));
     g[0] = static_cast<scalar_t>(r.input_gate);
     g[S] = static_cast<scalar_t>(r.output_gate);
     g[2 * S] = static_cast<scalar_t>(r.candidate);
@@ -49,7 +49,7 @@ __global__ void backward_gates_cuda_kernel(Strided2d<const scalar_t, index_t> gr
   const index_t step = static_cast<index_t>(blockDim.x) * gridDim.x;
   for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const index_t b = i / S, j = i - b * S;
-    const auto r = math::cell_backward<opmath_t>(grad_h(b, j), grad_cell(b, j), new_cell(b, j),
+    const auto r = math::cell_backward<ScalarOps, opmath_t>(grad_h(b, j), grad_cell(b, j), new_cell(b, j),
                                                  gates(b, j), gates(b, S + j), gates(b, 2 * S + j));
     scalar_t* dg = d_gates + b * 3 * S + j;
     dg[0] = static_cast<scalar_t>(r.d_pre_input);
@@ -59,9 +59,18 @@ __global__ void backward_gates_cuda_kernel(Strided2d<const scalar_t, index_t> gr
   }
 }
 
-bool fits_32bit(std::initializer_list<const at::Tensor*> tensors) {
-  return std::all_of(tensors.begin(), tensors.end(),
-                     [](const at::Tensor* t) { return at::native::canUse32BitIndexMath(*t); });
+// Calls launch(int32_t{}) when every tensor can be indexed with 32 bits (faster index math),
+// launch(int64_t{}) otherwise.
+template <typename Launch>
+void with_index_type(std::initializer_list<const at::Tensor*> tensors, const Launch& launch) {
+  const bool fits_32bit = std::all_of(tensors.begin(), tensors.end(), [](const at::Tensor* t) {
+    return at::native::canUse32BitIndexMath(*t);
+  });
+  if (fits_32bit) {
+    launch(int32_t{0});
+  } else {
+    launch(int64_t{0});
+  }
 }
 
 // Grid-stride loops: enough blocks to fill the GPU, capped for huge tensors.
@@ -74,19 +83,14 @@ void forward_gates_cuda(const at::Tensor& gates, const at::Tensor& old_cell,
   const int64_t n = new_h.numel(), S = new_h.size(1);
   const auto stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gates.scalar_type(), "myops_lltm_cuda", [&] {
-    auto launch = [&](auto index_zero) {
+    with_index_type({&gates, &old_cell}, [&](auto index_zero) {
       using index_t = decltype(index_zero);
       forward_gates_cuda_kernel<scalar_t, index_t><<<blocks_for(n), kThreads, 0, stream>>>(
           gates.data_ptr<scalar_t>(), strided_2d<const scalar_t, index_t>(old_cell),
           new_h.data_ptr<scalar_t>(), new_cell.data_ptr<scalar_t>(), static_cast<index_t>(S),
           static_cast<index_t>(n));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
-    };
-    if (fits_32bit({&gates, &old_cell})) {
-      launch(int32_t{0});
-    } else {
-      launch(int64_t{0});
-    }
+    });
   });
 }
 
@@ -96,7 +100,7 @@ void backward_gates_cuda(const at::Tensor& grad_h, const at::Tensor& grad_cell,
   const int64_t n = grad_old_cell.numel(), S = grad_old_cell.size(1);
   const auto stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gates.scalar_type(), "myops_lltm_backward_cuda", [&] {
-    auto launch = [&](auto index_zero) {
+    with_index_type({&grad_h, &grad_cell, &new_cell, &gates, &d_gates}, [&](auto index_zero) {
       using index_t = decltype(index_zero);
       backward_gates_cuda_kernel<scalar_t, index_t><<<blocks_for(n), kThreads, 0, stream>>>(
           strided_2d<const scalar_t, index_t>(grad_h), strided_2d<const scalar_t, index_t>(grad_cell),
@@ -104,52 +108,14 @@ void backward_gates_cuda(const at::Tensor& grad_h, const at::Tensor& grad_cell,
           d_gates.data_ptr<scalar_t>(), grad_old_cell.data_ptr<scalar_t>(), static_cast<index_t>(S),
           static_cast<index_t>(n));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
-    };
-    if (fits_32bit({&grad_h, &grad_cell, &new_cell, &gates, &d_gates})) {
-      launch(int32_t{0});
-    } else {
-      launch(int64_t{0});
-    }
+    });
   });
-}
-
-// Checks first (they name the argument on the wrong device), then the inputs' device.
-ForwardOutputs forward_cuda(const at::Tensor& input, const at::Tensor& weights,
-                            const at::Tensor& bias, const at::Tensor& old_h,
-                            const at::Tensor& old_cell) {
-  const auto d = check_forward_args<int64_t>("myops.lltm", input, weights, bias, old_h, old_cell);
-  MYOPS_CUDA_DEVICE_GUARD(input.device());
-  return forward_impl(d, input, weights, bias, old_h, old_cell, &forward_gates_cuda);
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lltm_forward_cuda(
-    const at::Tensor& input, const at::Tensor& weights, const at::Tensor& bias,
-    const at::Tensor& old_h, const at::Tensor& old_cell) {
-  return forward_cuda(input, weights, bias, old_h, old_cell).tuple();
-}
-
-std::tuple<at::Tensor, at::Tensor> lltm_cuda(const at::Tensor& input, const at::Tensor& weights,
-                                             const at::Tensor& bias, const at::Tensor& old_h,
-                                             const at::Tensor& old_cell) {
-  auto out = forward_cuda(input, weights, bias, old_h, old_cell);
-  return {out.new_h, out.new_cell};
-}
-
-BackwardOutputs lltm_backward_cuda(const at::Tensor& grad_h, const at::Tensor& grad_cell,
-                                   const at::Tensor& new_cell, const at::Tensor& gates,
-                                   const at::Tensor& X, const at::Tensor& weights) {
-  const auto d = check_backward_args<int64_t>("myops.lltm_backward", grad_h, grad_cell, new_cell,
-                                              gates, X, weights);
-  MYOPS_CUDA_DEVICE_GUARD(new_cell.device());
-  return backward_impl(d, grad_h, grad_cell, new_cell, gates, X, weights, &backward_gates_cuda);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(myops, CUDA, m) {
-  m.impl("lltm", &lltm_cuda);
-  m.impl("lltm_forward", &lltm_forward_cuda);
-  m.impl("lltm_backward", &lltm_backward_cuda);
+  register_backend<c10::cuda::CUDAGuard, forward_gates_cuda, backward_gates_cuda>(m);
 }
 
-}  // namespace myops::lltm
+}  // namespace myops::ops::lltm

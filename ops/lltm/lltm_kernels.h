@@ -5,7 +5,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/macros/Macros.h>
 
-namespace myops::lltm {
+namespace myops::ops::lltm {
 
 // Forward, in place on `gates` ([B, 3S] contiguous: pre-activations in, activations out), reading
 // old_cell ([B, S], any strides), writing new_h and new_cell ([B, S] contiguous).
@@ -35,4 +35,4 @@ Strided2d<T, index_t> strided_2d(const at::Tensor& t) {
           static_cast<index_t>(t.stride(1))};
 }
 
-}  // namespace myops::lltm
+}  // namespace myops::ops::lltm

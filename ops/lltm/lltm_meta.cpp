@@ -4,7 +4,7 @@
 
 #include "ops/lltm/lltm.h"
 
-namespace myops::lltm {
+namespace myops::ops::lltm {
 namespace {
 
 using Sym = c10::SymInt;
@@ -39,4 +39,4 @@ TORCH_LIBRARY_IMPL(myops, Meta, m) {
   m.impl("lltm_backward", &lltm_backward_meta);
 }
 
-}  // namespace myops::lltm
+}  // namespace myops::ops::lltm

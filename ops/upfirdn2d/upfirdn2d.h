@@ -17,7 +17,7 @@
 
 #include "ops/common/checks.h"
 
-namespace myops::upfirdn2d {
+namespace myops::ops::upfirdn2d {
 
 inline constexpr const char* kOp = "myops.upfirdn2d";
 
@@ -110,7 +110,7 @@ inline at::Tensor empty_output(const at::Tensor& x, const Args& a) {
   return at::empty_symint(shape, x.options(), x.suggest_memory_format());
 }
 
-}  // namespace myops::upfirdn2d
+}  // namespace myops::ops::upfirdn2d
 
 // ----------------------------------------------------------------------------------------
 // For the CPU and CUDA backends (not Meta): the filter as the kernels read it.
@@ -120,7 +120,7 @@ inline at::Tensor empty_output(const at::Tensor& x, const Args& a) {
 
 #include <cmath>
 
-namespace myops::upfirdn2d {
+namespace myops::ops::upfirdn2d {
 
 // The filter in correlation order (flipped unless flip_filter: the op is a true convolution by
 // default), in the op-math dtype, contiguous, on x's device, scaled by the gain (a 2-D filter
@@ -137,4 +137,4 @@ inline at::Tensor correlation_filter(const at::Tensor& x, const std::optional<at
   return w.mul(scale).contiguous();
 }
 
-}  // namespace myops::upfirdn2d
+}  // namespace myops::ops::upfirdn2d

@@ -1,29 +1,23 @@
-// CPU entry point of upfirdn2d: checks, output, filter in correlation order, then the loop
+// CPU registration of upfirdn2d: the shared entry body (upfirdn2d_kernels.h) with the loops
 // compiled for the best ISA of this CPU.
 #include <torch/library.h>
 
 #include "ops/common/cpu_isa.h"
-#include "ops/upfirdn2d/upfirdn2d.h"
+#include "ops/common/entry.h"
 #include "ops/upfirdn2d/upfirdn2d_kernels.h"
 
-namespace myops::upfirdn2d {
+namespace myops::ops::upfirdn2d {
 
-MYOPS_DECLARE_CPU_KERNEL(CpuKernel, upfirdn2d_kernel)
+MYOPS_DECLARE_CPU_KERNEL(Kernel, upfirdn2d_kernel)
 
 namespace {
-
-at::Tensor upfirdn2d_cpu(const at::Tensor& x, const std::optional<at::Tensor>& f,
-                         c10::IntArrayRef up, c10::IntArrayRef down, c10::IntArrayRef padding,
-                         bool flip_filter, double gain) {
-  const Args a = check_args(x, f, up, down, padding, flip_filter, gain);
-  at::Tensor out = empty_output(x, a);
-  if (out.numel() == 0) return out;
-  MYOPS_CPU_KERNEL(upfirdn2d_kernel)(x, correlation_filter(x, f, a), a, out);
-  return out;
+void upfirdn2d_cpu(const at::Tensor& x, const at::Tensor& coef, const Args& a, const at::Tensor& out) {
+  MYOPS_CPU_KERNEL(upfirdn2d_kernel)(x, coef, a, out);
 }
-
 }  // namespace
 
-TORCH_LIBRARY_IMPL(myops, CPU, m) { m.impl("upfirdn2d", &upfirdn2d_cpu); }
+TORCH_LIBRARY_IMPL(myops, CPU, m) {
+  register_backend<NoDeviceGuard, upfirdn2d_cpu>(m);
+}
 
-}  // namespace myops::upfirdn2d
+}  // namespace myops::ops::upfirdn2d

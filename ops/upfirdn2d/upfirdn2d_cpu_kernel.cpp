@@ -23,7 +23,7 @@
 #include "ops/upfirdn2d/upfirdn2d_kernels.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
 
-namespace myops::upfirdn2d {
+namespace myops::ops::upfirdn2d {
 namespace CPU_CAPABILITY {
 namespace {
 
@@ -369,4 +369,4 @@ void upfirdn2d_kernel(const at::Tensor& x, const at::Tensor& coef, const Args& a
 }
 
 }  // namespace CPU_CAPABILITY
-}  // namespace myops::upfirdn2d
+}  // namespace myops::ops::upfirdn2d

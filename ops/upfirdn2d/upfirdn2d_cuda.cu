@@ -1,5 +1,5 @@
-// CUDA entry point and kernel of upfirdn2d: one thread per output element, looping over the
-// filter taps that land on input pixels (the index math shared with the CPU in
+// CUDA kernel of upfirdn2d, registered with the shared entry body (upfirdn2d_kernels.h): one
+// thread per output element, looping over the filter taps that land on input pixels (the index math shared with the CPU in
 // upfirdn2d_math.h). A 1-D (separable) filter runs as two launches of the same kernel, a
 // horizontal pass into an op-math intermediate [N, C, H, outW] and a vertical pass, each scaled
 // by sqrt(gain). Any input strides; the output is written through its strides (channels_last
@@ -7,15 +7,15 @@
 #include <ATen/Dispatch.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include <type_traits>
 
-#include "ops/common/cuda_utils.h"
-#include "ops/upfirdn2d/upfirdn2d.h"
+#include "ops/upfirdn2d/upfirdn2d_kernels.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
 
-namespace myops::upfirdn2d {
+namespace myops::ops::upfirdn2d {
 namespace {
 
 using math::AxisTaps;
@@ -74,15 +74,7 @@ void launch(const at::Tensor& x, const at::Tensor& y, const at::Tensor& coef, Ge
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-at::Tensor upfirdn2d_cuda(const at::Tensor& x, const std::optional<at::Tensor>& f,
-                          c10::IntArrayRef up, c10::IntArrayRef down, c10::IntArrayRef padding,
-                          bool flip_filter, double gain) {
-  const Args a = check_args(x, f, up, down, padding, flip_filter, gain);
-  at::Tensor out = empty_output(x, a);
-  if (out.numel() == 0) return out;
-  MYOPS_CUDA_DEVICE_GUARD(x.device());
-  const at::Tensor coef = correlation_filter(x, f, a);
-
+void upfirdn2d_cuda(const at::Tensor& x, const at::Tensor& coef, const Args& a, const at::Tensor& out) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_upfirdn2d_cuda", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     if (a.kind != FilterKind::Separable) {
@@ -101,11 +93,12 @@ at::Tensor upfirdn2d_cuda(const at::Tensor& x, const std::optional<at::Tensor>& 
                       1, a.up_y, 1, a.down_y, 0, a.pad_y0};
     launch<acc_t, scalar_t, acc_t>(mid, out, coef, gy);
   });
-  return out;
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(myops, CUDA, m) { m.impl("upfirdn2d", &upfirdn2d_cuda); }
+TORCH_LIBRARY_IMPL(myops, CUDA, m) {
+  register_backend<c10::cuda::CUDAGuard, upfirdn2d_cuda>(m);
+}
 
-}  // namespace myops::upfirdn2d
+}  // namespace myops::ops::upfirdn2d

@@ -1,16 +1,36 @@
-// The CPU kernel entry point of upfirdn2d, compiled once per ISA (upfirdn2d_cpu_kernel.cpp) and
-// called by upfirdn2d_cpu.cpp.
+// How the CPU and CUDA backends run upfirdn2d: the entry body (ops/common/entry.h) and the
+// kernel each backend implements (CPU: upfirdn2d_cpu_kernel.cpp, once per ISA; CUDA:
+// upfirdn2d_cuda.cu).
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <torch/library.h>
 
 #include "ops/upfirdn2d/upfirdn2d.h"
 
-namespace myops::upfirdn2d {
+namespace myops::ops::upfirdn2d {
 
-// out (allocated, any strides) = upfirdn2d(x) for x of any strides. `coef` is
+// out (allocated, non-empty, any strides) = upfirdn2d(x) for x of any strides. `coef` is
 // correlation_filter(): op-math dtype, contiguous, [taps] (separable) or [fh, fw].
-using CpuKernel = void(const at::Tensor& x, const at::Tensor& coef, const Args& a,
-                       const at::Tensor& out);
+using Kernel = void(const at::Tensor& x, const at::Tensor& coef, const Args& a, const at::Tensor& out);
 
-}  // namespace myops::upfirdn2d
+// The entry body of every backend: checks, then the device guard, the output, the filter in
+// correlation order, and the backend's kernel.
+template <typename DeviceGuard, Kernel* kernel>
+at::Tensor upfirdn2d_entry(const at::Tensor& x, const std::optional<at::Tensor>& f, c10::IntArrayRef up,
+                           c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter, double gain) {
+  const Args a = check_args(x, f, up, down, padding, flip_filter, gain);
+  const DeviceGuard guard(x.device());
+  at::Tensor out = empty_output(x, a);
+  if (out.numel() == 0) return out;
+  kernel(x, correlation_filter(x, f, a), a, out);
+  return out;
+}
+
+// The family's kernel table for one backend.
+template <typename DeviceGuard, Kernel* kernel>
+void register_backend(torch::Library& m) {
+  m.impl("upfirdn2d", &upfirdn2d_entry<DeviceGuard, kernel>);
+}
+
+}  // namespace myops::ops::upfirdn2d

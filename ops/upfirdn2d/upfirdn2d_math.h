@@ -14,7 +14,7 @@
 #include <c10/macros/Macros.h>
 #include <cstdint>
 
-namespace myops::upfirdn2d::math {
+namespace myops::ops::upfirdn2d::math {
 namespace {
 
 // Floor division for b > 0 (C++ '/' truncates towards zero; padding makes a negative).
@@ -48,4 +48,4 @@ C10_HOST_DEVICE inline AxisTaps axis_taps(int64_t o, int64_t up, int64_t down, i
 C10_HOST_DEVICE inline int64_t max_taps(int64_t taps, int64_t up) { return (taps + up - 1) / up; }
 
 }  // namespace
-}  // namespace myops::upfirdn2d::math
+}  // namespace myops::ops::upfirdn2d::math

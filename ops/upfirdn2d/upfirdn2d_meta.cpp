@@ -4,7 +4,7 @@
 
 #include "ops/upfirdn2d/upfirdn2d.h"
 
-namespace myops::upfirdn2d {
+namespace myops::ops::upfirdn2d {
 namespace {
 
 at::Tensor upfirdn2d_meta(const at::Tensor& x, const std::optional<at::Tensor>& f,
@@ -17,4 +17,4 @@ at::Tensor upfirdn2d_meta(const at::Tensor& x, const std::optional<at::Tensor>& 
 
 TORCH_LIBRARY_IMPL(myops, Meta, m) { m.impl("upfirdn2d", &upfirdn2d_meta); }
 
-}  // namespace myops::upfirdn2d
+}  // namespace myops::ops::upfirdn2d

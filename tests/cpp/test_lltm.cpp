@@ -1,20 +1,14 @@
-// myops::lltm through c10::Dispatcher from C++: values and all five gradients against the same
-// formula written with ATen ops, and the argument checks' messages.
+// myops::lltm (the typed C++ API, through c10::Dispatcher) from C++: values and all five
+// gradients against the same formula written with ATen ops, and the argument checks' messages.
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
+#include <myops/lltm.h>
 #include <torch/autograd.h>
 
 namespace {
 
 using Pair = std::tuple<at::Tensor, at::Tensor>;
-using LltmSignature = Pair(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                           const at::Tensor&);
-
-Pair call_lltm(const std::vector<at::Tensor>& a) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::lltm", "").typed<LltmSignature>();
-  return op.call(a[0], a[1], a[2], a[3], a[4]);
-}
+Pair call_lltm(const std::vector<at::Tensor>& a) { return myops::lltm(a[0], a[1], a[2], a[3], a[4]); }
 
 Pair formula(const std::vector<at::Tensor>& a) {  // input, weights, bias, old_h, old_cell
   const auto gates = at::addmm(a[2], at::cat({a[3], a[0]}, 1), a[1].t()).chunk(3, 1);

@@ -1,7 +1,8 @@
-// myops::upfirdn2d through c10::Dispatcher against small cases worked out by hand.
+// myops::upfirdn2d (the typed C++ API, through c10::Dispatcher) against small cases worked out
+// by hand.
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
+#include <myops/upfirdn2d.h>
 #include <torch/autograd.h>
 
 #include <optional>
@@ -9,14 +10,7 @@
 
 namespace {
 
-using Upfirdn2d = at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&, at::IntArrayRef,
-                             at::IntArrayRef, at::IntArrayRef, bool, double);
-
-at::Tensor upfirdn2d(const at::Tensor& x, const std::optional<at::Tensor>& f, at::IntArrayRef up,
-                     at::IntArrayRef down, at::IntArrayRef padding, bool flip_filter, double gain) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("myops::upfirdn2d", "").typed<Upfirdn2d>();
-  return op.call(x, f, up, down, padding, flip_filter, gain);
-}
+using myops::upfirdn2d;
 
 at::Tensor image(std::initializer_list<float> values, int64_t h, int64_t w) {
   return at::tensor(std::vector<float>(values)).view({1, 1, h, w});
@@ -30,6 +24,12 @@ TEST(Upfirdn2d, FullConvolutionAndCorrelation) {
   EXPECT_TRUE(at::equal(conv, image({1, 4, 4, 6, 20, 16, 9, 24, 16}, 3, 3))) << conv;
   const at::Tensor corr = upfirdn2d(x, f, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, 1.0);
   EXPECT_TRUE(at::equal(corr, image({4, 11, 6, 14, 30, 14, 6, 11, 4}, 3, 3))) << corr;
+}
+
+// The typed API's defaults are the schema's: no filter, up = down = 1, no padding, gain 1.
+TEST(Upfirdn2d, DefaultsAreTheIdentity) {
+  const at::Tensor x = at::randn({2, 3, 4, 5});
+  EXPECT_TRUE(at::equal(upfirdn2d(x), x));
 }
 
 // Row [1, 2] upsampled x2 along x -> [1, 0, 2, 0], padded left by 1 -> [0, 1, 0, 2, 0], box

@@ -1,0 +1,46 @@
+// The typed C++ API of the LLTM family (ops/lltm).
+//   #include <myops/lltm.h>
+//   auto [new_h, new_cell] = myops::lltm(input, weights, bias, old_h, old_cell);
+// Calls the registered ops through the dispatcher (autograd and every backend apply).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <tuple>
+
+#include "myops/detail/dispatch.h"
+
+namespace myops {
+
+// input [B, F], weights [3S, S+F], bias [3S], old_h and old_cell [B, S] -> (new_h, new_cell).
+inline std::tuple<at::Tensor, at::Tensor> lltm(const at::Tensor& input, const at::Tensor& weights,
+                                               const at::Tensor& bias, const at::Tensor& old_h,
+                                               const at::Tensor& old_cell) {
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+      const at::Tensor&)>("myops::lltm");
+  return op.call(input, weights, bias, old_h, old_cell);
+}
+
+// The pieces of lltm's autograd formula (internal ops, no derivative of their own):
+// lltm plus what the backward needs (the activated gates [B, 3S] and X = [old_h, input]) ...
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lltm_forward(
+    const at::Tensor& input, const at::Tensor& weights, const at::Tensor& bias,
+    const at::Tensor& old_h, const at::Tensor& old_cell) {
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+      const at::Tensor&)>("myops::lltm_forward");
+  return op.call(input, weights, bias, old_h, old_cell);
+}
+
+// ... and the five gradients (input, weights, bias, old_h, old_cell) from those.
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lltm_backward(
+    const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& new_cell,
+    const at::Tensor& gates, const at::Tensor& X, const at::Tensor& weights) {
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+      const at::Tensor&, const at::Tensor&)>("myops::lltm_backward");
+  return op.call(grad_h, grad_cell, new_cell, gates, X, weights);
+}
+
+}  // namespace myops
