@@ -207,6 +207,18 @@ def _cuda_lines(output: str) -> list:
     return [line for line in output.splitlines() if line.startswith("-- myops: CUDA")]
 
 
+def test_cuda_auto_with_nvcc_and_a_matching_cuda_torch_builds_cuda(tmp_path):
+    nvcc = _nvcc_or_skip()
+    nvcc_major = re.search(r"release (\d+)\.", subprocess.run([nvcc, "--version"], capture_output=True,
+                                                              text=True).stdout).group(1)
+    if torch.version.cuda is None or torch.version.cuda.split(".")[0] != nvcc_major:
+        pytest.skip(f"torch CUDA {torch.version.cuda} vs nvcc CUDA {nvcc_major}: not a matching pair")
+    r = _configure(tmp_path / "build", "-DMYOPS_CUDA=AUTO", f"-DPython3_EXECUTABLE={sys.executable}")
+    assert r.returncode == 0, r.stderr
+    [line] = _cuda_lines(r.stdout)
+    assert line.startswith(f"-- myops: CUDA kernels on: nvcc {nvcc_major}."), line
+
+
 def test_cuda_auto_with_a_cpu_torch_builds_cpu_only_and_says_why(tmp_path, fake_cpu_torch):
     _nvcc_or_skip()
     r = _configure(tmp_path / "build", "-DMYOPS_CUDA=AUTO", f"-DPython3_EXECUTABLE={fake_cpu_torch}")
