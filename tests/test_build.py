@@ -140,8 +140,8 @@ def _fake_torch(root: Path, *, version: str, cuda, abi: bool, cxx_standard: int,
 
 
 def _configure(build: Path, *args, env=None) -> subprocess.CompletedProcess:
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake not available")
+    if shutil.which("cmake") is None or shutil.which("ninja") is None:
+        pytest.skip("cmake/ninja not available")
     return subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja", *args],
                           capture_output=True, text=True, env=env or os.environ)
 
@@ -283,10 +283,12 @@ def test_make_stops_when_the_build_fails(tmp_path):
     """))
     (venv / "bin" / "python").chmod(0o755)
     (venv / ".myops-deps").touch()  # newer than Makefile and requirements-dev.txt: no venv step
+    # Under `make test`, MAKEFLAGS carries the outer make's VENV=...: never let it through.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
     for target in ("install", "test", "demo"):
         calls.write_text("")
         r = subprocess.run(["make", "-C", str(ROOT), target, f"VENV={venv}", f"BUILD={tmp_path / 'build'}"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=env)
         assert r.returncode != 0, r.stdout
         assert "the build FAILED" in r.stderr and "error: pretend compile error" in r.stdout
         made = calls.read_text()
