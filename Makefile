@@ -32,7 +32,7 @@ venv: $(VENV)/.myops-deps
 install: venv
 	@mkdir -p $(BUILD)
 	$(PY) -m pip install --no-build-isolation --no-deps -v . 2>&1 | tee $(INSTALL_LOG) \
-	  | { grep -E "^\[|error|warning: |Successfully" || true; } \
+	  | { grep -E "^ *\[[0-9]|error|warning: |Successfully" || true; } \
 	  || { $(PY) -m pip uninstall -y -q myops >/dev/null 2>&1 || true; \
 	       echo "make install: the build FAILED (full log: $(INSTALL_LOG)); myops is not installed in $(VENV)" >&2; \
 	       exit 1; }
