@@ -7,8 +7,13 @@ TORCH_VERSION := 2.11.0
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export MYOPS_BUILD_DIR := $(abspath $(BUILD))/setup
+# Every recipe line runs with bash -o pipefail: a pipeline fails when any part of it fails, so
+# filtering a command's output never hides its exit status.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -ec
+INSTALL_LOG := $(abspath $(BUILD))/install.log
 
-.PHONY: venv install demo test pytest ctest ctest-examples bench clean
+.PHONY: venv install demo test pytest ctest ctest-examples bench gpu-check clean
 all: install
 
 # The virtualenv with the pinned torch and the test tools; redone when the pins change.
@@ -21,9 +26,17 @@ venv: $(VENV)/.myops-deps
 
 # Builds libmyops.so through setup.py (CMake + ninja) and installs the package into the venv;
 # also installs the CMake package (find_package(myops)) under $(BUILD)/install for C++ hosts.
+# Shows the build's progress lines (full log: $(BUILD)/install.log). A failed build stops here
+# (and so stops demo, test, bench) and uninstalls the myops installed before, so that no stale
+# libmyops.so can be imported and tested afterwards.
 install: venv
-	$(PY) -m pip install --no-build-isolation --no-deps -v . 2>&1 | grep -E "^\[|error|warning: |Successfully" || true
-	$(PY) -c "import myops" 
+	@mkdir -p $(BUILD)
+	$(PY) -m pip install --no-build-isolation --no-deps -v . 2>&1 | tee $(INSTALL_LOG) \
+	  | { grep -E "^ *\[[0-9]|error|warning: |Successfully" || true; } \
+	  || { $(PY) -m pip uninstall -y -q myops >/dev/null 2>&1 || true; \
+	       echo "make install: the build FAILED (full log: $(INSTALL_LOG)); myops is not installed in $(VENV)" >&2; \
+	       exit 1; }
+	$(PY) -c "import myops"
 	cmake --install $(MYOPS_BUILD_DIR) --prefix $(abspath $(BUILD))/install > /dev/null
 
 demo: install
@@ -52,6 +65,15 @@ ctest-examples: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# One command for a machine with a GPU: build (unless MYOPS_LIBRARY names a prebuilt libmyops.so),
+# the whole pytest suite on CUDA, compute-sanitizer over scripts/gpu_smoke.py, the CUDA
+# benchmarks; logs and a summary in benchmarks/results/gpu-check-<date>/ (or $OUT). Uses the
+# venv's Python when it exists, else python3 with its preinstalled torch (no network needed).
+# Exit status: 0 all passed, 1 a step failed, 2 no CUDA device (nothing checked), 3 missing tools.
+GPU_CHECK_PYTHON ?= $(if $(wildcard $(PY)),$(abspath $(PY)),python3)
+gpu-check:
+	MYOPS_PYTHON=$(GPU_CHECK_PYTHON) scripts/gpu_check.sh
 
 clean:
 	rm -rf $(BUILD) python/myops/lib

@@ -4,12 +4,15 @@
     MYOPS_CUDA=OFF pip install ...          # CPU-only (default: CUDA when nvcc is found)
     TORCH_CUDA_ARCH_LIST="8.0;9.0+PTX"      # GPU architectures to compile for (the default)
 
---no-build-isolation matters: the library must be compiled against the torch that will load it.
+--no-build-isolation matters: the library must be compiled against the torch that will load it,
+and the package requires exactly that torch version (torch==2.11.0 for a 2.11.0+cu130 build).
 The CMake build folder (build/setup, or $MYOPS_BUILD_DIR) is kept between builds, and ccache is
 used when present, so rebuilding after a change recompiles only what changed.
 """
 
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +27,22 @@ ROOT = Path(__file__).resolve().parent
 def cmake_version() -> str:
     text = (ROOT / "CMakeLists.txt").read_text()
     return text.split("project(myops VERSION ", 1)[1].split()[0]
+
+
+def torch_requirement() -> str:
+    """`torch==<version>` of the torch this build compiles against: the one CMake finds through
+    this Python (torch/version.py, read without importing torch). The local label is dropped
+    (2.11.0+cu130 -> torch==2.11.0, which PEP 440 matches by 2.11.0+cu130 and 2.11.0 alike)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        print("myops setup.py: torch is not importable here; the package will not pin torch "
+              "(build with --no-build-isolation next to the torch it is for)", file=sys.stderr)
+        return "torch"
+    version_py = Path(next(iter(spec.submodule_search_locations))) / "version.py"
+    match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", version_py.read_text(), re.M)
+    if not match:
+        raise RuntimeError(f"myops setup.py: cannot read __version__ from {version_py}")
+    return "torch==" + match.group(1).split("+", 1)[0]
 
 
 class CMakeLibrary(Extension):
@@ -43,9 +62,17 @@ class BuildWithCMake(build_ext):
         ]
         if os.environ.get("TORCH_CUDA_ARCH_LIST"):
             configure.append(f"-DTORCH_CUDA_ARCH_LIST={os.environ['TORCH_CUDA_ARCH_LIST']}")
-        subprocess.run(configure, check=True)
         jobs = os.environ.get("MAX_JOBS", str(os.cpu_count() or 2))
-        subprocess.run(["cmake", "--build", str(build_dir), "-j", jobs], check=True)
+        try:
+            subprocess.run(configure, check=True)
+            subprocess.run(["cmake", "--build", str(build_dir), "-j", jobs], check=True)
+        except subprocess.CalledProcessError:
+            # No stale library may survive a failed build: neither the one in the build folder
+            # (MYOPS_LIBRARY users, cmake --install) nor the one in myops/lib (editable installs).
+            for folder in (build_dir, lib_dir):
+                for name in ("libmyops.so", "myops_build_info.json"):
+                    (folder / name).unlink(missing_ok=True)
+            raise
         lib_dir.mkdir(parents=True, exist_ok=True)
         for name in ("libmyops.so", "myops_build_info.json"):
             shutil.copy2(build_dir / name, lib_dir / name)
@@ -60,6 +87,6 @@ setup(
     ext_modules=[CMakeLibrary("myops.lib.libmyops")],
     cmdclass={"build_ext": BuildWithCMake},
     python_requires=">=3.9",
-    install_requires=["torch"],
+    install_requires=[torch_requirement()],
     zip_safe=False,
 )

@@ -3,8 +3,8 @@
 # Outside ATen's own build, at::vec::Vectorized<T> is the generic scalar-loop version unless
 # the translation unit is compiled with CPU_CAPABILITY_AVX2 / CPU_CAPABILITY_AVX512 and the
 # matching -m flags. So every ops/<op>/*_cpu_kernel.cpp is compiled three times (DEFAULT, AVX2,
-# AVX512) through a one-line wrapper source, each copy in its own namespace
-# (CPU_CAPABILITY = DEFAULT / AVX2 / AVX512), which is what ATen's DispatchStub does.
+# AVX512), each copy in its own namespace (CPU_CAPABILITY = DEFAULT / AVX2 / AVX512), which is
+# what ATen's DispatchStub does.
 include_guard(GLOBAL)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
@@ -21,28 +21,30 @@ set(MYOPS_ISA_FLAGS_AVX512 -Wno-maybe-uninitialized -mavx512f -mavx512bw -mavx51
 string(REPLACE ";" "\", \"" MYOPS_CPU_ISAS_JSON "${MYOPS_CPU_ISAS}")
 set(MYOPS_CPU_ISAS_JSON "\"${MYOPS_CPU_ISAS_JSON}\"")
 
+# One OBJECT library per ISA, <target>_cpu_<isa>, compiles the real source files (so
+# compile_commands.json lists ops/<op>/*_cpu_kernel.cpp itself, three times, with each ISA's
+# flags: editors and clang-tidy see the real files). They take torch's usage requirements
+# (myops::torch: headers, ABI, C++ standard) and the target's own compile options and include
+# folders; their objects are linked into <target>. ccache keys on paths relative to
+# CCACHE_BASEDIR, so the objects are shared between clones as before.
 function(myops_add_cpu_isa_kernels target)
-  foreach(src IN LISTS ARGN)
-    get_filename_component(name "${src}" NAME_WE)
-    get_filename_component(dir "${src}" DIRECTORY)
-    get_filename_component(dir "${dir}" NAME)
-    foreach(isa IN LISTS MYOPS_CPU_ISAS)
-      set(wrapper "${CMAKE_CURRENT_BINARY_DIR}/cpu_isa/${dir}/${name}.${isa}.cpp")
-      # Include by a path relative to the source root (an include directory of the target), so
-      # the wrapper's text is the same in every clone and ccache hits across clones.
-      file(RELATIVE_PATH rel "${PROJECT_SOURCE_DIR}" "${src}")
-      file(CONFIGURE OUTPUT "${wrapper}" CONTENT "#include \"${rel}\"\n")
-      set(defs "CPU_CAPABILITY=${isa}")
-      if(NOT isa STREQUAL "DEFAULT")
-        list(APPEND defs "CPU_CAPABILITY_${isa}")
-      endif()
-      set_source_files_properties("${wrapper}" PROPERTIES
-        COMPILE_DEFINITIONS "${defs}"
-        COMPILE_OPTIONS "${MYOPS_ISA_FLAGS_${isa}}")
-      target_sources(${target} PRIVATE "${wrapper}")
-    endforeach()
-  endforeach()
   foreach(isa IN LISTS MYOPS_CPU_ISAS)
+    set(obj "${target}_cpu_${isa}")
+    add_library(${obj} OBJECT ${ARGN})
+    target_link_libraries(${obj} PRIVATE myops::torch)
+    set(defs "CPU_CAPABILITY=${isa}")
+    if(NOT isa STREQUAL "DEFAULT")
+      list(APPEND defs "CPU_CAPABILITY_${isa}")
+    endif()
+    target_compile_definitions(${obj} PRIVATE ${defs})
+    target_include_directories(${obj} PRIVATE "$<TARGET_PROPERTY:${target},INCLUDE_DIRECTORIES>")
+    target_compile_options(${obj} PRIVATE
+      "$<TARGET_PROPERTY:${target},COMPILE_OPTIONS>" ${MYOPS_ISA_FLAGS_${isa}})
+    set_target_properties(${obj} PROPERTIES
+      POSITION_INDEPENDENT_CODE ON
+      CXX_VISIBILITY_PRESET hidden
+      VISIBILITY_INLINES_HIDDEN ON)
+    target_sources(${target} PRIVATE $<TARGET_OBJECTS:${obj}>)
     target_compile_definitions(${target} PRIVATE MYOPS_HAVE_CPU_ISA_${isa}=1)
   endforeach()
 endfunction()
