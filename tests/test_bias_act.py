@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import myops
-from op_db import BIAS_ACTS
+from opinfo.bias_act import BIAS_ACTS
 
 SQRT2 = math.sqrt(2)
 

@@ -14,7 +14,7 @@ from torch.export import Dim, export
 
 import myops
 from myops import reference
-from op_db import lltm_args
+from opinfo.lltm import lltm_args
 
 lltm = torch.ops.myops.lltm.default
 
