@@ -112,3 +112,16 @@ def test_cli_info_lists_every_op_with_its_kernels():
     for name in ("muladd", "mul", "add", "add_out"):
         assert f"myops::{name}(" in text
     assert "kernels: CPU, CUDA, Meta, Autograd" in text or "kernels: CPU, Meta, Autograd" in text
+
+
+def test_cli_demo_shows_every_family_without_warnings():
+    from myops._families import family_modules, family_name
+
+    result = subprocess.run([sys.executable, "-m", "myops", "demo", "--no-compile"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("vs its reference", 1)[1]
+    for module in family_modules():
+        rows = [line for line in table.splitlines() if line.startswith(family_name(module) + " ")]
+        assert len(rows) == len(module.demo_cases("cpu")), (family_name(module), table)
+    assert "Warning" not in result.stdout + result.stderr, result.stderr
