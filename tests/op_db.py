@@ -6,6 +6,14 @@ per-ISA, thread-count and error tests.
 The entries live in one file per op family, ``tests/opinfo/<family>.py`` (each defines
 ``OPS``), found here by listing that folder: adding a family is adding its file. The
 machinery (Sample, OpInfo, tolerances, sample helpers) is ``tests/opinfo/__init__.py``.
+
+A new op family, on the Python and test side:
+  python/myops/ops_<family>.py   wrappers (``__all__``, docstrings), ``<op>_reference`` functions
+                                 listed in ``REFERENCES``, ``demo_cases(device)``
+  python/myops/__init__.py       its one import line: ``from .ops_<family> import *``
+  tests/opinfo/<family>.py       ``OPS = [OpInfo(...)]``: samples, large_samples, errors,
+                                 compile_samples, resizable_args, skips (with reasons)
+  tests/test_<family>.py         only what the generic tests cannot say
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """lltm beyond the generic table: double backward through the differentiable path, gradients
-of expanded (sum()) outputs, the internal forward/backward ops, saturated gates, thread-count
-and ISA independence, TorchScript, export and inductor."""
+of expanded (sum()) outputs, the internal forward/backward ops, saturated gates, the gate
+passes' thread-count independence, TorchScript, export and inductor (per-ISA kernels:
+test_cpu_isa.py, with the table's state-37 sample)."""
 
 import io
 
@@ -8,7 +9,6 @@ import pytest
 import torch
 from torch.export import Dim, export
 
-import myops
 from myops import reference
 from opinfo.lltm import lltm_args
 
