@@ -4,7 +4,8 @@ gradients equal to autograd through the reference."""
 import pytest
 import torch
 
-from op_db import OPS, as_tuple, clone_args, get_sample, sample_params
+from helpers import check_grads
+from op_db import OPS, get_sample, sample_params
 
 DIFFERENTIABLE = [op for op in OPS if op.differentiable]
 
@@ -39,20 +40,4 @@ def test_gradgradcheck(device, op, dtype, sample_name):
 def test_grad_matches_reference(device, op, dtype, sample_name):
     """Gradients (reduced over broadcast dims, in each input's dtype) equal autograd through
     the reference, for every layout including expanded inputs and mixed dtypes."""
-    sample = get_sample(op, device, dtype, sample_name, requires_grad=True)
-    ref_args = clone_args(sample.args)
-    outs = as_tuple(op.op(*sample.args))
-    ref_outs = as_tuple(op.ref(*ref_args))
-    grads = [torch.randn_like(r) for r in ref_outs]  # one per output: every output's path is checked
-    # Only the inputs that require grad: an op may take tensors it is not differentiable in
-    # (upfirdn2d's filter), and autograd.grad rejects those.
-    inputs = [a for a in sample.args if isinstance(a, torch.Tensor) and a.requires_grad]
-    ref_inputs = [a for a in ref_args if isinstance(a, torch.Tensor) and a.requires_grad]
-    if all(o.numel() == 0 for o in outs):
-        return
-    got = torch.autograd.grad(outs, inputs, grads)
-    want = torch.autograd.grad(ref_outs, ref_inputs, grads)
-    for g, w, x in zip(got, want, inputs):
-        assert g.dtype == x.dtype and g.shape == x.shape and g.device == x.device
-        atol, rtol = op.tolerances[g.dtype]
-        torch.testing.assert_close(g.double(), w.double(), atol=atol * 10, rtol=rtol * 10)
+    check_grads(op, get_sample(op, device, dtype, sample_name, requires_grad=True))

@@ -1,27 +1,19 @@
 """The shipped library itself: loading with torch.ops.load_library alone, what it links,
-what it contains, the loader's errors, the CLI, and the per-ISA CPU kernels."""
+what it contains, the loader's errors and the CLI (the per-ISA CPU kernels: test_cpu_isa.py)."""
 
-import ctypes
 import json
-import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
 import myops
+from helpers import run_python
 
 LIB = myops.library_path()
-
-
-def run_python(code: str, env=None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=full_env, timeout=600)
 
 
 def test_load_library_alone_is_enough_for_eager_compile_and_opcheck():
@@ -122,22 +114,14 @@ def test_cli_info_lists_every_op_with_its_kernels():
     assert "kernels: CPU, CUDA, Meta, Autograd" in text or "kernels: CPU, Meta, Autograd" in text
 
 
-@pytest.mark.parametrize("aten_isa, expected", [("default", "DEFAULT"), ("avx2", "AVX2")])
-def test_cpu_kernels_of_each_isa(aten_isa, expected):
-    """Each ISA's copy of the CPU kernels is picked as ATen's choice says, and computes right
-    (odd sizes exercise the vector body and the scalar tail; all four dtypes)."""
-    if expected == "AVX2" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
-        pytest.skip("this CPU has no AVX2")
-    result = run_python(f"""
-        import ctypes, torch, myops
-        lib = ctypes.CDLL(str(myops.library_path())); lib.myops_cpu_isa.restype = ctypes.c_char_p
-        print(lib.myops_cpu_isa().decode())
-        for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-            a = torch.randn(1000003).to(dtype); b = torch.randn(1000003).to(dtype)
-            want = (a.double() * b.double() + 0.5).to(dtype)
-            tol = dict(atol=1e-2, rtol=1e-2) if dtype.itemsize == 2 else {{}}
-            torch.testing.assert_close(myops.muladd(a, b, 0.5), want, **tol)
-            torch.testing.assert_close(myops.add(a, b), (a.double() + b.double()).to(dtype), **tol)
-    """, env={"ATEN_CPU_CAPABILITY": aten_isa})
+def test_cli_demo_shows_every_family_without_warnings():
+    from myops._families import family_modules, family_name
+
+    result = subprocess.run([sys.executable, "-m", "myops", "demo", "--no-compile"], capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == expected
+    table = result.stdout.split("vs its reference", 1)[1]
+    for module in family_modules():
+        rows = [line for line in table.splitlines() if line.startswith(family_name(module) + " ")]
+        assert len(rows) == len(module.demo_cases("cpu")), (family_name(module), table)
+    assert "Warning" not in result.stdout + result.stderr, result.stderr

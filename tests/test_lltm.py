@@ -1,20 +1,16 @@
 """lltm beyond the generic table: double backward through the differentiable path, gradients
-of expanded (sum()) outputs, the internal forward/backward ops, saturated gates, thread-count
-and ISA independence, TorchScript, export and inductor."""
+of expanded (sum()) outputs, the internal forward/backward ops, saturated gates, the gate
+passes' thread-count independence, TorchScript, export and inductor (per-ISA kernels:
+test_cpu_isa.py, with the table's state-37 sample)."""
 
 import io
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
 from torch.export import Dim, export
 
-import myops
 from myops import reference
-from op_db import lltm_args
+from opinfo.lltm import lltm_args
 
 lltm = torch.ops.myops.lltm.default
 
@@ -101,32 +97,6 @@ def test_results_do_not_depend_on_thread_count():
         assert torch.equal(a, b)
     for a, b in zip(results[0][6:], results[1][6:]):
         torch.testing.assert_close(a, b)
-
-
-@pytest.mark.parametrize("aten_isa", ["default", "avx2"])
-def test_each_cpu_isa_copy(aten_isa):
-    """The DEFAULT and AVX2 copies of the gate passes compute the same as the reference
-    (S = 37: vector body and scalar tail; all four dtypes)."""
-    if aten_isa == "avx2" and torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
-        pytest.skip("this CPU has no AVX2")
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent("""
-        import sys, torch, myops
-        sys.path.insert(0, "tests")
-        from op_db import lltm_args, LLTM_TOLERANCES
-        for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-            args = lltm_args("cpu", dtype, True, 6, 5, 37)
-            ref_args = [a.detach().double().requires_grad_() for a in args]
-            out, ref = myops.lltm(*args), myops.reference.lltm(*ref_args)
-            grads = [torch.randn_like(r) for r in ref]
-            got = torch.autograd.grad(out, args, [g.to(dtype) for g in grads])
-            want = torch.autograd.grad(ref, ref_args, grads)
-            atol, rtol = LLTM_TOLERANCES[dtype]
-            for o, r in zip([*out, *got], [*ref, *want]):
-                torch.testing.assert_close(o.double(), r.to(dtype).double(), atol=atol * 4, rtol=rtol * 4)
-        print("ok")
-    """)], capture_output=True, text=True, env={**os.environ, "ATEN_CPU_CAPABILITY": aten_isa}, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
 
 
 # ------------------------------------------------------------------ the internal pieces

@@ -1,44 +1,58 @@
-"""TorchScript: a function calling torch.ops.myops.* is scripted, saved, then loaded and run
-in a fresh process that only calls torch.ops.load_library (no `import myops`)."""
+"""TorchScript for every op in the table: a function calling torch.ops.myops.<name> with every
+argument of its schema (Optional, str, float?, int[], a mutated out, tuple results) is
+generated from the schema, scripted and run on every float32 sample against the reference;
+then all of them are saved, loaded and run in ONE fresh process that only calls
+torch.ops.load_library (no `import myops`)."""
 
-import subprocess
-import sys
-import textwrap
-
+import pytest
 import torch
 
-import myops
+from helpers import assert_close_to_reference, reference_result, run_scripts_in_fresh_process
+from op_db import samples, without
+from opinfo import clone_args
+
+OPS = without("torchscript")
 
 
-def uses_every_op(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    out = torch.empty_like(a)
-    torch.ops.myops.add_out(a, b, out)
-    return torch.ops.myops.muladd(out, b, 0.5) + torch.ops.myops.mul(a, b) - torch.ops.myops.add(a, b)
+def script_source(op) -> str:
+    """def fn(<schema args, typed, with defaults>): calls the op; returns its result, or the
+    argument it writes for a mutating op."""
+    schema = op.op._schema
+    params = [f"{a.name}: {a.type.annotation_str}" + (f" = {a.default_value!r}" if a.has_default_value() else "")
+              for a in schema.arguments]
+    call = f"torch.ops.myops.{schema.name.split('::')[1]}({', '.join(a.name for a in schema.arguments)})"
+    body = f"    return {call}" if op.out_arg is None else f"    {call}\n    return {schema.arguments[op.out_arg].name}"
+    return f"def fn({', '.join(params)}):\n{body}\n"
 
 
-def reference(a, b):
-    return (a + b) * b + 0.5 + a * b - (a + b)
+def scripted(op):
+    return torch.jit.CompilationUnit(script_source(op)).fn
 
 
-def test_script_runs_in_process():
-    scripted = torch.jit.script(uses_every_op)
-    a, b = torch.randn(4, 5), torch.randn(5)
-    torch.testing.assert_close(scripted(a, b), reference(a, b))
-    assert "myops::muladd" in str(scripted.graph)
+def _check(op, sample, result):
+    expected, pytorch_result = reference_result(op, sample.args)
+    assert_close_to_reference(op, result, expected, pytorch_result)
 
 
-def test_script_save_load_in_fresh_process(tmp_path):
-    path = tmp_path / "uses_myops.pt"
-    torch.jit.script(uses_every_op).save(str(path))
-    program = textwrap.dedent(f"""
-        import sys, torch
-        torch.ops.load_library({str(myops.library_path())!r})
-        fn = torch.jit.load({str(path)!r})
-        a, b = torch.randn(4, 5), torch.randn(5)
-        torch.testing.assert_close(fn(a, b), (a + b) * b + 0.5 + a * b - (a + b))
-        assert "myops" not in sys.modules
-        print("ok")
-    """)
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+@pytest.mark.parametrize("op", OPS, ids=str)
+def test_script_runs_in_process(op):
+    fn = scripted(op)
+    assert f"myops::{op.name}" in str(fn.graph)
+    for sample in samples(op, "cpu", torch.float32):
+        _check(op, sample, fn(*clone_args(sample.args), **sample.kwargs))
+
+
+def test_scripts_of_every_op_save_load_in_one_fresh_process(tmp_path):
+    cases, checks = [], []
+    for op in OPS:
+        fn = scripted(op)
+        for sample in samples(op, "cpu", torch.float32):
+            assert not sample.kwargs, "positional samples only: the loaded functions are called with *args"
+            cases.append((fn, clone_args(sample.args)))
+            checks.append((op, sample))
+    assert {op.name for op, _ in checks} == {op.name for op in OPS}
+    outputs = run_scripts_in_fresh_process(tmp_path, cases)
+    assert len(outputs) == len(checks)
+    for (op, sample), (result, _) in zip(checks, outputs):
+        _check(op, sample, result)
+

@@ -1,15 +1,13 @@
 """upfirdn2d beyond the generic table tests: StyleGAN's resampling helpers, long filters, the
-transposed gradient, a compiled resampling block, TorchScript, thread-count independence."""
-
-import subprocess
-import sys
-import textwrap
+transposed gradient, a compiled resampling block, TorchScript (thread-count independence:
+test_threads.py, with the table's large samples)."""
 
 import pytest
 import torch
 from torch._dynamo.testing import CompileCounterWithBackend
 
 import myops
+from helpers import run_scripts_in_fresh_process
 from myops import reference
 
 
@@ -156,21 +154,6 @@ def test_double_backward_through_helpers(device):
 
 # ------------------------------------------------------------------------------ CPU specifics
 
-def test_result_does_not_depend_on_thread_count():
-    x = torch.randn(3, 5, 70, 300)
-    f = myops.setup_filter([1, 3, 3, 1])
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = [myops.upsample2d(x, f), myops.downsample2d(x, f[0], down=[2, 4])]
-        torch.set_num_threads(max(before, 2))
-        many = [myops.upsample2d(x, f), myops.downsample2d(x, f[0], down=[2, 4])]
-    finally:
-        torch.set_num_threads(before)
-    for a, b in zip(one, many):
-        assert torch.equal(a, b)
-
-
 def test_inf_stays_local(device):
     """Only the outputs whose taps reach an inf pixel see it (no 0 * inf from skipped zeros)."""
     x = torch.zeros(1, 1, 8, 8, device=device)
@@ -245,23 +228,11 @@ def resample(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
 
 
 def test_torchscript_script_save_load(tmp_path):
+    """Keyword arguments (down=) and defaults in TorchScript, None for the filter."""
     scripted = torch.jit.script(resample)
     assert "myops::upfirdn2d" in str(scripted.graph)
     x, f = torch.randn(1, 2, 5, 6), myops.setup_filter([1, 3, 3, 1])
     want = reference.upfirdn2d(reference.upfirdn2d(x, f, 2, 1, [2, 1, 2, 1], False, 4.0), None, down=2)
     torch.testing.assert_close(scripted(x, f), want)
-    path = tmp_path / "resample.pt"
-    scripted.save(str(path))
-    program = textwrap.dedent(f"""
-        import sys, torch
-        torch.ops.load_library({str(myops.library_path())!r})
-        fn = torch.jit.load({str(path)!r})
-        x = torch.load({str(tmp_path / "x.pt")!r}); f = torch.load({str(tmp_path / "f.pt")!r})
-        torch.save(fn(x, f), {str(tmp_path / "y.pt")!r})
-        assert "myops" not in sys.modules
-    """)
-    torch.save(x, tmp_path / "x.pt")
-    torch.save(f, tmp_path / "f.pt")
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), want)
+    (got, _), = run_scripts_in_fresh_process(tmp_path, [(scripted, (x, f))])
+    torch.testing.assert_close(got, want)

@@ -3,34 +3,13 @@
 import pytest
 import torch
 
-from op_db import OPS, as_tuple, clone_args, get_sample, sample_params, samples
-
-
-def reference_result(op, args):
-    """The reference evaluated in float64 (so rounding differences are ours alone), plus the
-    dtype PyTorch itself gives for these arguments."""
-    ref_args = clone_args(args)
-    expected_dtype_result = op.ref(*clone_args(args))
-    wide = tuple(a.detach().double() if isinstance(a, torch.Tensor) else a for a in ref_args)
-    return op.ref(*wide), expected_dtype_result
+from helpers import check_values
+from op_db import OPS, clone_args, get_sample, sample_params, samples
 
 
 @pytest.mark.parametrize("op, dtype, sample_name", sample_params())
 def test_values_match_reference(device, op, dtype, sample_name):
-    sample = get_sample(op, device, dtype, sample_name)
-    expected, pytorch_result = reference_result(op, sample.args)
-    result = op.op(*sample.args, **sample.kwargs)
-    if op.out_arg is not None:
-        assert result is None
-        result = sample.args[op.out_arg]
-    results, expecteds, pytorch_results = as_tuple(result), as_tuple(expected), as_tuple(pytorch_result)
-    assert len(results) == len(pytorch_results)
-    for result, expected, pytorch_result in zip(results, expecteds, pytorch_results):  # each output
-        assert result.dtype == pytorch_result.dtype
-        assert result.shape == pytorch_result.shape
-        assert result.device == pytorch_result.device
-        atol, rtol = op.tolerances[result.dtype]
-        torch.testing.assert_close(result.double(), expected.to(result.dtype).double(), atol=atol, rtol=rtol)
+    check_values(op, get_sample(op, device, dtype, sample_name))
 
 
 @pytest.mark.parametrize("op", [op for op in OPS if op.out_arg is None and op.memory_formats], ids=str)

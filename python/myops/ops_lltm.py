@@ -1,0 +1,45 @@
+"""The lltm family: one step of the LLTM cell (wrapper, reference, demo call)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["lltm"]
+
+
+def lltm(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
+    """One step of the LLTM cell (the PyTorch C++ extension tutorial's example); returns
+    ``(new_h, new_cell)``.
+
+    With ``X = cat([old_h, input], 1)`` and ``gates = X @ weights.T + bias`` split in three along
+    dim 1: ``new_cell = old_cell + elu(gates[2]) * sigmoid(gates[0])`` and
+    ``new_h = tanh(new_cell) * sigmoid(gates[1])``. Shapes: input ``[B, F]``, weights
+    ``[3S, S+F]``, bias ``[3S]``, old_h and old_cell ``[B, S]``; one floating dtype throughout
+    (float16/bfloat16 gate math runs in float32). Differentiable in all five tensors (twice).
+    """
+    return torch.ops.myops.lltm(input, weights, bias, old_h, old_cell)
+
+
+def lltm_reference(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
+    X = torch.cat([old_h, input], dim=1)
+    gates = torch.addmm(bias, X, weights.t())
+    input_gate, output_gate, candidate_cell = gates.chunk(3, dim=1)
+    input_gate = torch.sigmoid(input_gate)
+    output_gate = torch.sigmoid(output_gate)
+    candidate_cell = torch.nn.functional.elu(candidate_cell)
+    new_cell = old_cell + candidate_cell * input_gate
+    new_h = torch.tanh(new_cell) * output_gate
+    return new_h, new_cell
+
+
+REFERENCES = {"lltm": lltm_reference}
+
+
+def demo_cases(device):
+    """One step with batch 64, 32 features, state 128."""
+    g = torch.Generator(device="cpu").manual_seed(0)
+    B, F, S = 64, 32, 128
+    r = lambda *shape, scale=1.0: (torch.randn(*shape, generator=g) * scale).to(device)  # noqa: E731
+    args = (r(B, F), r(3 * S, S + F, scale=(S + F) ** -0.5), r(3 * S), r(B, S), r(B, S))
+    return [(f"lltm B={B} F={F} S={S}", lltm, lltm_reference, args)]

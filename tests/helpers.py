@@ -1,0 +1,142 @@
+"""Helpers the test modules share: running Python in a fresh process, and the checks of one
+sample against the reference (used in process and inside the per-ISA subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import torch
+
+from opinfo import as_tuple, clone_args
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def run_python(code: str, env=None, timeout=600) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh interpreter (this one's, with tests/ importable), with extra env."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS_DIR), full_env.get("PYTHONPATH")) if p)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def run_scripts_in_fresh_process(tmp_path: Path, cases: list) -> list:
+    """Saves each (scripted function, args) of `cases`, then loads and runs them all in ONE fresh
+    process that only calls torch.ops.load_library (no `import myops`); returns each case's
+    outputs (a tuple of tensors, `args` as they were after the call: a mutated `out` shows)."""
+    import myops
+
+    inputs = []
+    for i, (scripted, args) in enumerate(cases):
+        path = tmp_path / f"script{i}.pt"
+        scripted.save(str(path))
+        inputs.append((str(path), args))
+    torch.save(inputs, tmp_path / "inputs.pt")
+    result = run_python(f"""
+        import sys, torch
+        torch.ops.load_library({str(myops.library_path())!r})
+        outputs = []
+        for path, args in torch.load({str(tmp_path / "inputs.pt")!r}):
+            fn = torch.jit.load(path)
+            outputs.append((fn(*args), args))
+        torch.save(outputs, {str(tmp_path / "outputs.pt")!r})
+        assert "myops" not in sys.modules, "the Python package was imported"
+    """)
+    assert result.returncode == 0, result.stderr
+    return torch.load(tmp_path / "outputs.pt")
+
+
+# ---------------------------------------------------------------- checks against the reference
+
+def reference_result(op, args):
+    """The reference evaluated in float64 (so rounding differences are ours alone), plus the
+    dtype PyTorch itself gives for these arguments."""
+    ref_args = clone_args(args)
+    expected_dtype_result = op.ref(*clone_args(args))
+    wide = tuple(a.detach().double() if isinstance(a, torch.Tensor) else a for a in ref_args)
+    return op.ref(*wide), expected_dtype_result
+
+
+def call(op, args, kwargs=None):
+    """The op's result the way the tests compare it: the `out` argument for a mutating op."""
+    result = op.op(*args, **(kwargs or {}))
+    if op.out_arg is not None:
+        assert result is None
+        result = args[op.out_arg]
+    return result
+
+
+def assert_close_to_reference(op, results, expected, pytorch_results=None, scale=1):
+    """Each output: dtype/shape/device as PyTorch gives them, values within the table's
+    tolerance (times `scale`) of the float64 reference rounded to the result dtype."""
+    results, expecteds = as_tuple(results), as_tuple(expected)
+    assert len(results) == len(expecteds)
+    for i, (result, expected) in enumerate(zip(results, expecteds)):  # each output
+        if pytorch_results is not None:
+            pytorch_result = as_tuple(pytorch_results)[i]
+            assert result.dtype == pytorch_result.dtype
+            assert result.shape == pytorch_result.shape
+            assert result.device == pytorch_result.device
+        atol, rtol = op.tolerances[result.dtype]
+        torch.testing.assert_close(result.double(), expected.to(result.dtype).double(),
+                                   atol=atol * scale, rtol=rtol * scale)
+
+
+def check_values(op, sample):
+    """op(*sample) against the reference evaluated in float64 (the table's value test)."""
+    expected, pytorch_result = reference_result(op, sample.args)
+    assert_close_to_reference(op, call(op, sample.args, sample.kwargs), expected, pytorch_result)
+
+
+def grads_of(fn, args, grads):
+    """Gradients of fn(*args) w.r.t. the tensor args that require grad, for output grads `grads`."""
+    inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+    return torch.autograd.grad(as_tuple(fn(*args)), inputs, grads)
+
+
+def check_grads(op, sample, wide=False, scale=10):
+    """Gradients (reduced over broadcast dims, in each input's dtype) equal autograd through the
+    reference, within `scale` times the table's tolerance. wide: the reference in float64 (its
+    gradient rounded to the input's dtype), else in the sample's dtypes.
+
+    A float16/bfloat16 input with fewer elements than the output (a broadcast input: its
+    gradient is a sum of many products) may instead match the reference in the sample's dtype
+    (within 10x): PyTorch's own autograd formulas round each product to the half type before
+    the sum, and an op may do what PyTorch does. Either oracle is a correct result."""
+    args = sample.args
+    outs = as_tuple(op.op(*args))
+    if all(o.numel() == 0 for o in outs):
+        return
+    inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+    grads = [torch.randn_like(o, dtype=torch.float64) for o in outs]  # one per output: every path is checked
+    got = torch.autograd.grad(outs, inputs, [g.to(o.dtype) for g, o in zip(grads, outs)])
+
+    def reference_grads(in_float64):
+        ref_args = clone_args(args)
+        if in_float64:
+            ref_args = tuple(a.detach().double().requires_grad_(a.requires_grad) if isinstance(a, torch.Tensor)
+                             else a for a in ref_args)
+        ref_outs = as_tuple(op.ref(*ref_args))
+        # Only the inputs that require grad: an op may take tensors it is not differentiable in
+        # (upfirdn2d's filter), and autograd.grad rejects those.
+        ref_inputs = [a for a in ref_args if isinstance(a, torch.Tensor) and a.requires_grad]
+        return torch.autograd.grad(ref_outs, ref_inputs, [g.to(r.dtype) for g, r in zip(grads, ref_outs)])
+
+    def close(g, w, k):
+        atol, rtol = op.tolerances[g.dtype]
+        torch.testing.assert_close(g.double(), w.to(g.dtype).double(), atol=atol * k, rtol=rtol * k)
+
+    wants = reference_grads(wide)
+    largest_output = max(o.numel() for o in outs)
+    for i, (g, x) in enumerate(zip(got, inputs)):
+        assert g.dtype == x.dtype and g.shape == x.shape and g.device == x.device
+        try:
+            close(g, wants[i], scale)
+        except AssertionError:
+            if not (wide and x.dtype in (torch.float16, torch.bfloat16) and x.numel() < largest_output):
+                raise
+            close(g, reference_grads(False)[i], 10)

@@ -1,0 +1,119 @@
+"""The machinery of the op table: Sample, ErrorCase, OpInfo, the tolerances and the sample
+helpers every family uses. The table itself is one file per family in this folder
+(``tests/opinfo/<family>.py``, each defining ``OPS``), assembled by ``tests/op_db.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+from torch.testing import make_tensor
+
+FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+# (atol, rtol) against the reference evaluated in float64 and rounded to the result dtype.
+DEFAULT_TOLERANCES = {
+    torch.float64: (1e-12, 1e-12),
+    torch.float32: (1e-5, 1e-5),
+    torch.float16: (1e-3, 1e-3),
+    torch.bfloat16: (1e-2, 1e-2),
+}
+
+# The generic properties a family may opt out of, each only with a reason (OpInfo.skips).
+PROPERTIES = ("torchscript", "export", "export_dynamic", "export_save_load", "cpu_isa",
+              "threads", "threads_bitwise")
+
+
+@dataclass
+class Sample:
+    """One call: op(*args, **kwargs). `name` shows up in test ids."""
+
+    name: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+    def tensors(self):
+        return [a for a in (*self.args, *self.kwargs.values()) if isinstance(a, torch.Tensor)]
+
+    def has_overlapping_input(self) -> bool:
+        """Expanded (0-stride) inputs: fine for the op, not for gradcheck's perturbations."""
+        return any(0 in t.stride() and t.numel() > 1 for t in self.tensors())
+
+
+@dataclass
+class ErrorCase:
+    name: str
+    args: tuple
+    exc_type: type
+    match: str  # regex fragment the message must contain
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class OpInfo:
+    name: str
+    op: torch._ops.OpOverload          # what is tested: torch.ops.myops.<name>.default
+    wrapper: Callable                  # myops.<name>, the Python API
+    ref: Callable                      # myops.reference.<name>
+    samples: Callable[..., Iterator[Sample]]  # (device, dtype, requires_grad) -> samples
+    errors: Callable[..., Iterator[ErrorCase]] = lambda device: iter(())
+    dtypes: tuple = FLOAT_DTYPES
+    differentiable: bool = True        # gradcheck
+    twice_differentiable: bool = True  # gradgradcheck
+    out_arg: int | None = None         # mutating op: index of the argument it writes
+    tolerances: dict = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
+    # Samples run through torch.compile (static and dynamic) in test_compile.py, and through
+    # torch.export in test_export.py.
+    compile_samples: tuple = ()
+    # (device, n) -> args whose leading size is n, requiring grad: test_compile checks that
+    # three values of n run forward + backward with no recompile, test_export exports them
+    # with a dynamic dim 0. None: not tested that way.
+    resizable_args: Callable | None = None
+    # Has samples named "channels_last*" (test_values checks the output keeps the format).
+    # False for ops on 2-D tensors only, where memory formats mean nothing.
+    memory_formats: bool = True
+    # (device, dtype, requires_grad) -> samples too big for gradcheck/opcheck: long enough to
+    # run the CPU loops' vector body and scalar tail, and large enough that at::parallel_for
+    # splits them across threads. Used by test_cpu_isa.py and test_threads.py only.
+    large_samples: Callable[..., Iterator[Sample]] = lambda device, dtype, requires_grad: iter(())
+    # Generic properties (opinfo.PROPERTIES) this op opts out of: name -> the reason why.
+    skips: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        unknown = set(self.skips) - set(PROPERTIES)
+        assert not unknown, f"{self.name}: unknown properties in skips: {unknown}"
+        assert all(isinstance(r, str) and r for r in self.skips.values()), f"{self.name}: a skip needs a reason"
+
+    def __str__(self):
+        return self.name
+
+
+# ------------------------------------------------------------------------- sample helpers
+
+def _t(shape, device, dtype, requires_grad, **kw):
+    return make_tensor(shape, device=device, dtype=dtype, low=-3, high=3, requires_grad=requires_grad, **kw)
+
+
+def _layout(t: torch.Tensor, requires_grad: bool) -> torch.Tensor:
+    """A leaf with t's (unusual) strides: detach() keeps them."""
+    return t.detach().requires_grad_(requires_grad)
+
+
+def as_tuple(result) -> tuple:
+    """An op's result as a tuple of tensors (multi-output ops such as lltm return a tuple)."""
+    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+
+
+def clone_args(args):
+    """Deep copies of the tensor arguments, keeping aliasing between them (out is a)."""
+    memo = {}
+
+    def copy(x):
+        if not isinstance(x, torch.Tensor):
+            return x
+        if id(x) not in memo:
+            memo[id(x)] = x.detach().clone().requires_grad_(x.requires_grad)
+        return memo[id(x)]
+    return tuple(copy(a) for a in args)

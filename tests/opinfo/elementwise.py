@@ -1,0 +1,138 @@
+"""Table entries of the elementwise family: muladd, mul, add, add_out."""
+
+from __future__ import annotations
+
+import torch
+
+import myops
+from myops import reference
+from opinfo import ErrorCase, OpInfo, Sample, _layout, _t
+
+
+def binary_pairs(device, dtype, requires_grad):
+    """(name, a, b): the layouts and shapes every binary elementwise op must handle."""
+    t = lambda shape, **kw: _t(shape, device, dtype, requires_grad, **kw)  # noqa: E731
+    yield "same_shape", t((5, 7)), t((5, 7))
+    yield "broadcast_row", t((2, 3, 4)), t((4,))
+    yield "broadcast_both", t((3, 1, 5)), t((1, 4, 1))
+    yield "scalar_0dim", t(()), t((3, 4))
+    yield "both_0dim", t(()), t(())
+    yield "zero_size", t((0, 3)), t((3,))
+    yield "noncontiguous", _layout(_t((6, 5), device, dtype, False).t(), requires_grad), t((5, 6), noncontiguous=True)
+    cl = _t((2, 3, 4, 5), device, dtype, False).contiguous(memory_format=torch.channels_last)
+    yield "channels_last", _layout(cl, requires_grad), t((2, 3, 4, 5))
+    yield "channels_last_bias", _layout(cl, requires_grad), t((3, 1, 1))
+    yield "expanded", _layout(_t((1, 6), device, dtype, False).expand(4, 6), requires_grad), t((4, 6))
+    yield "storage_offset", _layout(_t((10,), device, dtype, False)[3:9], requires_grad), t((6,))
+    if dtype != torch.float32:
+        # type promotion: a in `dtype` with b in float32 (float16 + float32 -> float32)
+        yield "promote_f32", t((4, 5)), _t((4, 5), device, torch.float32, requires_grad)
+    yield "cpu_scalar_with_tensor", _t((), "cpu", dtype, requires_grad), t((3, 5))
+
+
+def muladd_samples(device, dtype, requires_grad):
+    for i, (name, a, b) in enumerate(binary_pairs(device, dtype, requires_grad)):
+        yield Sample(name, (a, b, [0.5, -2.0, 0.0][i % 3]))
+
+
+def binary_samples(device, dtype, requires_grad):
+    for name, a, b in binary_pairs(device, dtype, requires_grad):
+        yield Sample(name, (a, b))
+
+
+def add_out_samples(device, dtype, requires_grad):
+    for name, a, b in binary_pairs(device, dtype, requires_grad):
+        result = torch.empty(0, device=a.device if a.dim() else b.device, dtype=torch.result_type(a, b))
+        out = result.new_empty(torch.broadcast_shapes(a.shape, b.shape))
+        yield Sample(name, (a, b, out))
+    # out with strides of its own, and out being an input (in place, so no grad)
+    a, b = _t((4, 6), device, dtype, False), _t((6,), device, dtype, False)
+    yield Sample("out_noncontiguous", (a, b, torch.empty(6, 4, device=device, dtype=dtype).t()))
+    yield Sample("out_is_a", (a.clone(), b, None))  # None: filled in below
+    yield Sample("out_is_b", (b.clone(), b.clone(), None))
+
+
+def _with_inplace_out(samples):
+    for s in samples:
+        if s.args[2] is None:
+            a, b, _ = s.args
+            s = Sample(s.name, (a, b, b if s.name == "out_is_b" else a))
+        yield s
+
+
+def binary_errors(op_name, with_out=False):
+    def errors(device):
+        f = lambda shape, dtype=torch.float32, dev=device: torch.ones(shape, dtype=dtype, device=dev)  # noqa: E731
+        extra = lambda a, b: (a, b, f(torch.broadcast_shapes(a.shape, b.shape))) if with_out else (a, b)  # noqa: E731
+        if op_name == "muladd":
+            extra = lambda a, b: (a, b, 1.0)  # noqa: E731
+        pre = f"myops.{op_name}"
+        yield ErrorCase("int_a", extra(f(3, torch.int32), f(3)), TypeError, f"{pre}: a must be a floating-point tensor.*Int")
+        yield ErrorCase("bool_b", extra(f(3), f(3, torch.bool)), TypeError, f"{pre}: b must be a floating-point tensor.*Bool")
+        yield ErrorCase("complex_a", extra(f(3, torch.complex64), f(3)), TypeError, f"{pre}: a must be a floating-point.*ComplexFloat")
+        yield ErrorCase("not_broadcastable", (f(3), f(4)) + ((f(4),) if with_out else (1.0,) if op_name == "muladd" else ()),
+                        RuntimeError, f"{pre}: a and b cannot be broadcast together: shapes \\[3\\] and \\[4\\]")
+        other = "meta" if device == "cpu" else "cpu"
+        yield ErrorCase("mixed_devices", extra(f((2, 3)), f((2, 3), dev=other)), RuntimeError,
+                        f"{pre}: expected all tensors on the same device")
+        if with_out:
+            a, b = f((2, 3)), f(3)
+            yield ErrorCase("out_wrong_shape", (a, b, f((3, 2))), RuntimeError, f"{pre}: out must have the broadcast shape \\[2, 3\\]")
+            yield ErrorCase("out_needs_resize", (a, b, f(0)), RuntimeError, "out is never resized")
+            yield ErrorCase("out_wrong_dtype", (a, b, f((2, 3), torch.float64)), TypeError, f"{pre}: out must have the result dtype Float")
+            yield ErrorCase("out_wrong_device", (a, b, f((2, 3), dev=other)), RuntimeError,
+                            f"{pre}: (out must be on|expected all tensors on the same device)")
+            base = f(7)
+            yield ErrorCase("out_partial_overlap", (base[:6].view(2, 3), f(3), base[1:7].view(2, 3)), RuntimeError,
+                            f"{pre}: out partially overlaps input a")
+            yield ErrorCase("out_expanded", (a, b, f(3).expand(2, 3)), RuntimeError, f"{pre}: out has elements that share memory")
+    return errors
+
+
+def binary_large_pairs(device, dtype, requires_grad):
+    """1000003 elements: many vector widths plus a scalar tail in every ISA's loop, and far
+    more than at::parallel_for's grain (32768), so two threads split the work."""
+    t = lambda shape: _t(shape, device, dtype, requires_grad)  # noqa: E731
+    yield "long_1000003", t((1000003,)), t((1000003,))
+    yield "long_broadcast", t((1003, 1001)), t((1001,))
+
+
+def muladd_large_samples(device, dtype, requires_grad):
+    for name, a, b in binary_large_pairs(device, dtype, requires_grad):
+        yield Sample(name, (a, b, 0.5))
+
+
+def binary_large_samples(device, dtype, requires_grad):
+    for name, a, b in binary_large_pairs(device, dtype, requires_grad):
+        yield Sample(name, (a, b))
+
+
+def add_out_large_samples(device, dtype, requires_grad):
+    for name, a, b in binary_large_pairs(device, dtype, requires_grad):
+        yield Sample(name, (a, b, torch.empty(torch.broadcast_shapes(a.shape, b.shape), device=device, dtype=dtype)))
+
+
+BINARY_COMPILE_SAMPLES = ("same_shape", "broadcast_row", "channels_last", "noncontiguous", "scalar_0dim")
+
+
+def binary_resizable_args(*extra):
+    def make(device, n):
+        return (torch.randn(n, 8, device=device, requires_grad=True), torch.randn(8, device=device, requires_grad=True), *extra)
+    return make
+
+
+OPS = [
+    OpInfo("muladd", torch.ops.myops.muladd.default, myops.muladd, reference.muladd, muladd_samples,
+           errors=binary_errors("muladd"), compile_samples=BINARY_COMPILE_SAMPLES,
+           resizable_args=binary_resizable_args(0.25), large_samples=muladd_large_samples),
+    OpInfo("mul", torch.ops.myops.mul.default, myops.mul, reference.mul, binary_samples,
+           errors=binary_errors("mul"), compile_samples=BINARY_COMPILE_SAMPLES,
+           resizable_args=binary_resizable_args(), large_samples=binary_large_samples),
+    OpInfo("add", torch.ops.myops.add.default, myops.add, reference.add, binary_samples,
+           errors=binary_errors("add"), compile_samples=BINARY_COMPILE_SAMPLES,
+           resizable_args=binary_resizable_args(), large_samples=binary_large_samples),
+    OpInfo("add_out", torch.ops.myops.add_out.default, myops.add_out, reference.add_out,
+           lambda *a: _with_inplace_out(add_out_samples(*a)), errors=binary_errors("add_out", with_out=True),
+           differentiable=False, twice_differentiable=False, out_arg=2, compile_samples=BINARY_COMPILE_SAMPLES,
+           large_samples=add_out_large_samples),
+]

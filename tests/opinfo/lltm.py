@@ -1,0 +1,89 @@
+"""Table entry of lltm (one step of the LLTM cell; two outputs)."""
+
+from __future__ import annotations
+
+import torch
+from torch.testing import make_tensor
+
+import myops
+from myops import reference
+from opinfo import DEFAULT_TOLERANCES, ErrorCase, OpInfo, Sample, _layout, _t
+
+
+def lltm_args(device, dtype, requires_grad, batch, features, state, *, noncontiguous=False):
+    """input [B, F], weights [3S, S+F], bias [3S], old_h, old_cell [B, S]. Weights scaled so the
+    gate pre-activations have a standard deviation near 1 (neither saturated nor linear)."""
+    k = state + features
+    w_range = 3 / max(k, 1) ** 0.5
+    t = lambda shape, r=1.0: make_tensor(shape, device=device, dtype=dtype, low=-r, high=r,  # noqa: E731
+                                         requires_grad=requires_grad, noncontiguous=noncontiguous)
+    if noncontiguous:
+        # input and weights transposed (column-major), old_h/old_cell with a column stride of 2
+        input = _layout(make_tensor((features, batch), device=device, dtype=dtype, low=-1, high=1).t(), requires_grad)
+        weights = _layout(make_tensor((k, 3 * state), device=device, dtype=dtype, low=-w_range, high=w_range).t(),
+                          requires_grad)
+    else:
+        input, weights = t((batch, features)), t((3 * state, k), w_range)
+    return input, weights, t((3 * state,), 0.5), t((batch, state)), t((batch, state))
+
+
+def lltm_samples(device, dtype, requires_grad):
+    # Small enough for gradgradcheck. S = 6 and 9: vector body + scalar tail in the CPU loops for
+    # some dtypes, tail only for others; test_lltm.py runs wider states in every dtype and ISA.
+    yield Sample("basic", lltm_args(device, dtype, requires_grad, 4, 5, 6))
+    yield Sample("batch1", lltm_args(device, dtype, requires_grad, 1, 3, 9))
+    yield Sample("noncontiguous", lltm_args(device, dtype, requires_grad, 3, 4, 9, noncontiguous=True))
+    yield Sample("zero_batch", lltm_args(device, dtype, requires_grad, 0, 3, 4))
+    input, weights, bias, old_h, _ = lltm_args(device, dtype, False, 3, 2, 5)
+    old_cell = _layout(_t((1, 5), device, dtype, False).expand(3, 5), requires_grad)
+    yield Sample("expanded_old_cell", tuple(_layout(x, requires_grad) for x in (input, weights, bias, old_h)) + (old_cell,))
+
+
+def lltm_large_samples(device, dtype, requires_grad):
+    """State 37: the gate loops' vector body and scalar tail in every dtype; batch 64 with
+    state 512: enough gate elements for two threads to split them."""
+    yield Sample("state37", lltm_args(device, dtype, requires_grad, 6, 5, 37))
+    yield Sample("large_64x32x512", lltm_args(device, dtype, requires_grad, 64, 32, 512))
+
+
+def lltm_errors(device):
+    f = lambda shape, dtype=torch.float32, dev=device: torch.ones(shape, dtype=dtype, device=dev)  # noqa: E731
+    B, F, S = 4, 5, 6
+    good = dict(input=f((B, F)), weights=f((3 * S, S + F)), bias=f(3 * S), old_h=f((B, S)), old_cell=f((B, S)))
+
+    def case(name, exc, match, **bad):
+        return ErrorCase(name, tuple({**good, **bad}.values()), exc, f"myops.lltm: {match}")
+    yield case("int_input", TypeError, "input must be a floating-point tensor.*Int", input=f((B, F), torch.int32))
+    yield case("double_weights", TypeError, "weights must have input's dtype Float, got Double",
+               weights=f((3 * S, S + F), torch.float64))
+    yield case("input_1d", RuntimeError, "input must be 2-D \\[batch, features\\], got shape \\[5\\]", input=f(F))
+    yield case("old_h_batch", RuntimeError, "old_h must be 2-D \\[batch, state\\] with batch = input.shape\\[0\\] = 4, "
+               "got shape \\[3, 6\\]", old_h=f((3, S)))
+    yield case("old_cell_shape", RuntimeError, "old_cell must have old_h's shape \\[4, 6\\], got shape \\[4, 7\\]",
+               old_cell=f((B, 7)))
+    yield case("weights_shape", RuntimeError, "weights must have shape \\[3 \\* state, state \\+ features\\] = "
+               "\\[18, 11\\], got shape \\[18, 10\\]", weights=f((3 * S, 10)))
+    yield case("bias_shape", RuntimeError, "bias must be 1-D with 3 \\* state = 18 elements, got shape \\[6\\]", bias=f(S))
+    other = "meta" if device == "cpu" else "cpu"
+    yield case("mixed_devices", RuntimeError, "expected all tensors on the same device, got input on .* and old_cell on",
+               old_cell=f((B, S), dev=other))
+
+
+def lltm_resizable_args(device, n):
+    return lltm_args(device, torch.float32, True, n, 4, 6)
+
+
+# float16: the gate pre-activations come out of a matrix product rounded to float16 (up to 3
+# units, so 2^-11 * 3 before the gates), measured up to 6.3e-4 of (1 + |x|) over 30 seeds.
+LLTM_TOLERANCES = {**DEFAULT_TOLERANCES, torch.float16: (2e-3, 2e-3)}
+
+
+OPS = [
+    OpInfo("lltm", torch.ops.myops.lltm.default, myops.lltm, reference.lltm, lltm_samples, errors=lltm_errors,
+           tolerances=LLTM_TOLERANCES, compile_samples=("basic", "batch1", "noncontiguous"),
+           resizable_args=lltm_resizable_args, memory_formats=False, large_samples=lltm_large_samples,
+           skips={"threads_bitwise": "the gate pre-activations and the weight/input gradients are ATen matrix "
+                                     "products (BLAS), whose sums may split differently with the thread count: "
+                                     "compared with assert_close here; test_lltm.py checks the gate passes "
+                                     "(lltm_forward's outputs) bitwise"}),
+]

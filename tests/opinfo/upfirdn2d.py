@@ -1,0 +1,100 @@
+"""Table entry of upfirdn2d (StyleGAN's upsample, FIR filter, downsample)."""
+
+from __future__ import annotations
+
+import torch
+
+import myops
+from myops import reference
+from opinfo import ErrorCase, OpInfo, Sample, _layout, _t
+
+
+def _filter(shape, device, dtype):
+    """A random filter scaled to sum |f| = 1 (outputs stay in x's range, so float16/bfloat16
+    tolerances hold). Never requires grad: the filter is not differentiable."""
+    f = torch.randn(shape, device=device, dtype=torch.float64)
+    return (f / f.abs().sum()).to(dtype)
+
+
+def upfirdn2d_samples(device, dtype, requires_grad):
+    """(x, f, up, down, padding, flip_filter, gain) over the op's axes: up/down 1, 2, 4 (also
+    per axis), padding positive/zero/negative, 1-D and 2-D filters of 1 to 12 taps, flips,
+    gains, H != W, 1 x N images, strides. Filters are float32 (what setup_filter gives), except
+    with float64 x, where they are float64 so gradcheck runs (one float32 sample keeps the mix)."""
+    f_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    x = lambda shape: _t(shape, device, dtype, requires_grad)  # noqa: E731
+    fil = lambda shape: _filter(shape, device, f_dtype)  # noqa: E731
+    S = Sample
+    yield S("identity", (x((2, 3, 5, 7)), None, [1, 1], [1, 1], [0, 0, 0, 0], False, 1.0))
+    yield S("up2_sep4", (x((1, 2, 5, 7)), fil(4), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    yield S("down2_sep4", (x((1, 2, 6, 7)), fil(4), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0))
+    yield S("up2_2d4x4_flip", (x((1, 2, 5, 7)), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], True, 4.0))
+    yield S("down2_2d4x4", (x((1, 2, 7, 6)), fil((4, 4)), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0))
+    yield S("up4_sep3_odd", (x((1, 2, 3, 4)), fil(3), [4, 4], [1, 1], [1, 2, 2, 1], False, 16.0))
+    yield S("down4_2d3x5_neg_gain", (x((1, 2, 9, 11)), fil((3, 5)), [1, 1], [4, 4], [2, 0, 1, 3], False, -0.5))
+    yield S("up2_down4_sep12_even", (x((1, 1, 5, 7)), fil(12), [2, 2], [4, 4], [5, 6, 5, 6], True, 2.0))
+    yield S("up4_down2_sep7_anisotropic", (x((1, 2, 4, 5)), fil(7), [4, 2], [2, 1], [3, 3, 1, 2], False, 0.25))
+    yield S("negative_padding_crop", (x((1, 2, 6, 8)), fil((2, 3)), [1, 1], [1, 1], [-1, -2, 0, -1], False, 1.0))
+    yield S("up2_down2_2d6x2_mixed_pad", (x((1, 2, 5, 6)), fil((6, 2)), [2, 1], [1, 2], [-1, 3, 4, -2], True, 1.5))
+    yield S("one_tap_sep", (x((1, 2, 5, 7)), fil(1), [1, 2], [2, 1], [0, 0, 0, 0], False, 9.0))
+    yield S("row_1xN_sep5", (x((2, 2, 1, 9)), fil(5), [1, 2], [1, 1], [2, 2, 2, 1], False, 1.0))
+    yield S("noncontiguous", (_layout(_t((1, 2, 7, 5), device, dtype, False).transpose(2, 3), requires_grad),
+                              fil(4), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    cl = _t((2, 3, 5, 6), device, dtype, False).contiguous(memory_format=torch.channels_last)
+    yield S("channels_last_down2_2d", (_layout(cl, requires_grad), fil((3, 3)), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0))
+    yield S("channels_last_up2_sep", (_layout(cl, requires_grad), fil(4), [2, 2], [1, 1], [2, 1, 2, 1], True, 4.0))
+    yield S("expanded_batch", (_layout(_t((1, 2, 5, 7), device, dtype, False).expand(3, 2, 5, 7), requires_grad),
+                               fil(2), [1, 1], [2, 2], [0, 0, 0, 0], False, 1.0))
+    yield S("zero_batch", (x((0, 3, 5, 7)), fil(4), [2, 2], [1, 1], [2, 1, 2, 1], False, 1.0))
+    if dtype == torch.float64:
+        yield S("f32_filter", (x((1, 2, 5, 7)), _filter(4, device, torch.float32), [2, 2], [2, 2], [1, 2, 1, 2], False, 1.0))
+
+
+def upfirdn2d_large_samples(device, dtype, requires_grad):
+    """StyleGAN's resampling on [3, 5, 70, 300] (many row tiles, so threads split the work):
+    upsample2d's call with a 2-D 4x4 filter, and a separable downsample by [2, 4]."""
+    x = _t((3, 5, 70, 300), device, dtype, requires_grad)
+    f_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    yield Sample("large_up2_2d4x4", (x, _filter((4, 4), device, f_dtype), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    yield Sample("large_down2x4_sep4", (x, _filter(4, device, f_dtype), [1, 1], [2, 4], [1, 1, 1, 1], False, 1.0))
+
+
+def upfirdn2d_errors(device):
+    x = torch.ones(1, 2, 5, 7, device=device)
+    f = torch.ones(4, device=device)
+    pre = "myops.upfirdn2d"
+    args = lambda **kw: tuple({"x": x, "f": f, "up": [1, 1], "down": [1, 1], "padding": [0, 0, 0, 0],  # noqa: E731
+                               "flip_filter": False, "gain": 1.0, **kw}.values())
+    yield ErrorCase("int_x", args(x=x.int()), TypeError, f"{pre}: x must be a floating-point tensor.*Int")
+    yield ErrorCase("x_3d", args(x=x[0]), ValueError, f"{pre}: x must be 4-D \\[N, C, H, W\\], got 3-D")
+    yield ErrorCase("f_3d", args(f=torch.ones(2, 2, 2, device=device)), ValueError, f"{pre}: f must be 1-D .* or 2-D .*got 3-D")
+    yield ErrorCase("f_empty", args(f=torch.ones(0, device=device)), ValueError, f"{pre}: f must have at least one tap")
+    yield ErrorCase("f_int", args(f=f.int()), TypeError, f"{pre}: f must be float32 or x's dtype \\(Float\\), got Int")
+    yield ErrorCase("f_float64_with_float32_x", args(f=f.double()), TypeError, f"{pre}: f must be float32 or x's dtype")
+    yield ErrorCase("up_zero", args(up=[0, 1]), ValueError, f"{pre}: up must be >= 1 along x and y, got \\[0, 1\\]")
+    yield ErrorCase("down_negative", args(down=[1, -2]), ValueError, f"{pre}: down must be >= 1")
+    yield ErrorCase("output_empty_width", args(padding=[-2, -2, 0, 0]), ValueError,
+                    f"{pre}: the output would be empty along width: .*in 7 \\* up 1 \\+ padding -2 \\+ -2 = 3\\) must be at least the filter's 4 taps")
+    yield ErrorCase("output_empty_height", args(f=torch.ones(6, 3, device=device)), ValueError,
+                    f"{pre}: the output would be empty along height: .*= 5\\) must be at least the filter's 6 taps")
+    yield ErrorCase("negative_gain_separable", args(gain=-1.0), ValueError, f"{pre}: gain must be >= 0 with a 1-D")
+    other = "meta" if device == "cpu" else "cpu"
+    yield ErrorCase("mixed_devices", args(f=f.to(other)), RuntimeError, f"{pre}: expected all tensors on the same device")
+    yield ErrorCase("f_requires_grad", args(f=f.clone().requires_grad_()), RuntimeError,
+                    f"{pre}: f requires grad, but the filter is not differentiable")
+
+
+def upfirdn2d_resizable_args(device, n):
+    """Batch n through upsample (up 2, separable 4 taps): forward + backward, no recompile."""
+    # 3, 6, 8: sizes that no n equals (duck sizing would tie them to n and recompile).
+    return (torch.randn(n, 3, 6, 8, device=device, requires_grad=True), _filter(4, device, torch.float32),
+            [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
+
+
+OPS = [
+    OpInfo("upfirdn2d", torch.ops.myops.upfirdn2d.default, myops.upfirdn2d, reference.upfirdn2d, upfirdn2d_samples,
+           errors=upfirdn2d_errors,
+           compile_samples=("identity", "up2_sep4", "down2_2d4x4", "up4_down2_sep7_anisotropic", "channels_last_up2_sep",
+                            "negative_padding_crop"),
+           resizable_args=upfirdn2d_resizable_args, large_samples=upfirdn2d_large_samples),
+]
