@@ -3,22 +3,22 @@
 // myops::lltm_backward (fused gate derivatives + three products). Both are dispatcher ops, so
 // they run on every backend and appear by name in torch.compile graphs.
 //
-// Double backward: lltm_backward has no derivative of its own, so when the backward itself must
-// be differentiable (create_graph=True) it is computed instead by autograd through the same math
-// written with differentiable ATen ops, recomputed from the saved inputs. The first-order
-// gradients are the same; the fused path is taken whenever no graph is needed (the common case,
-// and always inside torch.compile's backward).
+// Double backward: lltm_backward has no derivative of its own (it reads the forward's activated
+// gates, which are not differentiable outputs). When the backward itself must be differentiable
+// (create_graph=True), it is built instead from differentiable registered ops: the gate
+// pre-activations recomputed by ATen's cat + addmm, myops::lltm_cell_backward (the same gate
+// pass, from the pre-activations; its own derivative is myops::lltm_cell_double_backward, the
+// second derivatives in lltm_math.h) and the products of ops/lltm/lltm_impl.h. The fused path is
+// taken whenever no graph is needed (the common case, and always inside torch.compile's
+// backward).
 #include <ATen/ops/addmm.h>
 #include <ATen/ops/cat.h>
-#include <ATen/ops/elu.h>
-#include <ATen/ops/sigmoid.h>
-#include <ATen/ops/tanh.h>
-#include <ATen/TensorOperators.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
 #include "autograd/autograd_utils.h"
 #include "myops/lltm.h"
+#include "ops/lltm/lltm_impl.h"  // gradients_from_d_gates
 
 namespace myops::autograd_lltm {
 
@@ -30,7 +30,43 @@ using myops::autograd::needs_graph;
 
 namespace {
 
-// The gradients of the five inputs through differentiable ATen ops (create_graph=True).
+// lltm_cell_backward's derivative: lltm_cell_double_backward (no third order).
+class LltmCellBackward : public Function<LltmCellBackward> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const Tensor& grad_h, const Tensor& grad_cell,
+                               const Tensor& pre_gates, const Tensor& old_cell) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    ctx->save_for_backward({grad_h, grad_cell, pre_gates, old_cell});
+    auto [d_gates, d_old_cell] = myops::lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell);
+    return {d_gates, d_old_cell};
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list s = ctx->get_saved_variables();
+    auto [d_grad_h, d_grad_cell, d_gates, d_old_cell] =
+        myops::lltm_cell_double_backward(grads[0], grads[1], s[0], s[1], s[2], s[3]);
+    return {d_grad_h, d_grad_cell, d_gates, d_old_cell};
+  }
+};
+
+// lltm_cell_double_backward records a node (so that create_graph=True at second order works)
+// whose own backward, a third-order gradient of lltm, raises: never a silent zero.
+class LltmCellDoubleBackward : public Function<LltmCellDoubleBackward> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const Tensor& gg_gates, const Tensor& gg_old_cell,
+                               const Tensor& grad_h, const Tensor& grad_cell, const Tensor& pre_gates,
+                               const Tensor& old_cell) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    auto [a, b, c, d] = myops::lltm_cell_double_backward(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell);
+    return {a, b, c, d};
+  }
+  static variable_list backward(AutogradContext*, variable_list) {
+    TORCH_CHECK_NOT_IMPLEMENTED(false, "myops.lltm: gradients of order 3 and higher are not implemented "
+                                "(orders 1 and 2 are)");
+    return {};
+  }
+};
+
+// The gradients of the five inputs as a differentiable graph (create_graph=True).
 variable_list differentiable_backward(AutogradContext* ctx, const Tensor& grad_h, const Tensor& grad_cell,
                                       const variable_list& inputs) {
   const Tensor& input = inputs[0];
@@ -38,23 +74,13 @@ variable_list differentiable_backward(AutogradContext* ctx, const Tensor& grad_h
   const Tensor& bias = inputs[2];
   const Tensor& old_h = inputs[3];
   const Tensor& old_cell = inputs[4];
-  const auto gates = at::addmm(bias, at::cat({old_h, input}, 1), weights.t()).chunk(3, 1);
-  const Tensor input_gate = at::sigmoid(gates[0]);
-  const Tensor output_gate = at::sigmoid(gates[1]);
-  const Tensor candidate = at::elu(gates[2]);
-  const Tensor new_cell = old_cell + candidate * input_gate;
-  const Tensor new_h = at::tanh(new_cell) * output_gate;
-
-  variable_list wrt;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (ctx->needs_input_grad(i)) wrt.push_back(inputs[i]);
-  }
-  const variable_list grads = torch::autograd::grad({new_h, new_cell}, wrt, {grad_h, grad_cell},
-                                                    /*retain_graph=*/true, /*create_graph=*/true,
-                                                    /*allow_unused=*/true);
-  variable_list result(inputs.size());
-  for (size_t i = 0, k = 0; i < inputs.size(); ++i) {
-    if (ctx->needs_input_grad(i)) result[i] = grads[k++];
+  const Tensor X = at::cat({old_h, input}, 1);
+  const Tensor pre_gates = at::addmm(bias, X, weights.t());
+  const auto [d_gates, d_old_cell] = myops::lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell);
+  const auto g = ops::lltm::gradients_from_d_gates(d_gates, X, weights);
+  variable_list result = {g.grad_input, g.grad_weights, g.grad_bias, g.grad_old_h, d_old_cell};
+  for (size_t i = 0; i < result.size(); ++i) {
+    if (!ctx->needs_input_grad(i)) result[i] = Tensor();
   }
   return result;
 }
@@ -109,6 +135,29 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lltm_forward_autograd(const Tensor& i
   return myops::lltm_forward(input, weights, bias, old_h, old_cell);
 }
 
+// lltm_cell_backward: differentiable once (lltm's double backward); its backward op is not.
+std::tuple<Tensor, Tensor> lltm_cell_backward_autograd(const Tensor& grad_h, const Tensor& grad_cell,
+                                                       const Tensor& pre_gates, const Tensor& old_cell) {
+  if (needs_graph(grad_h, grad_cell, pre_gates, old_cell)) {
+    const variable_list out = LltmCellBackward::apply(grad_h, grad_cell, pre_gates, old_cell);
+    return {out[0], out[1]};
+  }
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return myops::lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell);
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor> lltm_cell_double_backward_autograd(
+    const Tensor& gg_gates, const Tensor& gg_old_cell, const Tensor& grad_h, const Tensor& grad_cell,
+    const Tensor& pre_gates, const Tensor& old_cell) {
+  if (needs_graph(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell)) {
+    const variable_list out = LltmCellDoubleBackward::apply(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates,
+                                                            old_cell);
+    return {out[0], out[1], out[2], out[3]};
+  }
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return myops::lltm_cell_double_backward(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell);
+}
+
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lltm_backward_autograd(
     const Tensor& grad_h, const Tensor& grad_cell, const Tensor& new_cell, const Tensor& gates,
     const Tensor& X, const Tensor& weights) {
@@ -125,6 +174,8 @@ TORCH_LIBRARY_IMPL(myops, Autograd, m) {
   m.impl("lltm", &lltm_autograd);
   m.impl("lltm_forward", &lltm_forward_autograd);
   m.impl("lltm_backward", &lltm_backward_autograd);
+  m.impl("lltm_cell_backward", &lltm_cell_backward_autograd);
+  m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_autograd);
 }
 
 }  // namespace myops::autograd_lltm

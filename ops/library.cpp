@@ -23,6 +23,10 @@ TORCH_LIBRARY(myops, m) {
   // gates [B, 3S]; X = cat([old_h, input], 1)), and the backward from those.
   m.def("lltm_forward(Tensor input, Tensor weights, Tensor bias, Tensor old_h, Tensor old_cell) -> (Tensor new_h, Tensor new_cell, Tensor gates, Tensor X)", pt2);
   m.def("lltm_backward(Tensor grad_h, Tensor grad_cell, Tensor new_cell, Tensor gates, Tensor X, Tensor weights) -> (Tensor grad_input, Tensor grad_weights, Tensor grad_bias, Tensor grad_old_h, Tensor grad_old_cell)", pt2);
+  // lltm's double backward (create_graph=True): the gate pass of lltm_backward from the gate
+  // pre-activations pre_gates [B, 3S] (differentiable), and its own backward.
+  m.def("lltm_cell_backward(Tensor grad_h, Tensor grad_cell, Tensor pre_gates, Tensor old_cell) -> (Tensor d_gates, Tensor d_old_cell)", pt2);
+  m.def("lltm_cell_double_backward(Tensor gg_gates, Tensor gg_old_cell, Tensor grad_h, Tensor grad_cell, Tensor pre_gates, Tensor old_cell) -> (Tensor d_grad_h, Tensor d_grad_cell, Tensor d_gates, Tensor d_old_cell)", pt2);
   // StyleGAN2/3's fused bias + activation + gain + clamp (ops/bias_act).
   m.def("bias_act(Tensor x, Tensor? b=None, int dim=1, str act=\"linear\", float? alpha=None, float? gain=None, float? clamp=None) -> Tensor", pt2);
   // grad * d^order bias_act / dx^order (order 1, 2 or 3; zero where the output is clamped): the

@@ -6,9 +6,9 @@ racecheck, synccheck): scripts/gpu_check.sh does that. Alone:
 
     python scripts/gpu_smoke.py [--dtype float16 ...] [--op lltm ...] [--device cuda:1]
 
-Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,lltm}; the
-backward passes run the registered backward ops (bias_act_backward, upfirdn2d transposed,
-lltm_backward) through the C++ autograd formulas. Uses the library `import myops` finds
+Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,lltm,
+lltm_cell_backward}; the backward passes run the registered backward ops (bias_act_backward,
+upfirdn2d transposed, lltm_backward, lltm_cell_double_backward) through the C++ autograd formulas. Uses the library `import myops` finds
 ($MYOPS_LIBRARY, or the installed package). Prints one line per op and dtype.
 Exit status: 0 all ok, 1 a mismatch or an error, 2 no CUDA device.
 """
@@ -120,6 +120,11 @@ def smoke_lltm(device, dtype):
               rand(batch, state, device=device, dtype=dtype),
               rand(batch, state, device=device, dtype=dtype))
     fwd_bwd(torch.ops.myops.lltm, reference.lltm, inputs, dtype, "lltm", n_outputs=2)
+    # the double backward's ops: lltm_cell_backward (and, as its backward, lltm_cell_double_backward)
+    cell = (rand(batch, state, device=device, dtype=dtype), rand(batch, state, device=device, dtype=dtype),
+            rand(batch, 3 * state, device=device, dtype=dtype), rand(batch, state, device=device, dtype=dtype))
+    fwd_bwd(torch.ops.myops.lltm_cell_backward, reference.lltm_cell_backward, cell, dtype, "lltm_cell_backward",
+            n_outputs=2)
 
 
 OPS = {"elementwise": smoke_elementwise, "bias_act": smoke_bias_act, "upfirdn2d": smoke_upfirdn2d, "lltm": smoke_lltm}

@@ -48,6 +48,27 @@ def test_create_graph_path_gives_the_fused_gradients(device):
         torch.testing.assert_close(f, d)
 
 
+def test_double_backward_runs_through_registered_ops(device):
+    """The differentiable backward calls myops.lltm_cell_backward by name, and differentiating
+    it calls myops.lltm_cell_double_backward (no ATen re-implementation of the gate math)."""
+    args = lltm_args(device, torch.float64, True, 2, 3, 4)
+    with torch.profiler.profile() as prof:
+        grads = torch.autograd.grad(sum(o.sum() for o in lltm(*args)), args, create_graph=True)
+        torch.autograd.grad(sum((g * g).sum() for g in grads), args)
+    names = {e.name for e in prof.events()}
+    assert {"myops::lltm_cell_backward", "myops::lltm_cell_double_backward"} <= names, sorted(
+        n for n in names if "myops" in n)
+    assert not {"aten::sigmoid", "aten::elu", "aten::tanh"} & names
+
+
+def test_second_order_with_create_graph_then_a_clear_error_at_the_third(device):
+    args = lltm_args(device, torch.float64, True, 2, 3, 4)
+    (g1,) = torch.autograd.grad(sum(o.sum() for o in lltm(*args)), args[0], create_graph=True)
+    (g2,) = torch.autograd.grad(g1.sum(), args[0], create_graph=True)  # recording is fine
+    with pytest.raises(NotImplementedError, match="myops.lltm: gradients of order 3 and higher"):
+        torch.autograd.grad(g2.sum(), args[0])
+
+
 @pytest.mark.parametrize("use", ["both_sums", "new_h_only", "new_cell_only"])
 def test_gradients_of_sums_and_unused_outputs(device, use):
     """sum()'s gradient is expanded (stride 0) and an unused output's gradient is None: the

@@ -43,4 +43,24 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> ll
   return op.call(grad_h, grad_cell, new_cell, gates, X, weights);
 }
 
+// lltm's double backward: the gradients of the gate pre-activations pre_gates [B, 3S] and of
+// old_cell from those of new_h and new_cell (differentiable) ...
+inline std::tuple<at::Tensor, at::Tensor> lltm_cell_backward(const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                                             const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&)>("myops::lltm_cell_backward");
+  return op.call(grad_h, grad_cell, pre_gates, old_cell);
+}
+
+// ... and its backward: given the gradients of (d_gates, d_old_cell), those of grad_h,
+// grad_cell, pre_gates and old_cell.
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lltm_cell_double_backward(
+    const at::Tensor& gg_gates, const at::Tensor& gg_old_cell, const at::Tensor& grad_h,
+    const at::Tensor& grad_cell, const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+      const at::Tensor&)>("myops::lltm_cell_double_backward");
+  return op.call(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell);
+}
+
 }  // namespace myops

@@ -10,8 +10,10 @@
 #include <ATen/ops/empty.h>
 #include <c10/core/SymInt.h>
 
+#include <initializer_list>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include "ops/common/checks.h"
 
@@ -137,6 +139,50 @@ BackwardOutputs empty_backward_outputs(const at::Tensor& like, const Dims<T>& d)
   return {empty_2d<T>(like, d.batch, d.features),
           empty_2d<T>(like, 3 * d.state, d.state + d.features), empty_1d<T>(like, 3 * d.state),
           empty_2d<T>(like, d.batch, d.state), empty_2d<T>(like, d.batch, d.state)};
+}
+
+// ---------------------------------------------------------------- lltm's double backward
+// lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell) -> (d_gates, d_old_cell) and
+// lltm_cell_double_backward(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell)
+//   -> (d_grad_h, d_grad_cell, d_gates, d_old_cell): the gate pass of lltm's backward from the
+// gate pre-activations [B, 3S], and its own backward.
+
+// Their checks: old_cell [B, S] sets the dtype, device and sizes; `cells` are more [B, S]
+// tensors, `gates` [B, 3S] ones. Returns B and S (features unused: 0).
+template <typename T>
+Dims<T> check_cell_args(const char* op, const at::Tensor& old_cell,
+                        std::initializer_list<std::pair<const char*, const at::Tensor*>> cells,
+                        std::initializer_list<std::pair<const char*, const at::Tensor*>> gates) {
+  check_float_dtype(op, "old_cell", old_cell);
+  const auto c = sizes_of<T>(old_cell);
+  TORCH_CHECK(c.size() == 2, op, ": old_cell must be 2-D [batch, state], got shape ", c);
+  for (const auto& [name, t] : cells) {
+    check_like(op, name, *t, "old_cell", old_cell);
+    TORCH_CHECK(sizes_of<T>(*t) == c, op, ": ", name, " must have old_cell's shape ", c, ", got shape ",
+                sizes_of<T>(*t));
+  }
+  for (const auto& [name, t] : gates) {
+    check_like(op, name, *t, "old_cell", old_cell);
+    const auto g = sizes_of<T>(*t);
+    TORCH_CHECK(g.size() == 2 && g[0] == c[0] && g[1] == 3 * c[1], op, ": ", name,
+                " must have shape [batch, 3 * state] = [", c[0], ", ", 3 * c[1], "], got shape ", g);
+  }
+  return {c[0], T(0), c[1]};
+}
+
+// Their outputs, allocated the same way by every backend (Meta: shapes only).
+using CellBackwardOutputs = std::tuple<at::Tensor, at::Tensor>;  // d_gates [B, 3S], d_old_cell [B, S]
+using CellDoubleBackwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+template <typename T>
+CellBackwardOutputs empty_cell_backward_outputs(const at::Tensor& like, const Dims<T>& d) {
+  return {empty_2d<T>(like, d.batch, 3 * d.state), empty_2d<T>(like, d.batch, d.state)};
+}
+
+template <typename T>
+CellDoubleBackwardOutputs empty_cell_double_backward_outputs(const at::Tensor& like, const Dims<T>& d) {
+  return {empty_2d<T>(like, d.batch, d.state), empty_2d<T>(like, d.batch, d.state),
+          empty_2d<T>(like, d.batch, 3 * d.state), empty_2d<T>(like, d.batch, d.state)};
 }
 
 }  // namespace myops::ops::lltm

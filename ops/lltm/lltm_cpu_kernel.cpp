@@ -5,6 +5,8 @@
 // results do not depend on the number of threads.
 #include <ATen/Parallel.h>
 
+#include <tuple>
+
 #include "ops/common/cpu_vec.h"
 #include "ops/lltm/lltm_kernels.h"
 #include "ops/lltm/lltm_math.h"
@@ -128,6 +130,33 @@ void backward_gates_kernel(const at::Tensor& grad_h, const at::Tensor& grad_cell
                            const at::Tensor& d_gates, const at::Tensor& grad_old_cell) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gates.scalar_type(), "myops_lltm_backward_cpu", [&] {
     backward_gates_typed<scalar_t>(grad_h, grad_cell, new_cell, gates, d_gates, grad_old_cell);
+  });
+}
+
+// lltm's double backward (cold: only create_graph=True takes it): scalar lambdas over the
+// TensorIterator of make_cell_iter, which splits the work across threads.
+void cell_backward_kernel(at::TensorIteratorBase& iter) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_backward_cpu", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    at::native::cpu_kernel_multiple_outputs(
+        iter, [](scalar_t gh, scalar_t gc, scalar_t pi, scalar_t po, scalar_t pc, scalar_t old) {
+          const auto r = math::cell_backward_from_pre<ScalarOps, opmath_t>(gh, gc, pi, po, pc, old);
+          return std::tuple<scalar_t, scalar_t, scalar_t, scalar_t>(r.d_pre_input, r.d_pre_output,
+                                                                    r.d_pre_candidate, r.d_old_cell);
+        });
+  });
+}
+
+void cell_double_backward_kernel(at::TensorIteratorBase& iter) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_double_backward_cpu", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    at::native::cpu_kernel_multiple_outputs(
+        iter, [](scalar_t ui, scalar_t uo, scalar_t uc, scalar_t uold, scalar_t gh, scalar_t gc, scalar_t pi,
+                 scalar_t po, scalar_t pc, scalar_t old) {
+          const auto r = math::cell_double_backward<ScalarOps, opmath_t>(ui, uo, uc, uold, gh, gc, pi, po, pc, old);
+          return std::tuple<scalar_t, scalar_t, scalar_t, scalar_t, scalar_t, scalar_t>(
+              r.d_grad_h, r.d_grad_cell, r.d_pre_input, r.d_pre_output, r.d_pre_candidate, r.d_old_cell);
+        });
   });
 }
 

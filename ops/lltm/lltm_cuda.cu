@@ -6,12 +6,14 @@
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/native/CanUse32BitIndexMath.h>
+#include <ATen/native/cuda/Loops.cuh>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <initializer_list>
+#include <type_traits>
 
 #include "ops/lltm/lltm_impl.h"
 #include "ops/lltm/lltm_math.h"
@@ -112,10 +114,46 @@ void backward_gates_cuda(const at::Tensor& grad_h, const at::Tensor& grad_cell,
   });
 }
 
+// lltm's double backward (cold: only create_graph=True takes it): gpu_kernel_multiple_outputs
+// over the TensorIterator of make_cell_iter (64-bit-safe, strided and broadcast operands).
+
+// The op-math results of one element as the outputs' dtype.
+template <typename scalar_t, typename... Ts>
+C10_HOST_DEVICE thrust::tuple<std::conditional_t<true, scalar_t, Ts>...> rounded(Ts... values) {
+  return thrust::make_tuple(static_cast<scalar_t>(values)...);
+}
+
+void cell_backward_cuda(at::TensorIteratorBase& iter) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_backward_cuda", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    at::native::gpu_kernel_multiple_outputs(
+        iter, [] GPU_LAMBDA(scalar_t gh, scalar_t gc, scalar_t pi, scalar_t po, scalar_t pc, scalar_t old)
+                  -> thrust::tuple<scalar_t, scalar_t, scalar_t, scalar_t> {
+          const auto r = math::cell_backward_from_pre<ScalarOps, opmath_t>(gh, gc, pi, po, pc, old);
+          return rounded<scalar_t>(r.d_pre_input, r.d_pre_output, r.d_pre_candidate, r.d_old_cell);
+        });
+  });
+}
+
+void cell_double_backward_cuda(at::TensorIteratorBase& iter) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_double_backward_cuda", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    at::native::gpu_kernel_multiple_outputs(
+        iter, [] GPU_LAMBDA(scalar_t ui, scalar_t uo, scalar_t uc, scalar_t uold, scalar_t gh, scalar_t gc,
+                            scalar_t pi, scalar_t po, scalar_t pc, scalar_t old)
+                  -> thrust::tuple<scalar_t, scalar_t, scalar_t, scalar_t, scalar_t, scalar_t> {
+          const auto r = math::cell_double_backward<ScalarOps, opmath_t>(ui, uo, uc, uold, gh, gc, pi, po, pc, old);
+          return rounded<scalar_t>(r.d_grad_h, r.d_grad_cell, r.d_pre_input, r.d_pre_output, r.d_pre_candidate,
+                                   r.d_old_cell);
+        });
+  });
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(myops, CUDA, m) {
-  register_backend<c10::cuda::CUDAGuard, forward_gates_cuda, backward_gates_cuda>(m);
+  register_backend<c10::cuda::CUDAGuard, forward_gates_cuda, backward_gates_cuda, cell_backward_cuda,
+                   cell_double_backward_cuda>(m);
 }
 
 }  // namespace myops::ops::lltm

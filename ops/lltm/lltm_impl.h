@@ -7,7 +7,10 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/mm.h>
 #include <ATen/ops/sum.h>
+#include <ATen/TensorIterator.h>
 #include <torch/library.h>
+
+#include <array>
 
 #include "ops/lltm/lltm.h"
 #include "ops/lltm/lltm_kernels.h"
@@ -27,10 +30,23 @@ inline ForwardOutputs forward_impl(const Dims<int64_t>& d, const at::Tensor& inp
   return out;
 }
 
-// d_gates (w.r.t. the pre-activations) from the gate pass, then
+// The products of lltm's backward from d_gates (the gradient of the gate pre-activations, [B, 3S]):
 //   grad_weights = d_gates^T @ X, grad_bias = sum(d_gates, 0), grad_X = d_gates @ weights,
 // with grad_X's two column blocks (old_h | input) computed as two products so that each is its
 // own contiguous tensor (outputs that are views of one buffer would alias each other).
+// Differentiable ATen calls: the autograd formula's double-backward path uses them too.
+struct ProductGradients {
+  at::Tensor grad_input, grad_weights, grad_bias, grad_old_h;
+};
+inline ProductGradients gradients_from_d_gates(const at::Tensor& d_gates, const at::Tensor& X,
+                                               const at::Tensor& weights) {
+  const c10::SymInt state = d_gates.sym_size(1) / 3;
+  const c10::SymInt features = X.sym_size(1) - state;
+  return {at::mm(d_gates, weights.narrow_symint(1, state, features)), at::mm(d_gates.t(), X),
+          at::sum(d_gates, 0), at::mm(d_gates, weights.narrow_symint(1, 0, state))};
+}
+
+// The backward: d_gates and grad_old_cell from the gate pass, then the products.
 // `d`: what check_backward_args returned.
 inline BackwardOutputs backward_impl(const Dims<int64_t>& d, const at::Tensor& grad_h,
                                      const at::Tensor& grad_cell, const at::Tensor& new_cell,
@@ -39,11 +55,8 @@ inline BackwardOutputs backward_impl(const Dims<int64_t>& d, const at::Tensor& g
   at::Tensor d_gates = empty_2d<int64_t>(new_cell, d.batch, 3 * d.state);
   at::Tensor grad_old_cell = empty_2d<int64_t>(new_cell, d.batch, d.state);
   if (grad_old_cell.numel() > 0) gate_pass(grad_h, grad_cell, new_cell, gates, d_gates, grad_old_cell);
-  at::Tensor grad_weights = at::mm(d_gates.t(), X);
-  at::Tensor grad_bias = at::sum(d_gates, 0);
-  at::Tensor grad_old_h = at::mm(d_gates, weights.narrow(1, 0, d.state));
-  at::Tensor grad_input = at::mm(d_gates, weights.narrow(1, d.state, d.features));
-  return {grad_input, grad_weights, grad_bias, grad_old_h, grad_old_cell};
+  auto g = gradients_from_d_gates(d_gates, X, weights);
+  return {g.grad_input, g.grad_weights, g.grad_bias, g.grad_old_h, grad_old_cell};
 }
 
 // The registered entry points: checks (they name the argument on the wrong device), then the
@@ -82,12 +95,69 @@ BackwardOutputs lltm_backward_entry(const at::Tensor& grad_h, const at::Tensor& 
   return backward_impl(d, grad_h, grad_cell, new_cell, gates, X, weights, gate_pass);
 }
 
+// The three [B, S] columns of a [B, 3S] gates tensor: input, output and candidate gates.
+inline std::array<at::Tensor, 3> gate_columns(const at::Tensor& gates) {
+  const int64_t S = gates.size(1) / 3;
+  return {gates.narrow(1, 0, S), gates.narrow(1, S, S), gates.narrow(1, 2 * S, S)};
+}
+
+// An elementwise iterator over [B, S] operands of one dtype (outputs freshly allocated).
+inline at::TensorIterator make_cell_iter(std::initializer_list<at::Tensor> outputs,
+                                         std::initializer_list<at::Tensor> inputs) {
+  at::TensorIteratorConfig config;
+  config.set_check_mem_overlap(false).check_all_same_dtype(true);
+  for (const at::Tensor& t : outputs) config.add_output(t);
+  for (const at::Tensor& t : inputs) config.add_const_input(t);
+  return config.build();
+}
+
+template <typename DeviceGuard, CellKernel* kernel>
+CellBackwardOutputs lltm_cell_backward_entry(const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                             const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  const auto d = check_cell_args<int64_t>("myops.lltm_cell_backward", old_cell,
+                                          {{"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
+                                          {{"pre_gates", &pre_gates}});
+  const DeviceGuard guard(old_cell.device());
+  auto [d_gates, d_old_cell] = empty_cell_backward_outputs<int64_t>(old_cell, d);
+  if (d_old_cell.numel() > 0) {
+    const auto [pi, po, pc] = gate_columns(pre_gates);
+    const auto [di, dout, dc] = gate_columns(d_gates);
+    auto iter = make_cell_iter({di, dout, dc, d_old_cell}, {grad_h, grad_cell, pi, po, pc, old_cell});
+    kernel(iter);
+  }
+  return {d_gates, d_old_cell};
+}
+
+template <typename DeviceGuard, CellKernel* kernel>
+CellDoubleBackwardOutputs lltm_cell_double_backward_entry(const at::Tensor& gg_gates, const at::Tensor& gg_old_cell,
+                                                          const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                                          const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  const auto d = check_cell_args<int64_t>(
+      "myops.lltm_cell_double_backward", old_cell,
+      {{"gg_old_cell", &gg_old_cell}, {"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
+      {{"gg_gates", &gg_gates}, {"pre_gates", &pre_gates}});
+  const DeviceGuard guard(old_cell.device());
+  auto [d_grad_h, d_grad_cell, d_gates, d_old_cell] = empty_cell_double_backward_outputs<int64_t>(old_cell, d);
+  if (d_old_cell.numel() > 0) {
+    const auto [ui, uo, uc] = gate_columns(gg_gates);
+    const auto [pi, po, pc] = gate_columns(pre_gates);
+    const auto [di, dout, dc] = gate_columns(d_gates);
+    auto iter = make_cell_iter({d_grad_h, d_grad_cell, di, dout, dc, d_old_cell},
+                               {ui, uo, uc, gg_old_cell, grad_h, grad_cell, pi, po, pc, old_cell});
+    kernel(iter);
+  }
+  return {d_grad_h, d_grad_cell, d_gates, d_old_cell};
+}
+
 // The family's kernel table for one backend: the list of op names lives here once.
-template <typename DeviceGuard, ForwardGatesKernel* forward_gates, BackwardGatesKernel* backward_gates>
+template <typename DeviceGuard, ForwardGatesKernel* forward_gates, BackwardGatesKernel* backward_gates,
+          CellKernel* cell_backward, CellKernel* cell_double_backward>
 void register_backend(torch::Library& m) {
   m.impl("lltm", &lltm_entry<DeviceGuard, forward_gates>);
   m.impl("lltm_forward", &lltm_forward_entry<DeviceGuard, forward_gates>);
   m.impl("lltm_backward", &lltm_backward_entry<DeviceGuard, backward_gates>);
+  m.impl("lltm_cell_backward", &lltm_cell_backward_entry<DeviceGuard, cell_backward>);
+  m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_entry<DeviceGuard, cell_double_backward>);
 }
 
 }  // namespace myops::ops::lltm

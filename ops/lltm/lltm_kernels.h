@@ -2,6 +2,7 @@
 // per ISA), CUDA in lltm_cuda.cu. The matrix products around them are ATen calls (lltm.h).
 #pragma once
 
+#include <ATen/TensorIterator.h>
 #include <ATen/core/Tensor.h>
 #include <c10/macros/Macros.h>
 
@@ -18,6 +19,11 @@ using ForwardGatesKernel = void(const at::Tensor& gates, const at::Tensor& old_c
 using BackwardGatesKernel = void(const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                  const at::Tensor& new_cell, const at::Tensor& gates,
                                  const at::Tensor& d_gates, const at::Tensor& grad_old_cell);
+
+// lltm_cell_backward / lltm_cell_double_backward's loops: elementwise over the [B, S] operands
+// of a TensorIterator built by make_cell_iter (lltm_impl.h), the gates split in their three
+// [B, S] columns (outputs first, in the op's order, then inputs).
+using CellKernel = void(at::TensorIteratorBase& iter);
 
 // A [rows, cols] view of a tensor's data with its two strides, for CPU and GPU loops.
 template <typename T, typename index_t = int64_t>

@@ -64,5 +64,50 @@ C10_HOST_DEVICE inline CellBackward<T> cell_backward(T grad_h, T grad_cell, T ne
           d_new_cell};
 }
 
+// The same backward from the gate *pre-activations* (recomputing the forward): what lltm's
+// double backward differentiates (the registered op lltm_cell_backward).
+template <typename O, typename T>
+C10_HOST_DEVICE inline CellBackward<T> cell_backward_from_pre(T grad_h, T grad_cell, T pre_input,
+                                                              T pre_output, T pre_candidate, T old_cell) {
+  const CellForward<T> f = cell_forward<O>(pre_input, pre_output, pre_candidate, old_cell);
+  return cell_backward<O>(grad_h, grad_cell, f.new_cell, f.input_gate, f.output_gate, f.candidate);
+}
+
+// Its vector-Jacobian product (lltm's second derivatives): given the gradients u of the four
+// outputs of cell_backward_from_pre, the gradients of its six inputs. With ig, og the sigmoid
+// gates (s = their derivatives), cc = elu(pre_candidate) (e1, e2 its first two derivatives),
+// t = tanh(new_cell) and dnc = grad_cell + grad_h * og * (1 - t^2), the backward is
+//   d_pre_input = dnc * cc * s_i,  d_pre_output = grad_h * t * s_o,
+//   d_pre_candidate = dnc * ig * e1,  d_old_cell = dnc,  new_cell = old_cell + cc * ig,
+// and each term below is the chain rule through one of these.
+template <typename T>
+struct CellDoubleBackward {
+  T d_grad_h, d_grad_cell, d_pre_input, d_pre_output, d_pre_candidate, d_old_cell;
+};
+template <typename O, typename T>
+C10_HOST_DEVICE inline CellDoubleBackward<T> cell_double_backward(T u_input, T u_output, T u_candidate,
+                                                                  T u_old_cell, T grad_h, T grad_cell,
+                                                                  T pre_input, T pre_output,
+                                                                  T pre_candidate, T old_cell) {
+  const T one(1), two(2);
+  const CellForward<T> f = cell_forward<O>(pre_input, pre_output, pre_candidate, old_cell);
+  const T ig = f.input_gate, og = f.output_gate, cc = f.candidate;
+  const T t = O::tanh(f.new_cell), dt = tanh_grad_from_output(t);
+  const T s_i = sigmoid_grad_from_output(ig), s_o = sigmoid_grad_from_output(og);
+  const T e1 = elu_grad_from_output<O>(cc);
+  const T e2 = O::select(cc > T(0), T(0), e1);  // elu'' = exp below 0 = elu' there
+  const T dnc = grad_cell + grad_h * og * dt;
+  // How the loss changes with dnc, then with t (through dnc and d_pre_output), then new_cell.
+  const T g_dnc = u_input * cc * s_i + u_candidate * ig * e1 + u_old_cell;
+  const T g_t = T(-2) * t * g_dnc * grad_h * og + u_output * grad_h * s_o;
+  const T g_new_cell = g_t * dt;
+  return {g_dnc * og * dt + u_output * t * s_o,
+          g_dnc,
+          s_i * (u_input * dnc * cc * (one - two * ig) + u_candidate * dnc * e1 + g_new_cell * cc),
+          s_o * (g_dnc * grad_h * dt + u_output * grad_h * t * (one - two * og)),
+          u_input * dnc * s_i * e1 + u_candidate * dnc * ig * e2 + g_new_cell * ig * e1,
+          g_new_cell};
+}
+
 }  // namespace
 }  // namespace myops::ops::lltm::math

@@ -33,7 +33,40 @@ def lltm_reference(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, 
     return new_h, new_cell
 
 
-REFERENCES = {"lltm": lltm_reference}
+def _cell(pre_gates: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
+    """The cell from its gate pre-activations [B, 3S]: (new_h, new_cell)."""
+    input_gate, output_gate, candidate_cell = pre_gates.chunk(3, dim=1)
+    new_cell = old_cell + torch.nn.functional.elu(candidate_cell) * torch.sigmoid(input_gate)
+    return torch.tanh(new_cell) * torch.sigmoid(output_gate), new_cell
+
+
+def _leaf(t: Tensor) -> Tensor:
+    return t if t.requires_grad else t.detach().requires_grad_()
+
+
+def lltm_cell_backward_reference(grad_h: Tensor, grad_cell: Tensor, pre_gates: Tensor,
+                                 old_cell: Tensor) -> tuple[Tensor, Tensor]:
+    """The gradients of the cell's pre-activations and of old_cell (lltm's gate pass), by
+    autograd through the cell; differentiable (create_graph) in all four tensors."""
+    with torch.enable_grad():
+        pre, old = _leaf(pre_gates), _leaf(old_cell)
+        d_gates, d_old_cell = torch.autograd.grad(_cell(pre, old), (pre, old), (grad_h, grad_cell),
+                                                  create_graph=True)
+    return d_gates, d_old_cell
+
+
+def lltm_cell_double_backward_reference(gg_gates: Tensor, gg_old_cell: Tensor, grad_h: Tensor, grad_cell: Tensor,
+                                        pre_gates: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The backward of lltm_cell_backward_reference, by autograd: the gradients of grad_h,
+    grad_cell, pre_gates and old_cell given those (gg_*) of its two outputs."""
+    with torch.enable_grad():
+        inputs = [_leaf(t) for t in (grad_h, grad_cell, pre_gates, old_cell)]
+        outputs = lltm_cell_backward_reference(*inputs)
+        return torch.autograd.grad(outputs, inputs, (gg_gates, gg_old_cell))
+
+
+REFERENCES = {"lltm": lltm_reference, "lltm_cell_backward": lltm_cell_backward_reference,
+              "lltm_cell_double_backward": lltm_cell_double_backward_reference}
 
 
 def demo_cases(device):

@@ -47,6 +47,27 @@ TEST(Lltm, GradientsOfAllFiveInputs) {
   }
 }
 
+// Double backward from a C++ host (the gradient of a gradient penalty), in float64.
+TEST(Lltm, SecondOrderGradients) {
+  std::vector<at::Tensor> args, ref_args;
+  for (const auto& t : make_args(false)) {
+    args.push_back(t.to(at::kDouble).requires_grad_());
+    ref_args.push_back(t.to(at::kDouble).requires_grad_());
+  }
+  const auto penalty_gradients = [](const Pair& out, const std::vector<at::Tensor>& inputs) {
+    const auto grads = torch::autograd::grad({std::get<0>(out).sum() + std::get<1>(out).sum()}, inputs, {},
+                                             /*retain_graph=*/true, /*create_graph=*/true);
+    at::Tensor penalty = at::zeros({}, at::kDouble);
+    for (const auto& g : grads) penalty = penalty + (g * g).sum();
+    return torch::autograd::grad({penalty}, inputs);
+  };
+  const auto got = penalty_gradients(call_lltm(args), args);
+  const auto want = penalty_gradients(formula(ref_args), ref_args);
+  for (size_t i = 0; i < args.size(); ++i) {
+    EXPECT_TRUE(at::allclose(got[i], want[i], 1e-9, 1e-10)) << "argument " << i;
+  }
+}
+
 TEST(Lltm, BadShapeNamesTheArgument) {
   auto args = make_args(false);
   args[2] = at::zeros({10});

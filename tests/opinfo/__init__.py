@@ -23,7 +23,7 @@ DEFAULT_TOLERANCES = {
 
 # The generic properties a family may opt out of, each only with a reason (OpInfo.skips).
 PROPERTIES = ("torchscript", "export", "export_dynamic", "export_save_load", "cpu_isa",
-              "threads", "threads_bitwise")
+              "threads", "threads_bitwise", "opcheck_grad")
 
 
 @dataclass

@@ -78,6 +78,57 @@ def lltm_resizable_args(device, n):
 LLTM_TOLERANCES = {**DEFAULT_TOLERANCES, torch.float16: (2e-3, 2e-3)}
 
 
+# ------------------------------------------------ lltm's double backward (internal ops)
+
+def cell_args(device, dtype, requires_grad, batch, state, *, layout="contiguous"):
+    """grad_h, grad_cell, pre_gates [B, 3S] (pre-activations near the gates' working range),
+    old_cell; layout "transposed" (pre_gates column-major) or "expanded" (grad_h broadcast from
+    one row, as autograd passes the gradient of a sum)."""
+    t = lambda shape, r=1.5: make_tensor(shape, device=device, dtype=dtype, low=-r, high=r)  # noqa: E731
+    grad_h, grad_cell, old_cell = t((batch, state)), t((batch, state)), t((batch, state))
+    pre_gates = t((batch, 3 * state), 2.0)
+    if layout == "transposed":
+        pre_gates = t((3 * state, batch), 2.0).t()
+    if layout == "expanded":
+        grad_h = t((1, state)).expand(batch, state)
+    return tuple(_layout(x, requires_grad) for x in (grad_h, grad_cell, pre_gates, old_cell))
+
+
+def _cell_layouts(device, dtype, requires_grad, make):
+    yield Sample("basic", make(cell_args(device, dtype, requires_grad, 3, 5)))
+    yield Sample("transposed_gates", make(cell_args(device, dtype, requires_grad, 4, 3, layout="transposed")))
+    yield Sample("expanded_grad_h", make(cell_args(device, dtype, requires_grad, 3, 4, layout="expanded")))
+    yield Sample("zero_batch", make(cell_args(device, dtype, requires_grad, 0, 4)))
+
+
+def cell_backward_samples(device, dtype, requires_grad):
+    return _cell_layouts(device, dtype, requires_grad, lambda args: args)
+
+
+def cell_double_backward_samples(device, dtype, requires_grad):
+    def with_upstream(args):
+        batch, state = args[3].shape
+        gg = make_tensor((batch, 3 * state), device=device, dtype=dtype, low=-1, high=1, requires_grad=requires_grad)
+        gg_old = make_tensor((batch, state), device=device, dtype=dtype, low=-1, high=1, requires_grad=requires_grad)
+        return (gg, gg_old) + args
+    return _cell_layouts(device, dtype, requires_grad, with_upstream)
+
+
+def cell_large_samples(device, dtype, requires_grad):
+    yield Sample("large", cell_args(device, dtype, requires_grad, 64, 517))
+
+
+def cell_backward_errors(device):
+    f = lambda shape, dtype=torch.float32: torch.ones(shape, dtype=dtype, device=device)  # noqa: E731
+    pre = "myops.lltm_cell_backward"
+    yield ErrorCase("pre_gates_shape", (f((3, 4)), f((3, 4)), f((3, 11)), f((3, 4))), RuntimeError,
+                    f"{pre}: pre_gates must have shape \\[batch, 3 \\* state\\] = \\[3, 12\\], got shape \\[3, 11\\]")
+    yield ErrorCase("grad_h_dtype", (f((3, 4), torch.float64), f((3, 4)), f((3, 12)), f((3, 4))), TypeError,
+                    f"{pre}: grad_h must have old_cell's dtype Float, got Double")
+    yield ErrorCase("old_cell_1d", (f(4), f(4), f(12), f(4)), RuntimeError,
+                    f"{pre}: old_cell must be 2-D \\[batch, state\\], got shape \\[4\\]")
+
+
 OPS = [
     OpInfo("lltm", torch.ops.myops.lltm.default, myops.lltm, reference.lltm, lltm_samples, errors=lltm_errors,
            tolerances=LLTM_TOLERANCES, compile_samples=("basic", "batch1", "noncontiguous"),
@@ -86,4 +137,16 @@ OPS = [
                                      "products (BLAS), whose sums may split differently with the thread count: "
                                      "compared with assert_close here; test_lltm.py checks the gate passes "
                                      "(lltm_forward's outputs) bitwise"}),
+    # lltm's double backward (autograd/lltm.cpp). lltm_cell_backward's gradient is
+    # lltm_cell_double_backward, whose own gradient (lltm's third order) raises.
+    OpInfo("lltm_cell_backward", torch.ops.myops.lltm_cell_backward.default, torch.ops.myops.lltm_cell_backward,
+           reference.lltm_cell_backward, cell_backward_samples, errors=cell_backward_errors,
+           twice_differentiable=False, tolerances=LLTM_TOLERANCES, compile_samples=("basic", "transposed_gates"),
+           memory_formats=False, large_samples=cell_large_samples),
+    OpInfo("lltm_cell_double_backward", torch.ops.myops.lltm_cell_double_backward.default,
+           torch.ops.myops.lltm_cell_double_backward, reference.lltm_cell_double_backward,
+           cell_double_backward_samples, differentiable=False, twice_differentiable=False,
+           tolerances=LLTM_TOLERANCES, compile_samples=("basic",), memory_formats=False,
+           skips={"opcheck_grad": "its gradient would be lltm's third order, which raises "
+                                  "NotImplementedError by design (tests/test_lltm.py checks that)"}),
 ]
