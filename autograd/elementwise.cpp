@@ -1,6 +1,7 @@
 // Autograd formulas of muladd, mul and add (add_out mutates and has none, as in
 // pytorch/extension-cpp). The backward math calls the myops ops themselves through the
-// dispatcher (the typed API, include/myops/elementwise.h), so it is differentiable again (double backward) and traceable by torch.compile.
+// dispatcher (the typed API, include/myops/elementwise.h), so it is differentiable again (double
+// backward) and traceable by torch.compile.
 // Gradients are reduced over broadcast dimensions (sum_to) and cast back to each input's dtype.
 #include <ATen/ExpandUtils.h>
 #include <torch/autograd.h>

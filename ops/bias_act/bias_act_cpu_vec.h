@@ -1,5 +1,6 @@
-// What the per-ISA CPU loops of bias_act (bias_act_cpu_kernel.cpp, bias_act_backward_cpu_kernel.cpp)
-// share besides ops/common/cpu_vec.h: which activations get a loop of their own.
+// What the per-ISA CPU loops of bias_act (bias_act_cpu_kernel.cpp and
+// bias_act_backward_cpu_kernel.cpp) share besides ops/common/cpu_vec.h: which activations get a
+// loop of their own.
 #pragma once
 
 #include <type_traits>

@@ -1,8 +1,9 @@
 // CUDA loops of bias_act and bias_act_backward, registered with the shared entry bodies
-// (bias_act_kernels.h). gpu_kernel (ATen's elementwise launcher: current stream, vectorized
-// loads when every operand is contiguous, 64-bit-safe splitting of huge tensors, offset
-// calculators for strided and broadcast operands) runs the shared math of bias_act_math.h in the op-math type. The activation is a run-time
-// switch, the same for every thread (no divergence): one kernel per dtype, not nine.
+// (bias_act_kernels.h). gpu_kernel (ATen's elementwise launcher: current stream, vectorized loads
+// when every operand is contiguous, 64-bit-safe splitting of huge tensors, offset calculators for
+// strided and broadcast operands) runs the shared math of bias_act_math.h in the op-math type. The
+// activation is a run-time switch, the same for every thread (no divergence): one kernel per
+// dtype, not nine.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/native/cuda/Loops.cuh>

@@ -35,7 +35,7 @@ c10::SmallVector<T, 6> broadcast_shapes(const char* op, c10::ArrayRef<T> a, c10:
 }
 
 // The result of check_inputs: the result dtype (PyTorch's type promotion, e.g. float16 with
-// float32 -> float32) and the device the op runs on (op_device).
+// float32 -> float32) and the device the op runs on (a CPU 0-dim tensor follows the other).
 struct Checked {
   at::ScalarType dtype;
   c10::Device device;
@@ -135,24 +135,15 @@ inline constexpr char kAdd[] = "myops.add";
 inline constexpr char kAddOut[] = "myops.add_out";
 
 // The entry bodies of every backend (ops/common/entry.h): checks, then the device guard from
-// the checked device, the output, the iterator, and `kernel` (the backend's loop).
-template <typename DeviceGuard, const char* op, BinaryKernel* kernel>
-at::Tensor binary_entry(const at::Tensor& a, const at::Tensor& b) {
+// the checked device, the output, the iterator, and `kernel` (the backend's loop), which also
+// gets the op's scalar arguments (muladd's c).
+template <typename DeviceGuard, const char* op, auto kernel, typename... Scalars>
+at::Tensor binary_entry(const at::Tensor& a, const at::Tensor& b, Scalars... scalars) {
   const Checked checked = check_inputs(op, a, b);
   const DeviceGuard guard(checked.device);
   at::Tensor out = empty_output(op, a, b, checked);
   auto iter = make_binary_iter(out, a, b);
-  kernel(iter);
-  return out;
-}
-
-template <typename DeviceGuard, MulAddKernel* kernel>
-at::Tensor muladd_entry(const at::Tensor& a, const at::Tensor& b, double c) {
-  const Checked checked = check_inputs(kMulAdd, a, b);
-  const DeviceGuard guard(checked.device);
-  at::Tensor out = empty_output(kMulAdd, a, b, checked);
-  auto iter = make_binary_iter(out, a, b);
-  kernel(iter, c);
+  kernel(iter, scalars...);
   return out;
 }
 
@@ -169,7 +160,7 @@ void add_out_entry(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
 // The family's kernel table for one backend: the list of op names lives here once.
 template <typename DeviceGuard, MulAddKernel* muladd, BinaryKernel* mul, BinaryKernel* add>
 void register_backend(torch::Library& m) {
-  m.impl("muladd", &muladd_entry<DeviceGuard, muladd>);
+  m.impl("muladd", &binary_entry<DeviceGuard, kMulAdd, muladd, double>);
   m.impl("mul", &binary_entry<DeviceGuard, kMul, mul>);
   m.impl("add", &binary_entry<DeviceGuard, kAdd, add>);
   m.impl("add_out", &add_out_entry<DeviceGuard, add>);

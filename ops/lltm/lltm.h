@@ -170,6 +170,22 @@ Dims<T> check_cell_args(const char* op, const at::Tensor& old_cell,
   return {c[0], T(0), c[1]};
 }
 
+template <typename T>
+Dims<T> check_cell_backward_args(const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& pre_gates,
+                                 const at::Tensor& old_cell) {
+  return check_cell_args<T>("myops.lltm_cell_backward", old_cell, {{"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
+                            {{"pre_gates", &pre_gates}});
+}
+
+template <typename T>
+Dims<T> check_cell_double_backward_args(const at::Tensor& gg_gates, const at::Tensor& gg_old_cell,
+                                        const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                        const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  return check_cell_args<T>("myops.lltm_cell_double_backward", old_cell,
+                            {{"gg_old_cell", &gg_old_cell}, {"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
+                            {{"gg_gates", &gg_gates}, {"pre_gates", &pre_gates}});
+}
+
 // Their outputs, allocated the same way by every backend (Meta: shapes only).
 using CellBackwardOutputs = std::tuple<at::Tensor, at::Tensor>;  // d_gates [B, 3S], d_old_cell [B, S]
 using CellDoubleBackwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;

@@ -1,7 +1,7 @@
 // CUDA gate kernels of lltm, lltm_forward and lltm_backward, registered with the shared entry
-// bodies (lltm_impl.h). The products go through ATen (cuBLAS, current stream); each gate pass
-// is one elementwise kernel, one thread per (row, state element), on the current stream, running the shared math of lltm_math.h in
-// the op-math type. 32-bit indexing unless a tensor needs more.
+// bodies (lltm_impl.h). The products go through ATen (cuBLAS, current stream); each gate pass is
+// one elementwise kernel, one thread per (row, state element), on the current stream, running the
+// shared math of lltm_math.h in the op-math type. 32-bit indexing unless a tensor needs more.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>

@@ -114,9 +114,7 @@ inline at::TensorIterator make_cell_iter(std::initializer_list<at::Tensor> outpu
 template <typename DeviceGuard, CellKernel* kernel>
 CellBackwardOutputs lltm_cell_backward_entry(const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                              const at::Tensor& pre_gates, const at::Tensor& old_cell) {
-  const auto d = check_cell_args<int64_t>("myops.lltm_cell_backward", old_cell,
-                                          {{"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
-                                          {{"pre_gates", &pre_gates}});
+  const auto d = check_cell_backward_args<int64_t>(grad_h, grad_cell, pre_gates, old_cell);
   const DeviceGuard guard(old_cell.device());
   auto [d_gates, d_old_cell] = empty_cell_backward_outputs<int64_t>(old_cell, d);
   if (d_old_cell.numel() > 0) {
@@ -132,10 +130,8 @@ template <typename DeviceGuard, CellKernel* kernel>
 CellDoubleBackwardOutputs lltm_cell_double_backward_entry(const at::Tensor& gg_gates, const at::Tensor& gg_old_cell,
                                                           const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                                           const at::Tensor& pre_gates, const at::Tensor& old_cell) {
-  const auto d = check_cell_args<int64_t>(
-      "myops.lltm_cell_double_backward", old_cell,
-      {{"gg_old_cell", &gg_old_cell}, {"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
-      {{"gg_gates", &gg_gates}, {"pre_gates", &pre_gates}});
+  const auto d =
+      check_cell_double_backward_args<int64_t>(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell);
   const DeviceGuard guard(old_cell.device());
   auto [d_grad_h, d_grad_cell, d_gates, d_old_cell] = empty_cell_double_backward_outputs<int64_t>(old_cell, d);
   if (d_old_cell.numel() > 0) {

@@ -33,18 +33,14 @@ BackwardOutputs lltm_backward_meta(const at::Tensor& grad_h, const at::Tensor& g
 
 CellBackwardOutputs lltm_cell_backward_meta(const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                             const at::Tensor& pre_gates, const at::Tensor& old_cell) {
-  const auto d = check_cell_args<Sym>("myops.lltm_cell_backward", old_cell,
-                                      {{"grad_h", &grad_h}, {"grad_cell", &grad_cell}}, {{"pre_gates", &pre_gates}});
+  const auto d = check_cell_backward_args<Sym>(grad_h, grad_cell, pre_gates, old_cell);
   return empty_cell_backward_outputs<Sym>(old_cell, d);
 }
 
 CellDoubleBackwardOutputs lltm_cell_double_backward_meta(const at::Tensor& gg_gates, const at::Tensor& gg_old_cell,
                                                          const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                                          const at::Tensor& pre_gates, const at::Tensor& old_cell) {
-  const auto d = check_cell_args<Sym>(
-      "myops.lltm_cell_double_backward", old_cell,
-      {{"gg_old_cell", &gg_old_cell}, {"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
-      {{"gg_gates", &gg_gates}, {"pre_gates", &pre_gates}});
+  const auto d = check_cell_double_backward_args<Sym>(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell);
   return empty_cell_double_backward_outputs<Sym>(old_cell, d);
 }
 

@@ -1,9 +1,10 @@
 // CUDA kernel of upfirdn2d, registered with the shared entry body (upfirdn2d_kernels.h): one
-// thread per output element, looping over the filter taps that land on input pixels (the index math shared with the CPU in
-// upfirdn2d_math.h). A 1-D (separable) filter runs as two launches of the same kernel, a
-// horizontal pass into an op-math intermediate [N, C, H, outW] and a vertical pass, each scaled
-// by sqrt(gain). Any input strides; the output is written through its strides (channels_last
-// or contiguous). 64-bit indexing throughout (a grid-stride loop), on the current stream.
+// thread per output element, looping over the filter taps that land on input pixels (the index
+// math shared with the CPU in upfirdn2d_math.h). A 1-D (separable) filter runs as two launches of
+// the same kernel, a horizontal pass into an op-math intermediate [N, C, H, outW] and a vertical
+// pass, each scaled by sqrt(gain). Any input strides; the output is written through its strides
+// (channels_last or contiguous). 64-bit indexing throughout (a grid-stride loop), on the current
+// stream.
 #include <ATen/Dispatch.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
