@@ -17,3 +17,10 @@ def pytest_generate_tests(metafunc):
 def _reset_dynamo():
     yield
     torch._dynamo.reset()
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """The same random samples in every run (and in every pytest-xdist worker), so that a
+    result is reproducible: samples are drawn with make_tensor/randn when a test asks for them."""
+    torch.manual_seed(0)

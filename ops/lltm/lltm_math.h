@@ -95,7 +95,9 @@ C10_HOST_DEVICE inline CellDoubleBackward<T> cell_double_backward(T u_input, T u
   const T t = O::tanh(f.new_cell), dt = tanh_grad_from_output(t);
   const T s_i = sigmoid_grad_from_output(ig), s_o = sigmoid_grad_from_output(og);
   const T e1 = elu_grad_from_output<O>(cc);
-  const T e2 = O::select(cc > T(0), T(0), e1);  // elu'' = exp below 0 = elu' there
+  // elu'' = exp = elu' below 0, and 0 from 0 on (at exactly 0 too, as PyTorch's elu double
+  // backward has it: elu' is continuous there, elu'' is not).
+  const T e2 = O::select(cc < T(0), e1, T(0));
   const T dnc = grad_cell + grad_h * og * dt;
   // How the loss changes with dnc, then with t (through dnc and d_pre_output), then new_cell.
   const T g_dnc = u_input * cc * s_i + u_candidate * ig * e1 + u_old_cell;
