@@ -112,8 +112,10 @@ def check_grads(op, sample, wide=False, scale=10):
     if all(o.numel() == 0 for o in outs):
         return
     inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
-    grads = [torch.randn_like(o, dtype=torch.float64) for o in outs]  # one per output: every path is checked
-    got = torch.autograd.grad(outs, inputs, [g.to(o.dtype) for g, o in zip(grads, outs)])
+    # One per output (every path is checked), in the output's dtype, so that the reference gets
+    # the very same values (widened exactly): only the op's arithmetic differs.
+    grads = [torch.randn_like(o, dtype=torch.float64).to(o.dtype) for o in outs]
+    got = torch.autograd.grad(outs, inputs, grads)
 
     def reference_grads(in_float64):
         ref_args = clone_args(args)
