@@ -1,4 +1,4 @@
-// What both programs share: the expected values export_model.py saved (data.pt, a TorchScript
+// What the example programs share: the expected values export_model.py saved (data.pt, a TorchScript
 // module with one buffer per tensor, read with torch::jit::load) and the comparison.
 #pragma once
 
@@ -32,4 +32,21 @@ inline bool check_close(const std::string& what, const at::Tensor& got, const at
     std::cout << "  shape " << g.sizes() << ", expected " << want.sizes() << "\n";
   }
   return ok;
+}
+
+// What both programs' main() share: one argument, DIR (the folder export_model.py wrote), and
+// the error report. `run(dir)` returns true when every check passed. Exit status: 0 all checks
+// passed, 1 a mismatch or an error, 2 bad usage.
+template <typename Run>
+int run_example(int argc, char** argv, const Run& run) {
+  if (argc != 2) {
+    std::cerr << "usage: " << argv[0] << " DIR  (the folder export_model.py wrote)\n";
+    return 2;
+  }
+  try {
+    return run(std::string(argv[1])) ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -11,12 +11,7 @@
 #include "example_data.h"
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: " << argv[0] << " DIR  (the folder export_model.py wrote)\n";
-    return 2;
-  }
-  const std::string dir = argv[1];
-  try {
+  return run_example(argc, argv, [](const std::string& dir) {
     torch::inductor::AOTIModelPackageLoader model(dir + "/model.pt2");
     ExampleData data(dir + "/data.pt");
     c10::InferenceMode inference;
@@ -26,15 +21,12 @@ int main(int argc, char** argv) {
           model.run({data.get("x", batch), data.get("h", batch), data.get("c", batch)});
       if (outputs.size() != 2) {
         std::cerr << "expected 2 outputs (new_h, new_cell), got " << outputs.size() << "\n";
-        return 1;
+        return false;
       }
       const std::string where = " cpu batch " + std::to_string(batch);
       ok &= check_close("new_h   " + where, outputs[0], data.get("new_h", batch));
       ok &= check_close("new_cell" + where, outputs[1], data.get("new_cell", batch));
     }
-    return ok ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
+    return ok;
+  });
 }

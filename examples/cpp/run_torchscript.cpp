@@ -10,12 +10,7 @@
 #include "example_data.h"
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: " << argv[0] << " DIR  (the folder export_model.py wrote)\n";
-    return 2;
-  }
-  const std::string dir = argv[1];
-  try {
+  return run_example(argc, argv, [](const std::string& dir) {
     torch::jit::Module model = torch::jit::load(dir + "/model.ts.pt");
     model.eval();
     ExampleData data(dir + "/data.pt");
@@ -34,9 +29,6 @@ int main(int argc, char** argv) {
         ok &= check_close("new_cell " + where, outputs->elements()[1].toTensor(), data.get("new_cell", batch));
       }
     }
-    return ok ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  }
+    return ok;
+  });
 }
