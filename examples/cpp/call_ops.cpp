@@ -31,7 +31,9 @@ int main() {
   at::Tensor z = at::zeros({2, 3, 16, 16});
   z.index_put_({Slice(), Slice(), Slice(0, 16, 2), Slice(0, 16, 2)}, xr);
   const at::Tensor w = (f.flip({0, 1}) * 4).expand({3, 1, 4, 4});
-  const at::Tensor conv = at::conv2d(at::constant_pad_nd(z, {2, 1, 2, 1}), w, {}, 1, 0, 1, 3);
+  const at::Tensor conv = at::conv2d(at::constant_pad_nd(z, {2, 1, 2, 1}), w, /*bias=*/std::nullopt,
+                                     /*stride=*/at::IntArrayRef{1}, /*padding=*/at::IntArrayRef{0},
+                                     /*dilation=*/at::IntArrayRef{1}, /*groups=*/3);
   const at::Tensor v = conv + bias.view({3, 1, 1});
   const at::Tensor want = (at::where(v > 0, v, v * 0.2) * std::sqrt(2.0)).clamp(-1.0, 1.0);
   const at::Tensor want_grad = torch::autograd::grad({want.sum()}, {xr})[0];
