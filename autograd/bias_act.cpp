@@ -130,10 +130,12 @@ class BiasActBackward : public Function<BiasActBackward> {
   }
 };
 
+using myops::autograd::check_no_forward_ad;
 using myops::autograd::needs_graph;
 
 at::Tensor bias_act_autograd(const at::Tensor& x, const OptTensor& b, int64_t dim, c10::string_view act,
                              OptDouble alpha, OptDouble gain, OptDouble clamp) {
+  check_no_forward_ad("myops.bias_act", x, b);
   if (needs_graph(x, b.value_or(at::Tensor()))) return BiasAct::apply(x, b, dim, act, alpha, gain, clamp);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   return myops::bias_act(x, b, dim, act, alpha, gain, clamp);
@@ -142,6 +144,7 @@ at::Tensor bias_act_autograd(const at::Tensor& x, const OptTensor& b, int64_t di
 at::Tensor bias_act_backward_autograd(const at::Tensor& grad, const at::Tensor& x, const OptTensor& b, int64_t dim,
                                       c10::string_view act, OptDouble alpha, OptDouble gain, OptDouble clamp,
                                       int64_t order) {
+  check_no_forward_ad("myops.bias_act_backward", grad, x, b);
   if (needs_graph(grad, x, b.value_or(at::Tensor()))) {
     return BiasActBackward::apply(grad, x, b, dim, act, alpha, gain, clamp, order);
   }

@@ -86,19 +86,23 @@ class Add : public Function<Add> {
   }
 };
 
+using myops::autograd::check_no_forward_ad;
 using myops::autograd::needs_graph;
 
 at::Tensor muladd_autograd(const at::Tensor& a, const at::Tensor& b, double c) {
+  check_no_forward_ad("myops.muladd", a, b);
   if (needs_graph(a, b)) return MulAdd::apply(a, b, c);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   return myops::muladd(a, b, c);
 }
 at::Tensor mul_autograd(const at::Tensor& a, const at::Tensor& b) {
+  check_no_forward_ad("myops.mul", a, b);
   if (needs_graph(a, b)) return Mul::apply(a, b);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   return myops::mul(a, b);
 }
 at::Tensor add_autograd(const at::Tensor& a, const at::Tensor& b) {
+  check_no_forward_ad("myops.add", a, b);
   if (needs_graph(a, b)) return Add::apply(a, b);
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   return myops::add(a, b);

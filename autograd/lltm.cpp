@@ -26,6 +26,7 @@ using at::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::Function;
 using torch::autograd::variable_list;
+using myops::autograd::check_no_forward_ad;
 using myops::autograd::needs_graph;
 
 namespace {
@@ -114,6 +115,7 @@ class Lltm : public Function<Lltm> {
 
 std::tuple<Tensor, Tensor> lltm_autograd(const Tensor& input, const Tensor& weights, const Tensor& bias,
                                          const Tensor& old_h, const Tensor& old_cell) {
+  check_no_forward_ad("myops.lltm", input, weights, bias, old_h, old_cell);
   if (needs_graph(input, weights, bias, old_h, old_cell)) {
     const variable_list out = Lltm::apply(input, weights, bias, old_h, old_cell);
     return {out[0], out[1]};
@@ -128,6 +130,7 @@ std::tuple<Tensor, Tensor> lltm_autograd(const Tensor& input, const Tensor& weig
 std::tuple<Tensor, Tensor, Tensor, Tensor> lltm_forward_autograd(const Tensor& input, const Tensor& weights,
                                                                  const Tensor& bias, const Tensor& old_h,
                                                                  const Tensor& old_cell) {
+  check_no_forward_ad("myops.lltm_forward", input, weights, bias, old_h, old_cell);
   TORCH_CHECK(!needs_graph(input, weights, bias, old_h, old_cell),
               "myops.lltm_forward is not differentiable (it is a piece of myops.lltm's autograd "
               "formula): call myops.lltm to get gradients");
@@ -138,6 +141,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lltm_forward_autograd(const Tensor& i
 // lltm_cell_backward: differentiable once (lltm's double backward); its backward op is not.
 std::tuple<Tensor, Tensor> lltm_cell_backward_autograd(const Tensor& grad_h, const Tensor& grad_cell,
                                                        const Tensor& pre_gates, const Tensor& old_cell) {
+  check_no_forward_ad("myops.lltm_cell_backward", grad_h, grad_cell, pre_gates, old_cell);
   if (needs_graph(grad_h, grad_cell, pre_gates, old_cell)) {
     const variable_list out = LltmCellBackward::apply(grad_h, grad_cell, pre_gates, old_cell);
     return {out[0], out[1]};
@@ -149,6 +153,7 @@ std::tuple<Tensor, Tensor> lltm_cell_backward_autograd(const Tensor& grad_h, con
 std::tuple<Tensor, Tensor, Tensor, Tensor> lltm_cell_double_backward_autograd(
     const Tensor& gg_gates, const Tensor& gg_old_cell, const Tensor& grad_h, const Tensor& grad_cell,
     const Tensor& pre_gates, const Tensor& old_cell) {
+  check_no_forward_ad("myops.lltm_cell_double_backward", gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell);
   if (needs_graph(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell)) {
     const variable_list out = LltmCellDoubleBackward::apply(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates,
                                                             old_cell);
@@ -161,6 +166,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lltm_cell_double_backward_autograd(
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lltm_backward_autograd(
     const Tensor& grad_h, const Tensor& grad_cell, const Tensor& new_cell, const Tensor& gates,
     const Tensor& X, const Tensor& weights) {
+  check_no_forward_ad("myops.lltm_backward", grad_h, grad_cell, new_cell, gates, X, weights);
   TORCH_CHECK(!needs_graph(grad_h, grad_cell, new_cell, gates, X, weights),
               "myops.lltm_backward is not differentiable: double backward of myops.lltm works "
               "through myops.lltm itself (backward with create_graph=True)");

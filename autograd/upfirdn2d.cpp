@@ -89,6 +89,7 @@ class Upfirdn2d : public Function<Upfirdn2d> {
 at::Tensor upfirdn2d_autograd(const at::Tensor& x, const std::optional<at::Tensor>& f,
                               c10::IntArrayRef up, c10::IntArrayRef down,
                               c10::IntArrayRef padding, bool flip_filter, double gain) {
+  myops::autograd::check_no_forward_ad("myops.upfirdn2d", x, f);
   TORCH_CHECK(!(at::GradMode::is_enabled() && f.has_value() && f->defined() && f->requires_grad()),
               "myops.upfirdn2d: f requires grad, but the filter is not differentiable (only x "
               "is); pass f.detach() or a filter made without requires_grad=True");

@@ -70,6 +70,17 @@ def call(op, args, kwargs=None):
     return result
 
 
+def user_call(op):
+    """A function calling the op the way user code does; returns the output (or `out`)."""
+    if op.out_arg is None:
+        return lambda *args: op.op(*args)
+
+    def mutating(*args):
+        op.op(*args)
+        return args[op.out_arg]
+    return mutating
+
+
 def assert_close_to_reference(op, results, expected, pytorch_results=None, scale=1):
     """Each output: dtype/shape/device as PyTorch gives them, values within the table's
     tolerance (times `scale`) of the float64 reference rounded to the result dtype."""

@@ -7,25 +7,16 @@ import pytest
 import torch
 from torch._dynamo.testing import CompileCounterWithBackend
 
+from helpers import user_call
 from op_db import OPS, as_tuple, clone_args, get_sample
+
 
 def _params(ops=OPS):
     return [pytest.param(op, s, id=f"{op.name}-{s}") for op in ops for s in op.compile_samples]
 
 
-def _call(op):
-    """A function calling the op the way user code does; returns the output (or `out`)."""
-    if op.out_arg is None:
-        return lambda *args: op.op(*args)
-
-    def mutating(*args):
-        op.op(*args)
-        return args[op.out_arg]
-    return mutating
-
-
 def _expected(op, args):
-    return _call(op)(*clone_args(args))
+    return user_call(op)(*clone_args(args))
 
 
 @pytest.mark.parametrize("op, sample_name", _params())
@@ -34,7 +25,7 @@ def test_compile_forward(device, op, sample_name, dynamic):
     sample = get_sample(op, device, torch.float32, sample_name)
     expected = _expected(op, sample.args)
     counter = CompileCounterWithBackend("aot_eager")
-    compiled = torch.compile(_call(op), backend=counter, fullgraph=True, dynamic=dynamic)
+    compiled = torch.compile(user_call(op), backend=counter, fullgraph=True, dynamic=dynamic)
     torch.testing.assert_close(compiled(*sample.args), expected)  # fullgraph: no graph break
     assert any("torch.ops.myops" in g.code for g in counter.graphs)
 
@@ -42,7 +33,7 @@ def test_compile_forward(device, op, sample_name, dynamic):
 @pytest.mark.parametrize("op", [op for op in OPS if op.resizable_args is not None], ids=str)
 def test_compile_backward_dynamic_no_recompile(device, op):
     counter = CompileCounterWithBackend("aot_eager")
-    fn = torch.compile(_call(op), backend=counter, fullgraph=True, dynamic=True)
+    fn = torch.compile(user_call(op), backend=counter, fullgraph=True, dynamic=True)
     frames_after_first_size = None
     for n in (5, 9, 17):
         args = op.resizable_args(device, n)
@@ -93,7 +84,7 @@ def test_inductor_end_to_end(device, op_name):
     op = next(o for o in OPS if o.name == op_name)
     sample = get_sample(op, device, torch.float32, "broadcast_row")
     expected = _expected(op, sample.args)
-    compiled = torch.compile(_call(op), backend="inductor", fullgraph=True, dynamic=True)
+    compiled = torch.compile(user_call(op), backend="inductor", fullgraph=True, dynamic=True)
     torch.testing.assert_close(compiled(*sample.args), expected)
 
 

@@ -51,6 +51,51 @@ class ErrorCase:
     kwargs: dict = field(default_factory=dict)
 
 
+def _eligible(t, device_type):
+    """A tensor torch.autocast may cast (at::autocast::is_eligible): floating point, on the
+    autocast's device type, not float64."""
+    return (isinstance(t, torch.Tensor) and t.is_floating_point() and t.device.type == device_type
+            and t.dtype != torch.float64)
+
+
+def cast_args(args, dtype, device_type, which=None):
+    """args with the eligible tensors at the indices `which` (all when None) cast to dtype."""
+    return tuple(a.to(dtype) if _eligible(a, device_type) and (which is None or i in which) else a
+                 for i, a in enumerate(args))
+
+
+@dataclass
+class Autocast:
+    """How an op behaves under torch.autocast: what its ops/<family>/<family>_autocast.cpp does,
+    restated in Python as the tests' oracle (tests/test_autocast.py).
+
+    policy: "x_dtype" (run in the dtype of the tensor argument `x`, the other tensors cast to
+    it), "lower_precision" (every tensor cast to the autocast dtype, as at::linear), or "none"
+    (a fallthrough: the op keeps its type promotion, as ATen's add/mul; or an internal op only
+    autograd calls)."""
+
+    policy: str
+    # (args, autocast dtype, device type) -> the args as the autocast kernel passes them on.
+    # Default: by policy (x_dtype: every eligible tensor to args[x]'s dtype).
+    cast: Callable | None = None
+    x: int = 0  # x_dtype: the argument whose dtype the op runs in
+    # Indices of the tensor args a user typically has in the autocast dtype (activations coming
+    # out of an autocast op such as conv2d); the others stay float32 (parameters).
+    low_args: tuple = ()
+
+    def __post_init__(self):
+        assert self.policy in ("x_dtype", "lower_precision", "none"), self.policy
+
+    def apply(self, args, dtype, device_type):
+        if self.cast is not None:
+            return self.cast(args, dtype, device_type)
+        if self.policy == "x_dtype":
+            return cast_args(args, args[self.x].dtype, device_type)
+        if self.policy == "lower_precision":
+            return cast_args(args, dtype, device_type)
+        return args
+
+
 @dataclass
 class OpInfo:
     name: str
@@ -80,6 +125,11 @@ class OpInfo:
     large_samples: Callable[..., Iterator[Sample]] = lambda device, dtype, requires_grad: iter(())
     # Generic properties (opinfo.PROPERTIES) this op opts out of: name -> the reason why.
     skips: dict = field(default_factory=dict)
+    # Its torch.autocast policy (every op has one: tests/test_autocast.py checks that).
+    autocast: Autocast | None = None
+    # Forward-mode AD (forward_ad, torch.func.jvp/jacfwd) implemented; if not, the op raises
+    # NotImplementedError naming itself (tests/test_forward_ad.py).
+    forward_ad: bool = False
 
     def __post_init__(self):
         unknown = set(self.skips) - set(PROPERTIES)

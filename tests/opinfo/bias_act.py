@@ -6,7 +6,7 @@ import torch
 
 import myops
 from myops import reference
-from opinfo import ErrorCase, OpInfo, Sample, _layout, _t
+from opinfo import Autocast, ErrorCase, OpInfo, Sample, _layout, _t
 
 
 BIAS_ACTS = ("linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish")
@@ -161,11 +161,12 @@ OPS = [
     OpInfo("bias_act", torch.ops.myops.bias_act.default, myops.bias_act, reference.bias_act, bias_act_samples,
            errors=bias_act_errors,
            compile_samples=("lrelu_b_dim1_params", "swish", "channels_last", "noncontiguous", "x_0dim"),
-           resizable_args=bias_act_resizable_args, large_samples=bias_act_large_samples),
+           resizable_args=bias_act_resizable_args, large_samples=bias_act_large_samples,
+           autocast=Autocast("x_dtype", low_args=(0,))),  # conv output (bf16) + float32 bias
     # The backward op is internal (no Python wrapper): autograd and compiled backward graphs
     # call it. Tested here in its own right; order 3 has no x-derivative (order 4).
     OpInfo("bias_act_backward", torch.ops.myops.bias_act_backward.default, torch.ops.myops.bias_act_backward,
            reference.bias_act_backward, bias_act_backward_samples, errors=bias_act_backward_errors,
            twice_differentiable=False, compile_samples=("tanh_order2", "channels_last"),
-           large_samples=bias_act_backward_large_samples),
+           large_samples=bias_act_backward_large_samples, autocast=Autocast("x_dtype", x=1, low_args=(0, 1))),
 ]

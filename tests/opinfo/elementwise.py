@@ -6,7 +6,7 @@ import torch
 
 import myops
 from myops import reference
-from opinfo import ErrorCase, OpInfo, Sample, _layout, _t
+from opinfo import Autocast, ErrorCase, OpInfo, Sample, _layout, _t
 
 
 def binary_pairs(device, dtype, requires_grad):
@@ -112,6 +112,9 @@ def add_out_large_samples(device, dtype, requires_grad):
         yield Sample(name, (a, b, torch.empty(torch.broadcast_shapes(a.shape, b.shape), device=device, dtype=dtype)))
 
 
+# As ATen's mul/add: no autocast kernel, type promotion (bfloat16 a with float32 b -> float32).
+PROMOTE = Autocast("none", low_args=(0,))
+
 BINARY_COMPILE_SAMPLES = ("same_shape", "broadcast_row", "channels_last", "noncontiguous", "scalar_0dim")
 
 
@@ -124,15 +127,15 @@ def binary_resizable_args(*extra):
 OPS = [
     OpInfo("muladd", torch.ops.myops.muladd.default, myops.muladd, reference.muladd, muladd_samples,
            errors=binary_errors("muladd"), compile_samples=BINARY_COMPILE_SAMPLES,
-           resizable_args=binary_resizable_args(0.25), large_samples=muladd_large_samples),
+           resizable_args=binary_resizable_args(0.25), large_samples=muladd_large_samples, autocast=PROMOTE),
     OpInfo("mul", torch.ops.myops.mul.default, myops.mul, reference.mul, binary_samples,
            errors=binary_errors("mul"), compile_samples=BINARY_COMPILE_SAMPLES,
-           resizable_args=binary_resizable_args(), large_samples=binary_large_samples),
+           resizable_args=binary_resizable_args(), large_samples=binary_large_samples, autocast=PROMOTE),
     OpInfo("add", torch.ops.myops.add.default, myops.add, reference.add, binary_samples,
            errors=binary_errors("add"), compile_samples=BINARY_COMPILE_SAMPLES,
-           resizable_args=binary_resizable_args(), large_samples=binary_large_samples),
+           resizable_args=binary_resizable_args(), large_samples=binary_large_samples, autocast=PROMOTE),
     OpInfo("add_out", torch.ops.myops.add_out.default, myops.add_out, reference.add_out,
            lambda *a: _with_inplace_out(add_out_samples(*a)), errors=binary_errors("add_out", with_out=True),
            differentiable=False, twice_differentiable=False, out_arg=2, compile_samples=BINARY_COMPILE_SAMPLES,
-           large_samples=add_out_large_samples),
+           large_samples=add_out_large_samples, autocast=PROMOTE),
 ]

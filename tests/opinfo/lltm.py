@@ -7,7 +7,7 @@ from torch.testing import make_tensor
 
 import myops
 from myops import reference
-from opinfo import DEFAULT_TOLERANCES, ErrorCase, OpInfo, Sample, _layout, _t
+from opinfo import DEFAULT_TOLERANCES, Autocast, ErrorCase, OpInfo, Sample, _layout, _t
 
 
 def lltm_args(device, dtype, requires_grad, batch, features, state, *, noncontiguous=False):
@@ -133,6 +133,7 @@ OPS = [
     OpInfo("lltm", torch.ops.myops.lltm.default, myops.lltm, reference.lltm, lltm_samples, errors=lltm_errors,
            tolerances=LLTM_TOLERANCES, compile_samples=("basic", "batch1", "noncontiguous"),
            resizable_args=lltm_resizable_args, memory_formats=False, large_samples=lltm_large_samples,
+           autocast=Autocast("lower_precision", low_args=(0, 3, 4)),  # as at::linear
            skips={"threads_bitwise": "the gate pre-activations and the weight/input gradients are ATen matrix "
                                      "products (BLAS), whose sums may split differently with the thread count: "
                                      "compared with assert_close here; test_lltm.py checks the gate passes "
@@ -142,11 +143,11 @@ OPS = [
     OpInfo("lltm_cell_backward", torch.ops.myops.lltm_cell_backward.default, torch.ops.myops.lltm_cell_backward,
            reference.lltm_cell_backward, cell_backward_samples, errors=cell_backward_errors,
            twice_differentiable=False, tolerances=LLTM_TOLERANCES, compile_samples=("basic", "transposed_gates"),
-           memory_formats=False, large_samples=cell_large_samples),
+           memory_formats=False, large_samples=cell_large_samples, autocast=Autocast("none")),
     OpInfo("lltm_cell_double_backward", torch.ops.myops.lltm_cell_double_backward.default,
            torch.ops.myops.lltm_cell_double_backward, reference.lltm_cell_double_backward,
            cell_double_backward_samples, differentiable=False, twice_differentiable=False,
-           tolerances=LLTM_TOLERANCES, compile_samples=("basic",), memory_formats=False,
+           tolerances=LLTM_TOLERANCES, compile_samples=("basic",), memory_formats=False, autocast=Autocast("none"),
            skips={"opcheck_grad": "its gradient would be lltm's third order, which raises "
                                   "NotImplementedError by design (tests/test_lltm.py checks that)"}),
 ]

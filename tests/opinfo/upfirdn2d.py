@@ -6,7 +6,7 @@ import torch
 
 import myops
 from myops import reference
-from opinfo import ErrorCase, OpInfo, Sample, _layout, _t
+from opinfo import Autocast, ErrorCase, OpInfo, Sample, _layout, _t, cast_args
 
 
 def _filter(shape, device, dtype):
@@ -91,10 +91,17 @@ def upfirdn2d_resizable_args(device, n):
             [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
 
 
+def _autocast_cast(args, dtype, device_type):
+    """Runs in x's dtype; a float32 filter is taken with any x, other filter dtypes cast to x's."""
+    f = args[1]
+    return args if f is None or f.dtype == torch.float32 else cast_args(args, args[0].dtype, device_type, which=(1,))
+
+
 OPS = [
     OpInfo("upfirdn2d", torch.ops.myops.upfirdn2d.default, myops.upfirdn2d, reference.upfirdn2d, upfirdn2d_samples,
            errors=upfirdn2d_errors,
            compile_samples=("identity", "up2_sep4", "down2_2d4x4", "up4_down2_sep7_anisotropic", "channels_last_up2_sep",
                             "negative_padding_crop"),
-           resizable_args=upfirdn2d_resizable_args, large_samples=upfirdn2d_large_samples),
+           resizable_args=upfirdn2d_resizable_args, large_samples=upfirdn2d_large_samples,
+           autocast=Autocast("x_dtype", cast=_autocast_cast, low_args=(0,))),
 ]
