@@ -11,6 +11,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <c10/core/SymBool.h>
 #include <c10/core/SymInt.h>
 #include <c10/util/ArrayRef.h>
 
@@ -94,15 +95,9 @@ T output_size(const char* axis, const T& in, const Args& a, int64_t p0, int64_t 
                     in, " * up ", a.up, " + padding ", p0, " + ", p1, " = ", span,
                     ") must be at least fu's taps + fd's taps - 1 = ", fu + fd - 1);
   };
-  if constexpr (std::is_same_v<T, c10::SymInt>) {
-    if (const auto v = num.maybe_as_int()) {
-      TORCH_CHECK_VALUE(*v >= 0, fail());
-    } else {
-      TORCH_SYM_CHECK(num.sym_ge(0), fail());  // a runtime assert, not a guard
-    }
-  } else {
-    TORCH_CHECK_VALUE(num >= 0, fail());
-  }
+  // expect_true: the check itself when num is known, a runtime assert (not a guard) when it
+  // is symbolic.
+  TORCH_CHECK_VALUE(c10::SymInt(num).sym_ge(0).expect_true(__FILE__, __LINE__), fail());
   return num / a.down + 1;  // num >= 0: truncation is floor division
 }
 

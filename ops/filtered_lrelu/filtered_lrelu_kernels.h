@@ -10,9 +10,11 @@
 //   backward: dx = U^T(act'(m) * D^T(dy)), m = U(x + b) recomputed; U^T and D^T are upfirdn2d
 //             transposed (up and down swapped, padding transformed, flip inverted, same gain),
 //             act' = bias_act_backward (zero where clamped).
-// A fused kernel (no upsampled intermediate) replaces one of these per backend, same signature.
+// For float16/bfloat16 the composition runs in float32 (in_opmath). A fused kernel (no
+// upsampled intermediate) replaces one of these per backend, same signature.
 #pragma once
 
+#include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
@@ -41,16 +43,26 @@ inline at::Tensor composed_upsample(const at::Tensor& x, const OptTensor& fu, co
                           {a.pad_x0, a.pad_x1, a.pad_y0, a.pad_y1}, a.flip_filter, double(a.up * a.up));
 }
 
-inline at::Tensor composed_forward(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
-                                   const Args& a) {
-  const at::Tensor act = myops::bias_act(composed_upsample(x, fu, b, a), std::nullopt, 1, "lrelu", a.slope,
-                                         a.gain, a.clamp);
-  return myops::upfirdn2d(act, fd, {1, 1}, {a.down, a.down}, {0, 0, 0, 0}, a.flip_filter, 1.0);
+// The composition runs in x's op-math type (float32 for float16/bfloat16): the intermediates
+// are not rounded to a half type, only the result is (by the entry), as a fused kernel would.
+inline OptTensor in_opmath(const OptTensor& t, at::ScalarType opmath) {
+  return t.has_value() && t->defined() ? OptTensor(t->to(opmath)) : std::nullopt;
 }
 
-inline at::Tensor composed_backward(const at::Tensor& grad, const at::Tensor& x, const OptTensor& fu,
-                                    const OptTensor& fd, const OptTensor& b, const Args& a) {
-  const at::Tensor m = composed_upsample(x, fu, b, a);
+inline at::Tensor composed_forward(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
+                                   const Args& a) {
+  const auto opmath = at::toOpMathType(x.scalar_type());
+  const at::Tensor act = myops::bias_act(composed_upsample(x.to(opmath), in_opmath(fu, opmath), in_opmath(b, opmath), a),
+                                         std::nullopt, 1, "lrelu", a.slope, a.gain, a.clamp);
+  return myops::upfirdn2d(act, in_opmath(fd, opmath), {1, 1}, {a.down, a.down}, {0, 0, 0, 0}, a.flip_filter, 1.0);
+}
+
+inline at::Tensor composed_backward(const at::Tensor& grad_in, const at::Tensor& x, const OptTensor& fu_in,
+                                    const OptTensor& fd_in, const OptTensor& b, const Args& a) {
+  const auto opmath = at::toOpMathType(x.scalar_type());
+  const at::Tensor grad = grad_in.to(opmath);
+  const OptTensor fu = in_opmath(fu_in, opmath), fd = in_opmath(fd_in, opmath);
+  const at::Tensor m = composed_upsample(x.to(opmath), fu, in_opmath(b, opmath), a);
   // D^T: down-filtered size out from m's size: padding [fd - 1, m - out*down] per axis.
   const int64_t mh = m.size(2), mw = m.size(3);
   const at::Tensor dm = myops::upfirdn2d(
@@ -66,10 +78,11 @@ inline at::Tensor composed_backward(const at::Tensor& grad, const at::Tensor& x,
 
 // ------------------------------------------------------------------------------ entry bodies
 
-// `result` when it already has `out`'s strides (the usual case: every step keeps x's memory
-// format), else `out` (allocated, unused so far) filled with it.
+// `result` when it already has `out`'s dtype and strides (the usual case for float32/float64:
+// every step keeps x's memory format), else `out` (allocated, unused so far) filled with it.
 inline at::Tensor in_layout_of(const at::Tensor& out, const at::Tensor& result) {
-  return result.strides() == out.strides() ? result : at::Tensor(out).copy_(result);
+  const bool same = result.scalar_type() == out.scalar_type() && result.strides() == out.strides();
+  return same ? result : at::Tensor(out).copy_(result);
 }
 
 // The entry bodies of every backend: checks, then the device guard from the checked device,
