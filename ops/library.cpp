@@ -33,4 +33,12 @@ TORCH_LIBRARY(myops, m) {
   // backward of bias_act and, one order higher, of itself (double and triple backward).
   m.def("bias_act_backward(Tensor grad, Tensor x, Tensor? b, int dim, str act, float? alpha, "
         "float? gain, float? clamp, int order=1) -> Tensor", pt2);
+  // StyleGAN3's filtered leaky ReLU (ops/filtered_lrelu): bias, upsample + fu, lrelu * gain,
+  // clamp, fd + downsample; padding [x0, x1, y0, y1] relative to the upsampled image. Its
+  // backward (grad of x; b's is its sum over N, H, W) is an op of its own.
+  m.def("filtered_lrelu(Tensor x, Tensor? fu=None, Tensor? fd=None, Tensor? b=None, int up=1, int down=1, "
+        "int[4] padding=[0,0,0,0], float gain=1.4142135623730951, float slope=0.2, float? clamp=None, "
+        "bool flip_filter=False) -> Tensor", pt2);
+  m.def("filtered_lrelu_backward(Tensor grad, Tensor x, Tensor? fu, Tensor? fd, Tensor? b, int up, int down, "
+        "int[4] padding, float gain, float slope, float? clamp, bool flip_filter) -> Tensor", pt2);
 }

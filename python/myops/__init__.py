@@ -13,6 +13,7 @@ _library.load()
 # One line per op family: its wrappers (the module's __all__).
 from .ops_bias_act import *  # noqa: E402,F401,F403
 from .ops_elementwise import *  # noqa: E402,F401,F403
+from .ops_filtered_lrelu import *  # noqa: E402,F401,F403
 from .ops_lltm import *  # noqa: E402,F401,F403
 from .ops_upfirdn2d import *  # noqa: E402,F401,F403
 

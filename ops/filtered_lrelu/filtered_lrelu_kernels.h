@@ -1,0 +1,119 @@
+// How the CPU and CUDA backends run filtered_lrelu and filtered_lrelu_backward: the entry
+// bodies (ops/common/entry.h) and the kernels each backend plugs in.
+//
+// The kernels of this first version, for both backends, are StyleGAN3's reference composition
+// of the library's own registered ops, called through the typed C++ API (so each step runs on
+// the input's backend with its own CPU or CUDA loop):
+//   forward:  y  = D(act(U(x + b)))
+//             U  = upfirdn2d(fu, up, padding, gain up^2), act = bias_act lrelu (slope, gain,
+//             clamp), D = upfirdn2d(fd, down)
+//   backward: dx = U^T(act'(m) * D^T(dy)), m = U(x + b) recomputed; U^T and D^T are upfirdn2d
+//             transposed (up and down swapped, padding transformed, flip inverted, same gain),
+//             act' = bias_act_backward (zero where clamped).
+// For float16/bfloat16 the composition runs in float32 (in_opmath). A fused kernel (no
+// upsampled intermediate) replaces one of these per backend, same signature.
+#pragma once
+
+#include <ATen/OpMathType.h>
+#include <ATen/core/Tensor.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/library.h>
+
+#include "myops/bias_act.h"
+#include "myops/upfirdn2d.h"
+#include "ops/filtered_lrelu/filtered_lrelu.h"
+
+namespace myops::ops::filtered_lrelu {
+
+using OptTensor = std::optional<at::Tensor>;
+
+// y for the checked arguments (any strides; the entry gives it the output's memory format).
+using ForwardKernel = at::Tensor(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd,
+                                 const OptTensor& b, const Args& a);
+// dL/dx for dL/dy = grad.
+using BackwardKernel = at::Tensor(const at::Tensor& grad, const at::Tensor& x, const OptTensor& fu,
+                                  const OptTensor& fd, const OptTensor& b, const Args& a);
+
+// ------------------------------------------------------------ the composition of registered ops
+
+// m = U(x + b): the upsampled, padded, fu-filtered input, before the activation.
+inline at::Tensor composed_upsample(const at::Tensor& x, const OptTensor& fu, const OptTensor& b, const Args& a) {
+  const bool has_b = b.has_value() && b->defined();
+  return myops::upfirdn2d(has_b ? myops::bias_act(x, b) : x, fu, {a.up, a.up}, {1, 1},
+                          {a.pad_x0, a.pad_x1, a.pad_y0, a.pad_y1}, a.flip_filter, double(a.up * a.up));
+}
+
+// The composition runs in x's op-math type (float32 for float16/bfloat16): the intermediates
+// are not rounded to a half type, only the result is (by the entry), as a fused kernel would.
+inline OptTensor in_opmath(const OptTensor& t, at::ScalarType opmath) {
+  return t.has_value() && t->defined() ? OptTensor(t->to(opmath)) : std::nullopt;
+}
+
+inline at::Tensor composed_forward(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
+                                   const Args& a) {
+  const auto opmath = at::toOpMathType(x.scalar_type());
+  const at::Tensor act = myops::bias_act(composed_upsample(x.to(opmath), in_opmath(fu, opmath), in_opmath(b, opmath), a),
+                                         std::nullopt, 1, "lrelu", a.slope, a.gain, a.clamp);
+  return myops::upfirdn2d(act, in_opmath(fd, opmath), {1, 1}, {a.down, a.down}, {0, 0, 0, 0}, a.flip_filter, 1.0);
+}
+
+inline at::Tensor composed_backward(const at::Tensor& grad_in, const at::Tensor& x, const OptTensor& fu_in,
+                                    const OptTensor& fd_in, const OptTensor& b, const Args& a) {
+  const auto opmath = at::toOpMathType(x.scalar_type());
+  const at::Tensor grad = grad_in.to(opmath);
+  const OptTensor fu = in_opmath(fu_in, opmath), fd = in_opmath(fd_in, opmath);
+  const at::Tensor m = composed_upsample(x.to(opmath), fu, in_opmath(b, opmath), a);
+  // D^T: down-filtered size out from m's size: padding [fd - 1, m - out*down] per axis.
+  const int64_t mh = m.size(2), mw = m.size(3);
+  const at::Tensor dm = myops::upfirdn2d(
+      grad, fd, {a.down, a.down}, {1, 1},
+      {a.fd.w - 1, mw - grad.size(3) * a.down, a.fd.h - 1, mh - grad.size(2) * a.down}, !a.flip_filter, 1.0);
+  const at::Tensor dpre = myops::bias_act_backward(dm, m, std::nullopt, 1, "lrelu", a.slope, a.gain, a.clamp, 1);
+  // U^T: padding [fu - p0 - 1, fu - p1 - up] per axis gives back x's size.
+  return myops::upfirdn2d(dpre, fu, {1, 1}, {a.up, a.up},
+                          {a.fu.w - a.pad_x0 - 1, a.fu.w - a.pad_x1 - a.up, a.fu.h - a.pad_y0 - 1,
+                           a.fu.h - a.pad_y1 - a.up},
+                          !a.flip_filter, double(a.up * a.up));
+}
+
+// ------------------------------------------------------------------------------ entry bodies
+
+// `result` when it already has `out`'s dtype and strides (the usual case for float32/float64:
+// every step keeps x's memory format), else `out` (allocated, unused so far) filled with it.
+inline at::Tensor in_layout_of(const at::Tensor& out, const at::Tensor& result) {
+  const bool same = result.scalar_type() == out.scalar_type() && result.strides() == out.strides();
+  return same ? result : at::Tensor(out).copy_(result);
+}
+
+// The entry bodies of every backend: checks, then the device guard from the checked device,
+// then the backend's kernel, its result in the output's memory format (what the Meta kernel
+// describes: x's suggested one).
+template <typename DeviceGuard, ForwardKernel* kernel>
+at::Tensor forward_entry(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
+                         int64_t up, int64_t down, c10::IntArrayRef padding, double gain, double slope,
+                         std::optional<double> clamp, bool flip_filter) {
+  const Args a = check_args(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter);
+  const DeviceGuard guard(x.device());
+  const at::Tensor out = empty_output(x, a);
+  return out.numel() == 0 ? out : in_layout_of(out, kernel(x, fu, fd, b, a));
+}
+
+template <typename DeviceGuard, BackwardKernel* kernel>
+at::Tensor backward_entry(const at::Tensor& grad, const at::Tensor& x, const OptTensor& fu, const OptTensor& fd,
+                          const OptTensor& b, int64_t up, int64_t down, c10::IntArrayRef padding, double gain,
+                          double slope, std::optional<double> clamp, bool flip_filter) {
+  const Args a = check_args(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter);
+  check_backward_args(grad, x, a);
+  const DeviceGuard guard(x.device());
+  const at::Tensor dx = empty_grad_input(x);
+  return dx.numel() == 0 ? dx : in_layout_of(dx, kernel(grad, x, fu, fd, b, a));
+}
+
+// The family's kernel table for one backend: the list of op names lives here once.
+template <typename DeviceGuard, ForwardKernel* forward, BackwardKernel* backward>
+void register_backend(torch::Library& m) {
+  m.impl("filtered_lrelu", &forward_entry<DeviceGuard, forward>);
+  m.impl("filtered_lrelu_backward", &backward_entry<DeviceGuard, backward>);
+}
+
+}  // namespace myops::ops::filtered_lrelu

@@ -1,0 +1,178 @@
+"""filtered_lrelu beyond the generic table tests: equality with the composition of
+myops.upfirdn2d and myops.bias_act over a grid (StyleGAN3's own reference path), the output
+size formula, the Python wrapper's arguments, gradients (zero where clamped, higher orders,
+filters that require grad), and the backward op by name in compiled graphs."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch._dynamo.testing import AotEagerAndRecordGraphs
+
+import myops
+from myops import reference
+
+
+def _x(shape, device, dtype=torch.float64, requires_grad=False):
+    return torch.randn(shape, device=device, dtype=dtype, requires_grad=requires_grad)
+
+
+def composition(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter):
+    """StyleGAN3's _filtered_lrelu_ref, with myops' upfirdn2d and bias_act."""
+    y = myops.bias_act(x, b)
+    y = myops.upfirdn2d(y, fu, up=up, padding=padding, gain=up ** 2, flip_filter=flip_filter)
+    y = myops.bias_act(y, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
+    return myops.upfirdn2d(y, fd, down=down, flip_filter=flip_filter)
+
+
+def _grid():
+    """up x down in {1, 2, 4}^2, each with four filter pairs (1-D/2-D, odd/even, 1 to 24 taps,
+    None); padding (offsets from the filters' total reach: positive, zero, negative), clamp,
+    slope and flip cycle through their values so that each meets the others."""
+    filters = [((4,), (4,)), ((3, 5), (2, 2)), ((1,), (24,)), ((12,), (7, 3)), ((24,), (11,)), ((6, 6), None),
+               (None, (5,)), ((2,), (9, 9))]
+    offsets = ([0, 0, 0, 0], [3, 2, 4, 1], [-1, 2, 1, -1], [-2, -3, -1, -2])
+    clamps, slopes = (None, 0.0, 0.5), (0.2, 0.0)
+    cases = []
+    for i, ((up, down), k) in enumerate(itertools.product(itertools.product((1, 2, 4), repeat=2), range(4))):
+        fu, fd = filters[i % len(filters)]
+        offset, clamp, slope, flip = offsets[(k + i // 4) % 4], clamps[i % 3], slopes[i // 3 % 2], bool(i // 6 % 2)
+        cases.append(pytest.param(up, down, fu, fd, offset, clamp, slope, flip,
+                                  id=f"up{up}-down{down}-fu{fu}-fd{fd}-pad{offset}-clamp{clamp}-slope{slope}-flip{flip}"))
+    return cases
+
+
+def _taps(f):
+    return (1, 1) if f is None else (f.shape[-1], f.shape[0])
+
+
+@pytest.mark.parametrize("up, down, fu_shape, fd_shape, offset, clamp, slope, flip", _grid())
+def test_equals_the_composition_of_upfirdn2d_and_bias_act(device, up, down, fu_shape, fd_shape, offset, clamp, slope,
+                                                          flip):
+    g = torch.Generator().manual_seed(up * 10 + down)
+    fil = lambda s: None if s is None else (torch.rand(s, generator=g, dtype=torch.float64) + 0.2).to(device)  # noqa: E731
+    fu, fd = fil(fu_shape), fil(fd_shape)
+    fu = None if fu is None else fu / fu.sum()
+    (uw, uh), (dw, dh) = _taps(fu), _taps(fd)
+    reach_x, reach_y = uw + dw - 2, uh + dh - 2  # what the two filters take off
+    padding = [offset[0] + reach_x // 2, offset[1] + (reach_x + 1) // 2, offset[2] + reach_y // 2,
+               offset[3] + (reach_y + 1) // 2]
+    x = torch.randn(2, 3, 13, 14, generator=g, dtype=torch.float64).to(device)
+    b = torch.randn(3, generator=g, dtype=torch.float64).to(device)
+    args = (x, fu, fd, b, up, down, padding, 1.3, slope, clamp, flip)
+    got = myops.filtered_lrelu(*args)
+    # StyleGAN3's output size formula.
+    assert got.shape == (2, 3, (13 * up + padding[2] + padding[3] - (uh - 1) - (dh - 1) + down - 1) // down,
+                         (14 * up + padding[0] + padding[1] - (uw - 1) - (dw - 1) + down - 1) // down)
+    torch.testing.assert_close(got, composition(*args))
+    torch.testing.assert_close(got, reference.filtered_lrelu(*args))
+    if up in (1, 2) and down in (1, 2):  # the gradients too (float32 with float32 filters, the common case)
+        xs = x.float().requires_grad_()
+        bs = b.float().requires_grad_()
+        f32 = lambda f: None if f is None else f.float()  # noqa: E731
+        dy = torch.randn_like(got, dtype=torch.float32)
+        want = torch.autograd.grad(composition(xs, f32(fu), f32(fd), bs, *args[4:]), (xs, bs), dy)
+        have = torch.autograd.grad(myops.filtered_lrelu(xs, f32(fu), f32(fd), bs, *args[4:]), (xs, bs), dy)
+        for h, w in zip(have, want):
+            torch.testing.assert_close(h, w, atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------ the wrapper
+
+def test_wrapper_arguments(device):
+    """padding as int, [x, y] or [x0, x1, y0, y1]; numpy scalars and 0-d tensors for numbers;
+    StyleGAN3's defaults (gain sqrt(2), slope 0.2)."""
+    x, f = _x((1, 2, 6, 7), device), torch.ones(2, device=device, dtype=torch.float64) / 2
+    want = reference.filtered_lrelu(x, f, f, None, 2, 2, [3, 3, 3, 3], math.sqrt(2), 0.2, None, False)
+    torch.testing.assert_close(myops.filtered_lrelu(x, f, f, up=2, down=2, padding=3), want)
+    torch.testing.assert_close(myops.filtered_lrelu(x, f, f, up=2, down=2, padding=[3, 3]), want)
+    torch.testing.assert_close(myops.filtered_lrelu(x, f, f, up=np.int64(2), down=torch.tensor(2), padding=(3, 3, 3, 3),
+                                                    gain=np.sqrt(2), slope=np.float32(0.2)), want, rtol=1e-7, atol=1e-7)
+    want = reference.filtered_lrelu(x, f, f, None, 2, 1, [1, 0, 2, -1], 0.5, 0.1, 0.3, True)
+    got = myops.filtered_lrelu(x, f, f, None, 2, 1, [1, 0, 2, -1], torch.tensor(0.5), np.float64(0.1),
+                               torch.tensor(0.3, dtype=torch.float64), True)
+    torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match="myops.filtered_lrelu: padding must be an int, \\[x, y\\] or"):
+        myops.filtered_lrelu(x, padding=[1, 2, 3])
+    with pytest.raises(ValueError, match="myops.filtered_lrelu: up must be an int, got 1.5"):
+        myops.filtered_lrelu(x, up=1.5)
+    with pytest.raises(ValueError, match="myops.filtered_lrelu: gain must be a number"):
+        myops.filtered_lrelu(x, gain="big")
+
+
+# ------------------------------------------------------------------------------ gradients
+
+def test_gradient_is_zero_where_clamped(device):
+    x = _x((1, 2, 6, 6), device, requires_grad=True)
+    b = _x(2, device, requires_grad=True)
+    f = torch.full((4,), 0.25, device=device, dtype=torch.float64)
+    myops.filtered_lrelu(x, f, f, b, 2, 2, [2, 1, 2, 1], clamp=0.0).sum().backward()
+    assert x.grad.abs().max() == 0 and b.grad.abs().max() == 0
+    # A huge x: every activation is clamped, everything is +-clamp, no gradient.
+    xl = (1e3 * torch.sign(_x((1, 2, 6, 6), device))).requires_grad_()
+    y = myops.filtered_lrelu(xl, None, None, None, clamp=1.0)
+    torch.testing.assert_close(y.abs(), torch.ones_like(y))
+    y.sum().backward()
+    assert xl.grad.abs().max() == 0
+
+
+@pytest.mark.parametrize("up, down, fu, fd, clamp", [(2, 2, (4,), (4,), 0.8), (1, 2, (3, 3), None, None),
+                                                     (4, 1, (5,), (2, 3), None)])
+def test_gradgradcheck_x_and_b(device, up, down, fu, fd, clamp):
+    fil = lambda s: None if s is None else torch.rand(s, device=device, dtype=torch.float64)  # noqa: E731
+    fu, fd = fil(fu), fil(fd)
+    x, b = _x((1, 2, 4, 5), device, requires_grad=True), _x(2, device, requires_grad=True)
+
+    def fn(x, b):
+        return myops.filtered_lrelu(x, fu, fd, b, up, down, [2, 1, 1, 2], 1.2, 0.2, clamp, False)
+    torch.autograd.gradcheck(fn, (x, b))
+    torch.autograd.gradgradcheck(fn, (x, b))
+
+
+def test_third_order_matches_reference(device):
+    """d/dx of <dx/dy-weighted> second-order terms, against autograd through the reference."""
+    f = torch.rand(4, device=device, dtype=torch.float64)
+    x, b = _x((1, 2, 4, 5), device, requires_grad=True), _x(2, device, requires_grad=True)
+
+    def third(fn):
+        y = fn(x, f, f, b, 2, 2, [2, 1, 2, 1], 1.4, 0.3, None, False)
+        (gx,) = torch.autograd.grad(y, x, torch.ones_like(y) + y, create_graph=True)
+        (ggx, gb) = torch.autograd.grad((gx ** 2).sum(), (x, b), create_graph=True)
+        return torch.autograd.grad((ggx * gb.sum()).sum(), (x, b))
+    for got, want in zip(third(myops.filtered_lrelu), third(reference.filtered_lrelu)):
+        torch.testing.assert_close(got, want)
+
+
+def test_filters_requiring_grad_are_an_error(device):
+    x = _x((1, 1, 4, 4), device, requires_grad=True)
+    f = torch.ones(2, 2, device=device, dtype=torch.float64, requires_grad=True)
+    for kw in ({"fu": f}, {"fd": f}):
+        name = next(iter(kw))
+        with pytest.raises(RuntimeError, match=f"myops.filtered_lrelu: {name} requires grad, but the filters are not"):
+            myops.filtered_lrelu(x, **kw)
+        with pytest.raises(RuntimeError, match=f"{name} requires grad"):
+            myops.filtered_lrelu(x.detach(), **kw)  # even when x does not require grad
+    with torch.no_grad():  # no graph is recorded: nothing to get wrong
+        torch.testing.assert_close(myops.filtered_lrelu(x, f, f), reference.filtered_lrelu(x.detach(), f.detach(), f.detach()))
+    myops.filtered_lrelu(x, f.detach(), f.detach()).sum().backward()  # the documented fix
+    assert x.grad is not None
+
+
+# ------------------------------------------------------------------------------ torch.compile
+
+def test_compiled_backward_calls_the_backward_op_by_name(device):
+    backend = AotEagerAndRecordGraphs()
+    f = torch.full((4,), 0.25, device=device)
+    x = torch.randn(2, 3, 8, 8, device=device, requires_grad=True)
+    b = torch.randn(3, device=device, requires_grad=True)
+    fn = torch.compile(lambda x, b: myops.filtered_lrelu(x, f, f, b, 2, 2, [2, 1, 2, 1], clamp=1.0),
+                       backend=backend, fullgraph=True, dynamic=True)
+    fn(x, b).sum().backward()
+    assert any("myops.filtered_lrelu.default" in g.code for g in backend.fw_graphs)
+    assert any("myops.filtered_lrelu_backward.default" in g.code for g in backend.bw_graphs)
+    rx, rb = x.detach().requires_grad_(), b.detach().requires_grad_()
+    reference.filtered_lrelu(rx, f, f, rb, 2, 2, [2, 1, 2, 1], clamp=1.0).sum().backward()
+    torch.testing.assert_close(x.grad, rx.grad)
+    torch.testing.assert_close(b.grad, rb.grad)
