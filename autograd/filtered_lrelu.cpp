@@ -127,6 +127,7 @@ class FilteredLreluBackward : public Function<FilteredLreluBackward> {
   }
 };
 
+using myops::autograd::check_no_forward_ad;
 using myops::autograd::needs_graph;
 
 void check_filters_do_not_require_grad(const OptTensor& fu, const OptTensor& fd) {
@@ -140,6 +141,7 @@ void check_filters_do_not_require_grad(const OptTensor& fu, const OptTensor& fd)
 at::Tensor filtered_lrelu_autograd(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
                                    int64_t up, int64_t down, c10::IntArrayRef padding, double gain, double slope,
                                    std::optional<double> clamp, bool flip_filter) {
+  check_no_forward_ad("myops.filtered_lrelu", x, b, fu, fd);
   check_filters_do_not_require_grad(fu, fd);
   const Config config{up, down, padding.vec(), gain, slope, clamp, flip_filter};
   if (needs_graph(x, b.value_or(at::Tensor()))) return FilteredLrelu::apply(x, b, fu, fd, config);
@@ -151,6 +153,7 @@ at::Tensor filtered_lrelu_backward_autograd(const at::Tensor& grad, const at::Te
                                             const OptTensor& fd, const OptTensor& b, int64_t up, int64_t down,
                                             c10::IntArrayRef padding, double gain, double slope,
                                             std::optional<double> clamp, bool flip_filter) {
+  check_no_forward_ad("myops.filtered_lrelu_backward", grad, x, b, fu, fd);
   check_filters_do_not_require_grad(fu, fd);
   const Config config{up, down, padding.vec(), gain, slope, clamp, flip_filter};
   if (needs_graph(grad, x, b.value_or(at::Tensor()))) {

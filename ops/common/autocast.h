@@ -26,6 +26,7 @@
 #include <torch/library.h>
 
 #include <initializer_list>
+#include <optional>
 #include <utility>
 
 namespace myops::autocast {
@@ -49,6 +50,13 @@ struct Autocast {
   template <typename T>
   static T cast(at::ScalarType dtype, const T& arg) {
     return at::autocast::cached_cast(dtype, arg, device);
+  }
+
+  // A FIR filter (upfirdn2d, filtered_lrelu): those ops take a float32 filter (what StyleGAN's
+  // setup_filter makes) with an x of any dtype, so only a filter of a third dtype is cast to x's.
+  static std::optional<at::Tensor> cast_filter(at::ScalarType x_dtype, const std::optional<at::Tensor>& f) {
+    const bool keep = !f.has_value() || !f->defined() || f->scalar_type() == at::kFloat;
+    return keep ? f : cast(x_dtype, f);
   }
 
   // op(args...) with this autocast key excluded: the op dispatches again below autocast

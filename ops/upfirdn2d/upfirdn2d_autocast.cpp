@@ -1,6 +1,5 @@
-// Autocast kernel of upfirdn2d (policy: README, "Works with"): runs in x's dtype. The op takes
-// a float32 filter with any x (what StyleGAN's setup_filter makes), so f is cast to x's dtype
-// only when it is neither float32 nor x's dtype (a float16 filter with a bfloat16 x).
+// Autocast kernel of upfirdn2d (policy: README, "Works with"): runs in x's dtype; the filter is
+// cast to it only when it is neither float32 nor x's dtype (Autocast::cast_filter).
 #include <torch/library.h>
 
 #include "myops/upfirdn2d.h"
@@ -13,9 +12,7 @@ template <c10::DispatchKey key>
 at::Tensor upfirdn2d_autocast(const at::Tensor& x, const std::optional<at::Tensor>& f, c10::IntArrayRef up,
                               c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter, double gain) {
   using A = autocast::Autocast<key>;
-  const bool keep_f = !f.has_value() || !f->defined() || f->scalar_type() == at::kFloat;
-  return A::call(myops::upfirdn2d, x, keep_f ? f : A::cast(x.scalar_type(), f), up, down, padding, flip_filter,
-                 gain);
+  return A::call(myops::upfirdn2d, x, A::cast_filter(x.scalar_type(), f), up, down, padding, flip_filter, gain);
 }
 
 template <c10::DispatchKey key>

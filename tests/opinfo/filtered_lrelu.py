@@ -10,7 +10,7 @@ import torch
 import myops
 from myops import reference
 from myops.ops_filtered_lrelu import stylegan3_padding
-from opinfo import ErrorCase, OpInfo, Sample, _layout, _t
+from opinfo import Autocast, ErrorCase, OpInfo, Sample, _layout, _t, cast_args
 
 SQRT2 = math.sqrt(2)
 
@@ -185,15 +185,27 @@ def filtered_lrelu_backward_errors(device):
                     "myops.filtered_lrelu: x must be a floating-point tensor")
 
 
+def _autocast_cast(x_index, others):
+    """Runs in x's dtype: the tensors at `others` (grad, b) cast to it; a filter (fu, fd) only
+    when it is neither float32 nor x's dtype, as upfirdn2d."""
+    def cast(args, dtype, device_type):
+        x_dtype = args[x_index].dtype
+        filters = [i for i in (x_index + 1, x_index + 2) if args[i] is not None and args[i].dtype != torch.float32]
+        return cast_args(args, x_dtype, device_type, which=(*others, *filters))
+    return cast
+
+
 OPS = [
     OpInfo("filtered_lrelu", torch.ops.myops.filtered_lrelu.default, myops.filtered_lrelu, reference.filtered_lrelu,
            filtered_lrelu_samples, errors=filtered_lrelu_errors,
            compile_samples=("defaults", "up2_down2_sep4_b", "up2_2d4x4_clamp", "stylegan3_layer_sep12",
                             "channels_last_up2_down2", "negative_padding_crop"),
-           resizable_args=filtered_lrelu_resizable_args, large_samples=filtered_lrelu_large_samples),
+           resizable_args=filtered_lrelu_resizable_args, large_samples=filtered_lrelu_large_samples,
+           autocast=Autocast("x_dtype", cast=_autocast_cast(0, (3,)), low_args=(0,))),
     # The backward op is internal (no Python wrapper): autograd and compiled backward graphs call it.
     OpInfo("filtered_lrelu_backward", torch.ops.myops.filtered_lrelu_backward.default,
            torch.ops.myops.filtered_lrelu_backward, reference.filtered_lrelu_backward, filtered_lrelu_backward_samples,
            errors=filtered_lrelu_backward_errors,
-           compile_samples=("up2_down2_sep4_b", "channels_last_up2_down2")),
+           compile_samples=("up2_down2_sep4_b", "channels_last_up2_down2"),
+           autocast=Autocast("x_dtype", cast=_autocast_cast(1, (0, 4)), x=1, low_args=(0, 1))),
 ]
