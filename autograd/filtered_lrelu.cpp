@@ -14,6 +14,7 @@
 //   d/dx, d/db: zero. h is piecewise constant in m (lrelu's two slopes and the clamp mask), the
 //         same rule as bias_act_backward's order 2 for lrelu.
 // The filters are not differentiable: fu or fd requiring grad is an error, never a silent zero.
+#include <ATen/OpMathType.h>
 #include <ATen/ops/sum.h>
 #include <ATen/ops/zeros_like.h>
 #include <torch/autograd.h>
@@ -88,9 +89,15 @@ class FilteredLrelu : public Function<FilteredLrelu> {
     const bool needs_b = s[1].defined() && ctx->needs_input_grad(1);
     at::Tensor grad_x, grad_b;
     if (ctx->needs_input_grad(0) || needs_b) {
-      grad_x = config.backward(grads[0], s[0], optional(s[2]), optional(s[3]), optional(s[1]));
-      if (needs_b) grad_b = at::sum(grad_x, {0, 2, 3});
-      if (!ctx->needs_input_grad(0)) grad_x = at::Tensor();
+      // For float16/bfloat16 the gradient is taken in float32 (what the kernels compute in
+      // anyway) and rounded once: b's gradient sums it over N, H and W before any rounding,
+      // not a sum of rounded terms.
+      const at::ScalarType dtype = s[0].scalar_type(), opmath = at::toOpMathType(dtype);
+      const auto wide = [&](const at::Tensor& t) { return t.defined() ? t.to(opmath) : t; };
+      const at::Tensor grad_wide = config.backward(wide(grads[0]), wide(s[0]), optional(wide(s[2])),
+                                                   optional(wide(s[3])), optional(wide(s[1])));
+      if (needs_b) grad_b = at::sum(grad_wide, {0, 2, 3}).to(dtype);
+      if (ctx->needs_input_grad(0)) grad_x = grad_wide.to(dtype);
     }
     return {grad_x, grad_b, {}, {}, {}};
   }
