@@ -46,9 +46,11 @@ def bias_act(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act: str = "li
     (for every activation, linear included); the backward is its own op,
     ``torch.ops.myops.bias_act_backward``.
     """
-    op = "myops.bias_act"
-    return torch.ops.myops.bias_act(x, b, as_int(dim, op, "dim"), act, as_optional_float(alpha, op, "alpha"),
-                                    as_optional_float(gain, op, "gain"), as_optional_float(clamp, op, "clamp"))
+    if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
+        op = "myops.bias_act"
+        dim, alpha = as_int(dim, op, "dim"), as_optional_float(alpha, op, "alpha")
+        gain, clamp = as_optional_float(gain, op, "gain"), as_optional_float(clamp, op, "clamp")
+    return torch.ops.myops.bias_act(x, b, dim, act, alpha, gain, clamp)
 
 
 # ------------------------------------------------------------------------------ references

@@ -22,7 +22,9 @@ def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
     (e.g. float16 with float32 gives float32); computed in float32 for float16/bfloat16.
     Differentiable in ``a`` and ``b`` (twice). ``c``: a Python number, numpy scalar or 0-d tensor.
     """
-    return torch.ops.myops.muladd(a, b, as_float(c, "myops.muladd", "c"))
+    if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
+        c = as_float(c, "myops.muladd", "c")
+    return torch.ops.myops.muladd(a, b, c)
 
 
 def mul(a: Tensor, b: Tensor) -> Tensor:
