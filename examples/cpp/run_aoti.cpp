@@ -1,7 +1,7 @@
-// Runs the AOTInductor package saved by export_model.py (compiled for the CPU, with a dynamic
-// batch dimension) for two batch sizes and checks it against the saved expected values. The
-// package's compiled code calls the myops ops through the dispatcher: this program links
-// myops::myops, so they are registered at start-up.
+// Runs the AOTInductor package saved by export_model.py (compiled for the CPU, with dynamic
+// batch and image sizes) on every test case in data.pt (different sizes, one package) and checks
+// it against the saved expected values. The package's compiled code calls the myops ops through
+// the dispatcher: this program links myops::myops, so they are registered at start-up.
 //   run_aoti DIR      (DIR: what export_model.py wrote)
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/script.h>
@@ -15,17 +15,14 @@ int main(int argc, char** argv) {
     torch::inductor::AOTIModelPackageLoader model(dir + "/model.pt2");
     ExampleData data(dir + "/data.pt");
     c10::InferenceMode inference;
+    const int64_t cases = data.cases();
+    if (cases == 0) {
+      std::cerr << "no test case in " << dir << "/data.pt\n";
+      return false;
+    }
     bool ok = true;
-    for (int64_t batch : {3, 7}) {  // one package, two batch sizes: the batch dimension is dynamic
-      const std::vector<at::Tensor> outputs =
-          model.run({data.get("x", batch), data.get("h", batch), data.get("c", batch)});
-      if (outputs.size() != 2) {
-        std::cerr << "expected 2 outputs (new_h, new_cell), got " << outputs.size() << "\n";
-        return false;
-      }
-      const std::string where = " cpu batch " + std::to_string(batch);
-      ok &= check_close("new_h   " + where, outputs[0], data.get("new_h", batch));
-      ok &= check_close("new_cell" + where, outputs[1], data.get("new_cell", batch));
+    for (int64_t c = 0; c < cases; ++c) {
+      ok &= check_outputs("cpu " + data.describe(c), model.run(data.inputs(c)), data.outputs(c));
     }
     return ok;
   });

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._args import as_int, as_optional_float
+
 __all__ = ["bias_act"]
 
 
@@ -38,10 +40,16 @@ def bias_act(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act: str = "li
         clamp: None (no clamping) or a value >= 0: the output is clamped to
             ``[-clamp, clamp]``. Negative values raise.
 
+    Numbers (dim, alpha, gain, clamp) may be Python numbers, numpy scalars or 0-d tensors.
+
     Differentiable in x and b, twice. Where clamping changes the output the gradient is zero
     (for every activation, linear included); the backward is its own op,
     ``torch.ops.myops.bias_act_backward``.
     """
+    if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
+        op = "myops.bias_act"
+        dim, alpha = as_int(dim, op, "dim"), as_optional_float(alpha, op, "alpha")
+        gain, clamp = as_optional_float(gain, op, "gain"), as_optional_float(clamp, op, "clamp")
     return torch.ops.myops.bias_act(x, b, dim, act, alpha, gain, clamp)
 
 

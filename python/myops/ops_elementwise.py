@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ._args import as_float
+
 __all__ = ["muladd", "mul", "add", "add_out"]
 
 
@@ -18,8 +20,10 @@ def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
 
     ``a`` and ``b`` broadcast against each other and are promoted like ``torch.mul``
     (e.g. float16 with float32 gives float32); computed in float32 for float16/bfloat16.
-    Differentiable in ``a`` and ``b`` (twice).
+    Differentiable in ``a`` and ``b`` (twice). ``c``: a Python number, numpy scalar or 0-d tensor.
     """
+    if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
+        c = as_float(c, "myops.muladd", "c")
     return torch.ops.myops.muladd(a, b, c)
 
 

@@ -5,12 +5,13 @@ downsample, fused into one op), its reference and the reference of its backward 
 from __future__ import annotations
 
 import math
-import operator
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from ._args import as_float, as_int
 
 __all__ = ["filtered_lrelu"]
 
@@ -18,23 +19,11 @@ _OP = "myops.filtered_lrelu"
 
 
 def _int(value, name: str) -> int:
-    """A Python int, numpy integer or integral 0-d tensor -> int (ValueError naming the argument)."""
-    if isinstance(value, Tensor) and value.ndim == 0 and not value.is_floating_point():
-        return int(value)
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise ValueError(f"{_OP}: {name} must be an int, got {value!r}") from None
+    return as_int(value, _OP, name)
 
 
 def _float(value, name: str) -> float:
-    """A Python number, numpy scalar or 0-d tensor -> float (ValueError naming the argument)."""
-    if isinstance(value, Tensor) and value.ndim != 0:
-        raise ValueError(f"{_OP}: {name} must be a number, got a tensor of shape {list(value.shape)}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{_OP}: {name} must be a number, got {value!r}") from None
+    return as_float(value, _OP, name)
 
 
 def _parse_padding(padding) -> list[int]:

@@ -7,30 +7,36 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._args import as_float, as_int
+
 __all__ = ["upfirdn2d", "setup_filter", "upsample2d", "downsample2d", "filter2d"]
 
 # Same names, arguments, defaults and results as NVlabs StyleGAN2/3's torch_utils/ops/upfirdn2d
 # (without its `impl` argument): one dispatcher op, myops::upfirdn2d, does the work.
 
 
+_OP = "myops.upfirdn2d"
+
+
 def _parse_scaling(scaling, name: str) -> list[int]:
-    """int or [x, y] -> [x, y]."""
-    if isinstance(scaling, int):
+    """int or [x, y] -> [x, y] (ints: Python, numpy or 0-d tensors)."""
+    if not isinstance(scaling, (list, tuple)):
         scaling = [scaling, scaling]
-    if not (isinstance(scaling, (list, tuple)) and len(scaling) == 2 and all(isinstance(s, int) for s in scaling)):
-        raise ValueError(f"myops.upfirdn2d: {name} must be an int or [x, y] of ints, got {scaling!r}")
-    return [int(scaling[0]), int(scaling[1])]
+    if len(scaling) != 2:
+        raise ValueError(f"{_OP}: {name} must be an int or [x, y] of ints, got {scaling!r}")
+    return [as_int(s, _OP, name) for s in scaling]
 
 
 def _parse_padding(padding) -> list[int]:
-    """int, [x, y] or [x0, x1, y0, y1] -> [x0, x1, y0, y1]."""
-    if isinstance(padding, int):
+    """int, [x, y] or [x0, x1, y0, y1] -> [x0, x1, y0, y1] (ints: Python, numpy or 0-d tensors)."""
+    if not isinstance(padding, (list, tuple)):
         padding = [padding, padding]
-    if not (isinstance(padding, (list, tuple)) and len(padding) in (2, 4) and all(isinstance(p, int) for p in padding)):
-        raise ValueError(f"myops.upfirdn2d: padding must be an int, [x, y] or [x0, x1, y0, y1] of ints, got {padding!r}")
+    if len(padding) not in (2, 4):
+        raise ValueError(f"{_OP}: padding must be an int, [x, y] or [x0, x1, y0, y1] of ints, got {padding!r}")
+    padding = [as_int(p, _OP, "padding") for p in padding]
     if len(padding) == 2:
         padding = [padding[0], padding[0], padding[1], padding[1]]
-    return [int(p) for p in padding]
+    return padding
 
 
 def _get_filter_size(f: Tensor | None) -> tuple[int, int]:
@@ -64,7 +70,7 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter:
     a channels_last ``x`` gives a channels_last result.
     """
     return torch.ops.myops.upfirdn2d(x, f, _parse_scaling(up, "up"), _parse_scaling(down, "down"),
-                                     _parse_padding(padding), bool(flip_filter), float(gain))
+                                     _parse_padding(padding), bool(flip_filter), as_float(gain, _OP, "gain"))
 
 
 def setup_filter(f, device=torch.device("cpu"), normalize: bool = True, flip_filter: bool = False,
@@ -93,7 +99,7 @@ def setup_filter(f, device=torch.device("cpu"), normalize: bool = True, flip_fil
         f = f / f.sum()  # not in place: never modifies the caller's tensor
     if flip_filter:
         f = f.flip(list(range(f.ndim)))
-    f = f * (gain ** (f.ndim / 2))
+    f = f * (as_float(gain, "myops.setup_filter", "gain") ** (f.ndim / 2))
     return f.to(device=device)
 
 
@@ -106,7 +112,8 @@ def upsample2d(x: Tensor, f: Tensor | None, up=2, padding=0, flip_filter: bool =
     px0, px1, py0, py1 = _parse_padding(padding)
     fw, fh = _get_filter_size(f)
     p = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2, py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
-    return upfirdn2d(x, f, up=[upx, upy], padding=p, flip_filter=flip_filter, gain=gain * upx * upy)
+    return upfirdn2d(x, f, up=[upx, upy], padding=p, flip_filter=flip_filter,
+                     gain=as_float(gain, "myops.upsample2d", "gain") * upx * upy)
 
 
 def downsample2d(x: Tensor, f: Tensor | None, down=2, padding=0, flip_filter: bool = False,

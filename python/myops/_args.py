@@ -1,0 +1,67 @@
+"""Number arguments of the Python wrappers: Python numbers, numpy scalars (StyleGAN passes
+``gain = np.float64(...)``) and 0-d tensors, converted to the Python float/int the op's schema
+takes, with a ValueError naming the op and the argument otherwise.
+
+Under torch.compile: a Python number or a numpy scalar that is an input or a constant of the
+compiled function converts to a constant (a specialization), so ``fullgraph=True`` works: Python ints and floats, and np.float64 (a
+subclass of float). Other numpy scalars (np.float32, np.int64, ...) and numpy values *computed*
+inside the compiled function (StyleGAN's ``def_gain * gain``) are traced by Dynamo as 0-d
+tensors. A 0-d tensor has a value known only when the graph runs: ``float()`` of it is a data-dependent
+(unbacked) SymFloat, and a schema ``float``/``int`` argument must be a concrete number when the
+op is traced (the dispatcher has no symbolic float, and an unbacked int cannot be guarded on to
+check it). So such a value graph-breaks: it works with ``fullgraph=False`` (the default) and
+raises under ``fullgraph=True``; there is no way around that short of the op taking a Tensor.
+"""
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import Tensor
+
+try:
+    import numpy as _np
+    _NP_INTEGER = (_np.integer,)
+except ImportError:  # numpy is optional for torch
+    _NP_INTEGER = ()
+
+
+def as_float(value, op: str, name: str) -> float:
+    """A Python number, numpy scalar or 0-d tensor -> float."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise ValueError(f"{op}: {name} must be a number, got a tensor of shape {list(value.shape)}")
+    if isinstance(value, (str, bytes, bool)) and not isinstance(value, numbers.Number):
+        raise ValueError(f"{op}: {name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{op}: {name} must be a number, got {value!r}") from None
+
+
+def as_optional_float(value, op: str, name: str) -> float | None:
+    """None, or :func:`as_float`."""
+    return None if value is None else as_float(value, op, name)
+
+
+def as_int(value, op: str, name: str) -> int:
+    """A Python int, numpy integer or integral 0-d tensor -> int (floats, even 2.0, raise)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, _NP_INTEGER):
+        return int(value)
+    if isinstance(value, Tensor) and value.ndim == 0 and not value.is_floating_point() \
+            and not value.is_complex() and value.dtype != torch.bool:
+        return int(value)
+    raise ValueError(f"{op}: {name} must be an int, got {value!r}")
+
+
+def as_ints(value, op: str, name: str, lengths: tuple[int, ...]) -> list[int]:
+    """One int (repeated to lengths[0]) or a list/tuple of one of ``lengths`` ints -> list of ints."""
+    if not isinstance(value, (list, tuple)):
+        return [as_int(value, op, name)] * lengths[0]
+    if len(value) not in lengths:
+        shapes = " or ".join(f"{n} ints" for n in lengths)
+        raise ValueError(f"{op}: {name} must be an int or a list of {shapes}, got {value!r}")
+    return [as_int(v, op, name) for v in value]
