@@ -8,18 +8,12 @@ set, in a subprocess) of one call of ours and of the eager reference, next to th
 
 from __future__ import annotations
 
-import gc
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import torch
 
 import myops
-from bench_upfirdn2d import _rss_bytes
-from common import Case
+from common import image_op_cases, peak_extra_bytes, peak_extra_of_call
 from myops import reference
 from myops.ops_filtered_lrelu import stylegan3_padding
 
@@ -53,55 +47,15 @@ def _functions(f, b, pad):
 
 
 def _probe(who: str, shape: list) -> int:
-    """In a fresh process: the peak resident memory of one call above what was resident just
-    before it, the result included (see bench_upfirdn2d.peak_extra_bytes)."""
+    """In a fresh process (common.peak_extra_bytes): the peak extra memory of one call."""
     x, f, b, pad = _inputs(shape, "cpu")
-    fn = _functions(f, b, pad)[0 if who == "ours" else 1]
-    fn(x)
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    before = _rss_bytes("VmRSS")
-    out = fn(x)
-    peak = _rss_bytes("VmHWM")
-    del out
-    return peak - before
-
-
-def peak_extra_bytes(who: str, shape: list) -> int | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    code = f"import bench_filtered_lrelu as b; print(b._probe({who!r}, {shape!r}))"
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    return int(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else None
+    return peak_extra_of_call(_functions(f, b, pad)[0 if who == "ours" else 1], x)
 
 
 def cases(device: str, quick: bool = False):
     shape = [1, 64, 36, 36] if quick else [4, 256, 36, 36]
     x, f, b, pad = _inputs(shape, device)
     ours, ref = _functions(f, b, pad)
-    compiled = torch.compile(ref, fullgraph=True)
-    out = ours(x)
-    torch.testing.assert_close(out, ref(x), atol=1e-4, rtol=1e-4)
-    moved = (x.numel() + out.numel()) * x.element_size()
-    name = f"filtered_lrelu up2/down2 sep12 clamp fp32 {shape}"
-    notes = {"output_MB": out.numel() * out.element_size() / 2**20}
-    if device == "cpu":
-        for who in ("ours", "eager"):
-            extra = peak_extra_bytes(who, shape)
-            notes[f"peak_extra_MB_{who}"] = None if extra is None else round(extra / 2**20, 2)
-    yield Case("filtered_lrelu", f"{name} fwd", lambda: ours(x), lambda: ref(x), lambda: compiled(x),
-               bytes_moved=moved, device=device, notes=notes)
-
-    xg = x.detach().clone().requires_grad_()
-    g = torch.randn_like(out)
-
-    def fwd_bwd(fn):
-        def run():
-            xg.grad = None
-            fn(xg).backward(g)
-        return run
-    yield Case("filtered_lrelu", f"{name} fwd+bwd", fwd_bwd(ours), fwd_bwd(ref), fwd_bwd(compiled),
-               bytes_moved=2 * moved, device=device)
+    yield from image_op_cases(
+        "filtered_lrelu", f"filtered_lrelu up2/down2 sep12 clamp fp32 {shape}", x, ours, ref, device, tol=1e-4,
+        peak_extra=lambda who: peak_extra_bytes("bench_filtered_lrelu", f"{who!r}, {shape!r}"))

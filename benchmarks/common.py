@@ -71,3 +71,81 @@ def measure(case: Case, min_run_time: float = 1.0) -> dict:
         row["fraction_of_copy_bandwidth"] = times["copy"] / times["ours"]
     row.update(case.notes)
     return row
+
+
+# ------------------------------------------------------------ ops of one image input (x -> y)
+
+def _rss_bytes(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def peak_extra_of_call(fn: Callable, x: torch.Tensor) -> int:
+    """The peak resident memory of one call fn(x) above what was resident just before it (the
+    inputs, torch, the library), the result included. Meant for a fresh process (see
+    peak_extra_bytes)."""
+    import gc
+
+    fn(x)  # warm-up: one-time allocations (thread pool, ...) are not the op's
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM, the peak resident set
+    before = _rss_bytes("VmRSS")
+    out = fn(x)
+    peak = _rss_bytes("VmHWM")
+    del out
+    return peak - before
+
+
+def peak_extra_bytes(module: str, probe_args: str) -> int | None:
+    """`module._probe(probe_args)` (a peak_extra_of_call) in a subprocess (Linux only; None
+    elsewhere or on failure). glibc's malloc is told to map every block >= 64 KiB on its own
+    (MALLOC_MMAP_THRESHOLD_), so freed memory leaves the resident set at once and the peak is
+    what the call itself held at one time; torch's CPU allocator keeps no cache of its own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not sys.platform.startswith("linux"):
+        return None
+    code = f"import {module} as b; print(b._probe({probe_args}))"
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        return None
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def image_op_cases(family: str, name: str, x: torch.Tensor, ours: Callable, ref: Callable, device: str,
+                   tol: float, peak_extra: Callable[[str], int | None] | None = None):
+    """The two cases of an op of one image x: forward, and forward + backward (x's gradient for
+    a fixed output gradient), each against the eager reference and torch.compile of it. Bytes:
+    x read + the output written (twice for forward + backward). The forward row notes the
+    output's size and, on the CPU, peak_extra(who) for who in ("ours", "eager")."""
+    compiled = torch.compile(ref, fullgraph=True)
+    out = ours(x)
+    torch.testing.assert_close(out, ref(x), atol=tol, rtol=tol)
+    moved = (x.numel() + out.numel()) * x.element_size()
+    notes = {"output_MB": out.numel() * out.element_size() / 2**20}
+    if device == "cpu" and peak_extra is not None:
+        for who in ("ours", "eager"):
+            extra = peak_extra(who)
+            notes[f"peak_extra_MB_{who}"] = None if extra is None else round(extra / 2**20, 2)
+    yield Case(family, f"{name} fwd", lambda: ours(x), lambda: ref(x), lambda: compiled(x),
+               bytes_moved=moved, device=device, notes=notes)
+
+    xg = x.detach().clone().requires_grad_()
+    g = torch.randn_like(out)
+
+    def fwd_bwd(fn):
+        def run():
+            xg.grad = None
+            fn(xg).backward(g)
+        return run
+    yield Case(family, f"{name} fwd+bwd", fwd_bwd(ours), fwd_bwd(ref), fwd_bwd(compiled),
+               bytes_moved=2 * moved, device=device)
