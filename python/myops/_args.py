@@ -3,14 +3,15 @@
 takes, with a ValueError naming the op and the argument otherwise.
 
 Under torch.compile: a Python number or a numpy scalar that is an input or a constant of the
-compiled function converts to a constant (a specialization), so ``fullgraph=True`` works: Python ints and floats, and np.float64 (a
-subclass of float). Other numpy scalars (np.float32, np.int64, ...) and numpy values *computed*
-inside the compiled function (StyleGAN's ``def_gain * gain``) are traced by Dynamo as 0-d
-tensors. A 0-d tensor has a value known only when the graph runs: ``float()`` of it is a data-dependent
-(unbacked) SymFloat, and a schema ``float``/``int`` argument must be a concrete number when the
-op is traced (the dispatcher has no symbolic float, and an unbacked int cannot be guarded on to
-check it). So such a value graph-breaks: it works with ``fullgraph=False`` (the default) and
-raises under ``fullgraph=True``; there is no way around that short of the op taking a Tensor.
+compiled function converts to a constant (a specialization), so ``fullgraph=True`` works: Python
+ints and floats, and np.float64 (a subclass of float). Other numpy scalars (np.float32,
+np.int64, ...) and numpy values *computed* inside the compiled function (StyleGAN's ``def_gain *
+gain``) are traced by Dynamo as 0-d tensors. A 0-d tensor has a value known only when the graph
+runs: ``float()`` of it is a data-dependent (unbacked) SymFloat, and a schema ``float``/``int``
+argument must be a concrete number when the op is traced (the dispatcher has no symbolic float,
+and an unbacked int cannot be guarded on to check it). So such a value graph-breaks: it works
+with ``fullgraph=False`` (the default) and raises under ``fullgraph=True``; there is no way
+around that short of the op taking a Tensor.
 """
 from __future__ import annotations
 
