@@ -79,7 +79,9 @@ def run_demo(compile_reference: bool = True) -> None:
     cases = _demo_cases(device)
     print(f"\none call per op family ({', '.join(dict.fromkeys(c[0] for c in cases))}) vs its reference "
           f"on {device}, float32 (median time; ratio > 1: myops faster)")
-    header = f"{'family':12} {'call':32} {'max |diff|':>11} {'myops':>10} {'eager':>10} {'vs eager':>9}"
+    fw = max(len("family"), *(len(c[0]) for c in cases))  # column widths from the cases shown
+    cw = max(len("call"), *(len(c[1]) for c in cases))
+    header = f"{'family':{fw}} {'call':{cw}} {'max |diff|':>11} {'myops':>10} {'eager':>10} {'vs eager':>9}"
     if compile_reference:
         header += f" {'compiled':>10} {'vs compiled':>12}"
     print(header)
@@ -88,7 +90,7 @@ def run_demo(compile_reference: bool = True) -> None:
         diff = _max_diff(ours, _outputs(ref(*args)))
         t_ours = _median_seconds(op, args)
         t_eager = _median_seconds(ref, args)
-        line = (f"{family:12} {label:32} {diff:11.2e} {t_ours * 1e3:8.3f}ms {t_eager * 1e3:8.3f}ms "
+        line = (f"{family:{fw}} {label:{cw}} {diff:11.2e} {t_ours * 1e3:8.3f}ms {t_eager * 1e3:8.3f}ms "
                 f"{t_eager / t_ours:8.2f}x")
         if compile_reference:
             compiled = torch.compile(ref, fullgraph=True)
