@@ -80,6 +80,10 @@ def check_case(op, case, grad: bool) -> str:
         assert isinstance(op_error, case.error), f"{op.name} raised {op_error!r}, expected {case.error.__name__}"
         return "error"
     expected, ref_error = _raises(lambda: reference_result(op, args))
+    if op_error is None and ref_error is not None and all(r.numel() == 0 for r in as_tuple(got)):
+        # An empty result where the reference cannot run (conv2d rejects groups=0 for 0
+        # channels): nothing to compare, and nothing wrong with the op.
+        return "empty"
     if op_error is not None or ref_error is not None:
         assert op_error is not None and ref_error is not None, (
             f"{op.name}: the op raised {op_error!r} but the reference did not raise" if op_error is not None
