@@ -13,7 +13,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -ec
 INSTALL_LOG := $(abspath $(BUILD))/install.log
 
-.PHONY: venv install demo test pytest ctest ctest-examples bench gpu-check clean
+.PHONY: venv install demo test pytest fuzz ctest ctest-examples bench gpu-check clean
 all: install
 
 # The virtualenv with the pinned torch and the test tools; redone when the pins change.
@@ -47,6 +47,13 @@ test: pytest ctest ctest-examples
 # pytest exits 5 when it collected no test: that is a failure here, as any non-zero exit.
 pytest: install
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+# Property-based fuzzing (tests/test_fuzz.py, hypothesis): FUZZ_EXAMPLES random examples per op
+# (10000 by default) against the references; prints the counts per op at the end. `make test`
+# runs the same module with its bounded, derandomized default profile.
+FUZZ_EXAMPLES ?= 10000
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz MYOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -n 2 tests/test_fuzz.py
 
 # C++ tests: a separate CMake project that finds myops the way users do (find_package).
 ctest: install

@@ -24,3 +24,21 @@ def _seed():
     """The same random samples in every run (and in every pytest-xdist worker), so that a
     result is reproducible: samples are drawn with make_tensor/randn when a test asks for them."""
     torch.manual_seed(0)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """tests/test_fuzz.py's examples per op (valid ones compared, gradients checked, errors
+    raised as expected), gathered from the reports (so also from pytest-xdist workers)."""
+    rows = []
+    for report in terminalreporter.stats.get("passed", []):
+        if report.when != "call":
+            continue
+        for key, value in report.user_properties:
+            if key == "fuzz_counts":
+                rows.append(value)
+    if rows:
+        terminalreporter.write_sep("-", "fuzz examples per op")
+        for name, counts in sorted(rows):
+            total = sum(counts.values())
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            terminalreporter.write_line(f"{name:<16} {total:>7} examples ({detail})")

@@ -130,6 +130,10 @@ class OpInfo:
     # Forward-mode AD (forward_ad, torch.func.jvp/jacfwd) implemented; if not, the op raises
     # NotImplementedError naming itself (tests/test_forward_ad.py).
     forward_ad: bool = False
+    # Property-based fuzzing (tests/test_fuzz.py): device -> a hypothesis strategy of
+    # opinfo._fuzz.FuzzCase (random shapes, strides, dtypes, values and arguments, edges and
+    # invalid ones included), written in the family's own file. None: not fuzzed.
+    fuzz: Callable | None = None
 
     def __post_init__(self):
         unknown = set(self.skips) - set(PROPERTIES)

@@ -157,12 +157,48 @@ def bias_act_resizable_args(device, n):
             1, "lrelu", None, None, 1.0)
 
 
+# ------------------------------------------------------------------ fuzzing (tests/test_fuzz.py)
+
+def _fuzz_bias_act(device):
+    """x 0-D to 5-D with any layout and dtype, b None or along a random dim (now and then out of
+    range: IndexError), every activation, alpha/gain/clamp with their edges (0, tiny, huge,
+    negative; a negative or NaN clamp: ValueError)."""
+    from hypothesis import strategies as st
+
+    from opinfo._fuzz import FuzzCase, dtypes, scalars, shapes, tensors
+
+    @st.composite
+    def strategy(draw):
+        dtype = draw(dtypes)
+        x, sx = draw(tensors(draw(shapes(0, 5)), dtype, device))
+        act = draw(st.sampled_from(BIAS_ACTS))
+        alpha = draw(st.one_of(st.none(), scalars(0.0, 0.2, -0.5, 1.0, 2.5, lo=-2, hi=2)))
+        gain = draw(st.one_of(st.none(), scalars(0.0, 1e-30, 1e-3, 1.0, 2, 1e30, -1.0, lo=-3, hi=3)))
+        clamp = draw(st.one_of(st.none(), scalars(0.0, 0.5, 1.0, 256.0, 1e30, float("inf"), -1.0, float("nan"),
+                                                  lo=0, hi=4)))
+        error = None
+        if clamp is not None and not clamp >= 0:
+            error = ValueError
+        b, sb, dim = None, False, draw(st.integers(-6, 6))
+        if draw(st.booleans()):
+            if x.dim() == 0:
+                b, _ = draw(tensors((1,), dtype, device))
+                error = error or IndexError
+            elif not -x.dim() <= dim < x.dim():
+                b, _ = draw(tensors((x.shape[0],), dtype, device))
+                error = error or IndexError
+            else:
+                b, sb = draw(tensors((x.shape[dim],), dtype, device, layouts=("contiguous", "sliced", "offset")))
+        return FuzzCase((x, b, dim, act, alpha, gain, clamp), error=error, specials=sx or sb)
+    return strategy()
+
+
 OPS = [
     OpInfo("bias_act", torch.ops.myops.bias_act.default, myops.bias_act, reference.bias_act, bias_act_samples,
            errors=bias_act_errors,
            compile_samples=("lrelu_b_dim1_params", "swish", "channels_last", "noncontiguous", "x_0dim"),
            resizable_args=bias_act_resizable_args, large_samples=bias_act_large_samples,
-           autocast=Autocast("x_dtype", low_args=(0,))),  # conv output (bf16) + float32 bias
+           autocast=Autocast("x_dtype", low_args=(0,)), fuzz=_fuzz_bias_act),  # conv output (bf16) + float32 bias
     # The backward op is internal (no Python wrapper): autograd and compiled backward graphs
     # call it. Tested here in its own right; order 3 has no x-derivative (order 4).
     OpInfo("bias_act_backward", torch.ops.myops.bias_act_backward.default, torch.ops.myops.bias_act_backward,

@@ -112,6 +112,65 @@ def add_out_large_samples(device, dtype, requires_grad):
         yield Sample(name, (a, b, torch.empty(torch.broadcast_shapes(a.shape, b.shape), device=device, dtype=dtype)))
 
 
+# ------------------------------------------------------------------ fuzzing (tests/test_fuzz.py)
+
+def _fuzz_binary(kind):
+    """a, b with random broadcastable shapes up to 5-D (now and then not broadcastable), layouts,
+    dtypes (mixed: type promotion), a CPU 0-dim scalar; muladd's c with edges; add_out's out
+    (strided, an input itself, or of the wrong shape/dtype: the op's errors)."""
+    from hypothesis import strategies as st
+
+    from opinfo._fuzz import FuzzCase, dtypes, scalars, shapes, tensors
+
+    @st.composite
+    def strategy(draw, device):
+        shape = draw(shapes(0, 5))
+        # b: a suffix of a's shape, some dims 1 (broadcast), a's dims 1 where b has others
+        nb = draw(st.integers(0, len(shape)))
+        b_shape = list(shape[len(shape) - nb:])
+        a_shape = list(shape)
+        for i in range(nb):
+            r = draw(st.integers(0, 5))
+            if r == 0:
+                b_shape[i] = 1
+            elif r == 1:
+                a_shape[len(shape) - nb + i] = 1
+            elif r == 2 and draw(st.integers(0, 4)) == 0:
+                b_shape[i] = b_shape[i] + 2  # not broadcastable (unless a's is 1)
+        if draw(st.booleans()):
+            a_shape, b_shape = b_shape, a_shape
+        da = draw(dtypes)
+        db = draw(st.one_of(st.just(da), dtypes))
+        a, sa = draw(tensors(a_shape, da, device))
+        b, sb = draw(tensors(b_shape, db, device))
+        args = (a, b)
+        error = None
+        if kind == "muladd":
+            args += (draw(scalars(0.0, 1.0, -2.5, 0.5, 1e-30, 1e30, -0.0, float("nan"), float("inf"), lo=-4, hi=4)),)
+        if kind == "add_out":
+            try:
+                out_shape = torch.broadcast_shapes(a.shape, b.shape)
+            except RuntimeError:
+                out_shape = a.shape
+            rdt = torch.result_type(a, b)
+            which = draw(st.sampled_from(("fresh", "strided", "a", "wrong_shape", "wrong_dtype")))
+            if which == "a" and a.shape == out_shape and a.dtype == rdt and 0 not in a.stride():
+                out = a
+            elif which == "wrong_shape":
+                out = torch.empty(tuple(out_shape) + (2,), dtype=rdt, device=device)
+                error = RuntimeError
+            elif which == "wrong_dtype" and rdt != torch.float64:
+                out = torch.empty(out_shape, dtype=torch.float64, device=device)
+                error = TypeError
+            elif which == "strided":
+                out, _ = draw(tensors(out_shape, rdt, device, layouts=("transposed", "sliced", "offset", "channels_last")))
+            else:
+                out = torch.empty(out_shape, dtype=rdt, device=device)
+            args += (out,)
+        return FuzzCase(args, error=error, specials=sa or sb)
+    return strategy
+
+
 # As ATen's mul/add: no autocast kernel, type promotion (bfloat16 a with float32 b -> float32).
 PROMOTE = Autocast("none", low_args=(0,))
 
@@ -127,15 +186,19 @@ def binary_resizable_args(*extra):
 OPS = [
     OpInfo("muladd", torch.ops.myops.muladd.default, myops.muladd, reference.muladd, muladd_samples,
            errors=binary_errors("muladd"), compile_samples=BINARY_COMPILE_SAMPLES,
-           resizable_args=binary_resizable_args(0.25), large_samples=muladd_large_samples, autocast=PROMOTE),
+           resizable_args=binary_resizable_args(0.25), large_samples=muladd_large_samples, autocast=PROMOTE,
+           fuzz=_fuzz_binary("muladd")),
     OpInfo("mul", torch.ops.myops.mul.default, myops.mul, reference.mul, binary_samples,
            errors=binary_errors("mul"), compile_samples=BINARY_COMPILE_SAMPLES,
-           resizable_args=binary_resizable_args(), large_samples=binary_large_samples, autocast=PROMOTE),
+           resizable_args=binary_resizable_args(), large_samples=binary_large_samples, autocast=PROMOTE,
+           fuzz=_fuzz_binary("binary")),
     OpInfo("add", torch.ops.myops.add.default, myops.add, reference.add, binary_samples,
            errors=binary_errors("add"), compile_samples=BINARY_COMPILE_SAMPLES,
-           resizable_args=binary_resizable_args(), large_samples=binary_large_samples, autocast=PROMOTE),
+           resizable_args=binary_resizable_args(), large_samples=binary_large_samples, autocast=PROMOTE,
+           fuzz=_fuzz_binary("binary")),
     OpInfo("add_out", torch.ops.myops.add_out.default, myops.add_out, reference.add_out,
            lambda *a: _with_inplace_out(add_out_samples(*a)), errors=binary_errors("add_out", with_out=True),
            differentiable=False, twice_differentiable=False, out_arg=2, compile_samples=BINARY_COMPILE_SAMPLES,
-           large_samples=add_out_large_samples, autocast=PROMOTE),
+           large_samples=add_out_large_samples, autocast=PROMOTE, fuzz=_fuzz_binary("add_out")),
 ]
+

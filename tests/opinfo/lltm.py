@@ -129,11 +129,50 @@ def cell_backward_errors(device):
                     f"{pre}: old_cell must be 2-D \\[batch, state\\], got shape \\[4\\]")
 
 
+# ------------------------------------------------------------------ fuzzing (tests/test_fuzz.py)
+
+def _fuzz_lltm(device):
+    """batch 0 to 5, features 0 to 6, state 0 to 9, every tensor with its own layout (input and
+    weights transposed, old_cell expanded, ...), any dtype; now and then a tensor of the wrong
+    shape (RuntimeError, as the reference's torch.cat/addmm) or dtype (TypeError)."""
+    from hypothesis import strategies as st
+
+    from opinfo._fuzz import FuzzCase, dtypes, tensors
+
+    @st.composite
+    def strategy(draw):
+        dtype = draw(dtypes)
+        B, F, S = draw(st.integers(0, 5)), draw(st.integers(0, 6)), draw(st.integers(0, 9))
+        w_range = 3 / max(S + F, 1) ** 0.5
+        shapes = [(B, F), (3 * S, S + F), (3 * S,), (B, S), (B, S)]
+        error = None
+        bad = draw(st.integers(0, 15))
+        if bad < 5:  # one tensor of the wrong shape
+            wrong = list(shapes[bad])
+            wrong[-1] += draw(st.integers(1, 2))
+            shapes[bad] = tuple(wrong)
+            error = RuntimeError
+        args, specials = [], False
+        for i, shape in enumerate(shapes):
+            r = w_range if i == 1 else 1.0
+            t, s = draw(tensors(shape, dtype, device, low=-r, high=r))
+            args.append(t)
+            specials = specials or s
+        if bad == 5:
+            i = draw(st.integers(1, 4))
+            other = torch.float64 if dtype != torch.float64 else torch.float32
+            args[i] = args[i].to(other)
+            error = error or TypeError
+        return FuzzCase(tuple(args), error=error, specials=specials)
+    return strategy()
+
+
 OPS = [
     OpInfo("lltm", torch.ops.myops.lltm.default, myops.lltm, reference.lltm, lltm_samples, errors=lltm_errors,
            tolerances=LLTM_TOLERANCES, compile_samples=("basic", "batch1", "noncontiguous"),
            resizable_args=lltm_resizable_args, memory_formats=False, large_samples=lltm_large_samples,
            autocast=Autocast("lower_precision", low_args=(0, 3, 4)),  # as at::linear
+           fuzz=_fuzz_lltm,
            skips={"threads_bitwise": "the gate pre-activations and the weight/input gradients are ATen matrix "
                                      "products (BLAS), whose sums may split differently with the thread count: "
                                      "compared with assert_close here; test_lltm.py checks the gate passes "

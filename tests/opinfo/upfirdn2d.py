@@ -97,11 +97,66 @@ def _autocast_cast(args, dtype, device_type):
     return args if f is None or f.dtype == torch.float32 else cast_args(args, args[0].dtype, device_type, which=(1,))
 
 
+# ------------------------------------------------------------------ fuzzing (tests/test_fuzz.py)
+
+def _fuzz_filter(draw, st, device, x_dtype, max_taps):
+    """None, or a 1-D/2-D filter (float32 or x's dtype) of 1 to max_taps taps, sum |f| = 1,
+    with any layout; taps longer than the input included."""
+    from opinfo._fuzz import tensors
+
+    kind = draw(st.sampled_from(("none", "1d", "2d")))
+    if kind == "none":
+        return None
+    shape = (draw(st.integers(1, max_taps)),) if kind == "1d" else (draw(st.integers(1, max_taps)), draw(st.integers(1, max_taps)))
+    dtype = draw(st.sampled_from((torch.float32, x_dtype)))
+    f, _ = draw(tensors(shape, torch.float64, "cpu", specials=False))
+    norm = f.abs().sum()
+    f = (f / norm if norm > 0 else f)
+    return f.to(dtype).as_strided(f.shape, f.stride(), 0).to(device) if f.is_contiguous() else f.to(device, dtype)
+
+
+# 0 channels now and then (the reference cannot run those: test_fuzz counts them "empty").
+CHANNELS_CHOICES = (0, 1, 1, 2, 2, 3, 3, 1)
+
+
+def _fuzz_upfirdn2d(device):
+    """x [N, C, H, W] (0-size N/C, 1-pixel rows) with any layout and dtype, filters None/1-D/2-D
+    of up to 12 taps (longer than the input too), up/down 1 to 8 per axis, padding -6 to 8
+    (crops), flips, gains 0/tiny/huge (a negative gain with a 1-D filter, an empty output:
+    ValueError)."""
+    from hypothesis import strategies as st
+
+    from opinfo._fuzz import FuzzCase, dtypes, scalars, tensors
+
+    CHANNELS = st.sampled_from(CHANNELS_CHOICES)
+
+    @st.composite
+    def strategy(draw):
+        dtype = draw(dtypes)
+        shape = (draw(st.integers(0, 2)), draw(CHANNELS), draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+        x, sx = draw(tensors(shape, dtype, device))
+        f = _fuzz_filter(draw, st, device, dtype, 12)
+        small = st.one_of(st.integers(1, 2), st.integers(1, 8))
+        up = [draw(small), draw(small)]
+        down = [draw(small), draw(small)]
+        padding = [draw(st.integers(-6, 8)) for _ in range(4)]
+        flip = draw(st.booleans())
+        gain = float(draw(scalars(1.0, 0.0, 1e-6, 4.0, 1e6, -0.5, lo=-2, hi=16)))
+        error = None
+        fh, fw = (1, 1) if f is None else (f.shape[0], f.shape[0]) if f.dim() == 1 else tuple(f.shape)
+        if x.shape[3] * up[0] + padding[0] + padding[1] < fw or x.shape[2] * up[1] + padding[2] + padding[3] < fh:
+            error = ValueError
+        if f is not None and f.dim() == 1 and gain < 0:
+            error = ValueError
+        return FuzzCase((x, f, up, down, padding, flip, gain), error=error, specials=sx)
+    return strategy()
+
+
 OPS = [
     OpInfo("upfirdn2d", torch.ops.myops.upfirdn2d.default, myops.upfirdn2d, reference.upfirdn2d, upfirdn2d_samples,
            errors=upfirdn2d_errors,
            compile_samples=("identity", "up2_sep4", "down2_2d4x4", "up4_down2_sep7_anisotropic", "channels_last_up2_sep",
                             "negative_padding_crop"),
            resizable_args=upfirdn2d_resizable_args, large_samples=upfirdn2d_large_samples,
-           autocast=Autocast("x_dtype", cast=_autocast_cast, low_args=(0,))),
+           autocast=Autocast("x_dtype", cast=_autocast_cast, low_args=(0,)), fuzz=_fuzz_upfirdn2d),
 ]
