@@ -81,7 +81,9 @@ gpu-check:
 #   1. the C++ tests (tests/cpp, ctest), compiled and linked with the same -fsanitize flags;
 #   2. scripts/sanitize_smoke.py: every op of the table, forward, backward, double backward and
 #      error cases, in the venv's Python (not instrumented: the ASan runtime the library links is
-#      LD_PRELOADed; leak detection off, Python keeps objects alive until exit by design);
+#      LD_PRELOADed, with libstdc++, which Python does not link: else ASan's __cxa_throw
+#      interceptor finds no real __cxa_throw and aborts at the first C++ exception; leak
+#      detection off, Python keeps objects alive until exit by design);
 #   3. tests/sanitize/leak_check: every op 1,000 times from a C++ host, LeakSanitizer on
 #      (suppressions for torch's own one-time allocations: tests/sanitize/lsan.supp).
 # GCC (libasan); SANITIZE_CALLS sets the leak check's calls per op.
@@ -103,7 +105,7 @@ sanitize: venv
 	$(SAN_ENV) cmake --build $(SAN_BUILD)-cpp-tests
 	cd $(SAN_BUILD)-cpp-tests && $(SAN_ENV) ctest --output-on-failure --no-tests=error
 	@echo "== sanitize 2/3: Python smoke run of every op (scripts/sanitize_smoke.py)"
-	LD_PRELOAD=$$(ldd $(SAN_BUILD)/libmyops.so | awk '/libasan/ {print $$3}') $(SAN_ENV) \
+	LD_PRELOAD="$$(ldd $(SAN_BUILD)/libmyops.so | awk '/libasan|libstdc\+\+/ {print $$3}' | sort | tr '\n' ' ')" $(SAN_ENV) \
 	  MYOPS_LIBRARY=$(SAN_BUILD)/libmyops.so $(PY) scripts/sanitize_smoke.py
 	@echo "== sanitize 3/3: LeakSanitizer, every op $(SANITIZE_CALLS) times from C++ (tests/sanitize/leak_check)"
 	cmake -S tests/sanitize -B $(SAN_BUILD)-leak $(SAN_CMAKE) > /dev/null
