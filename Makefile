@@ -92,7 +92,7 @@ SANITIZE_CALLS ?= 1000
 SAN_BUILD := $(abspath $(BUILD))/sanitize
 SAN_CXXFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH=$(SAN_BUILD)-install \
-             -DPython3_EXECUTABLE=$(abspath $(PY)) -DCMAKE_CXX_FLAGS="$(SAN_CXXFLAGS)" \
+             -DCMAKE_CXX_FLAGS="$(SAN_CXXFLAGS)" \
              -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$(SANITIZE)"
 SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 sanitize: venv
