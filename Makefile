@@ -13,7 +13,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -ec
 INSTALL_LOG := $(abspath $(BUILD))/install.log
 
-.PHONY: venv install demo test pytest fuzz ctest ctest-examples bench gpu-check clean
+.PHONY: venv install demo test pytest fuzz ctest ctest-examples bench gpu-check sanitize clean
 all: install
 
 # The virtualenv with the pinned torch and the test tools; redone when the pins change.
@@ -81,6 +81,45 @@ bench: install
 GPU_CHECK_PYTHON ?= $(if $(wildcard $(PY)),$(abspath $(PY)),python3)
 gpu-check:
 	MYOPS_PYTHON=$(GPU_CHECK_PYTHON) scripts/gpu_check.sh
+
+# ASan + UBSan (not part of `make test`: a separate, slow build). A CPU-only libmyops.so built
+# with -DMYOPS_SANITIZE=$(SANITIZE) in $(BUILD)/sanitize (installed to $(BUILD)/sanitize-install),
+# then, each under the sanitizers (any finding fails the step):
+#   1. the C++ tests (tests/cpp, ctest), compiled and linked with the same -fsanitize flags;
+#   2. scripts/sanitize_smoke.py: every op of the table, forward, backward, double backward and
+#      error cases, in the venv's Python (not instrumented: the ASan runtime the library links is
+#      LD_PRELOADed, with libstdc++, which Python does not link: else ASan's __cxa_throw
+#      interceptor finds no real __cxa_throw and aborts at the first C++ exception; leak
+#      detection off, Python keeps objects alive until exit by design);
+#   3. tests/sanitize/leak_check: every op 1,000 times from a C++ host, LeakSanitizer on
+#      (suppressions for torch's own one-time allocations: tests/sanitize/lsan.supp).
+# GCC (libasan); SANITIZE_CALLS sets the leak check's calls per op.
+SANITIZE ?= address,undefined
+SANITIZE_CALLS ?= 1000
+SAN_BUILD := $(abspath $(BUILD))/sanitize
+SAN_CXXFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH=$(SAN_BUILD)-install \
+             -DCMAKE_CXX_FLAGS="$(SAN_CXXFLAGS)" \
+             -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$(SANITIZE)"
+SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+sanitize: venv
+	cmake -S . -B $(SAN_BUILD) -G Ninja -DPython3_EXECUTABLE=$(abspath $(PY)) -DMYOPS_CUDA=OFF \
+	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMYOPS_SANITIZE=$(SANITIZE) > /dev/null
+	cmake --build $(SAN_BUILD)
+	cmake --install $(SAN_BUILD) --prefix $(SAN_BUILD)-install > /dev/null
+	@echo "== sanitize 1/3: C++ tests (ctest)"
+	cmake -S tests/cpp -B $(SAN_BUILD)-cpp-tests $(SAN_CMAKE) > /dev/null
+	$(SAN_ENV) cmake --build $(SAN_BUILD)-cpp-tests
+	cd $(SAN_BUILD)-cpp-tests && $(SAN_ENV) ctest --output-on-failure --no-tests=error
+	@echo "== sanitize 2/3: Python smoke run of every op (scripts/sanitize_smoke.py)"
+	LD_PRELOAD="$$(ldd $(SAN_BUILD)/libmyops.so | awk '/libasan|libstdc\+\+/ {print $$3}' | sort | tr '\n' ' ')" $(SAN_ENV) \
+	  MYOPS_LIBRARY=$(SAN_BUILD)/libmyops.so $(PY) scripts/sanitize_smoke.py
+	@echo "== sanitize 3/3: LeakSanitizer, every op $(SANITIZE_CALLS) times from C++ (tests/sanitize/leak_check)"
+	cmake -S tests/sanitize -B $(SAN_BUILD)-leak $(SAN_CMAKE) > /dev/null
+	cmake --build $(SAN_BUILD)-leak
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath tests/sanitize/lsan.supp):print_suppressions=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(SAN_BUILD)-leak/leak_check $(SANITIZE_CALLS)
+	@echo "make sanitize: ctest, the Python smoke run and the leak check ran clean under -fsanitize=$(SANITIZE)"
 
 clean:
 	rm -rf $(BUILD) python/myops/lib
