@@ -2,7 +2,7 @@
 2^31 elements, float16, spot-checked against myops.reference on slices only (the first, the
 last, and the one that crosses flat index 2^31), never on the whole tensor.
 
-Slow and memory-hungry (up to ~11 GiB per test; filtered_lrelu's would need ~29 GiB and
+Slow and memory-hungry (up to ~11 GiB per test, the float32 upfirdn2d and lltm; filtered_lrelu's would need ~29 GiB and
 ~76 GiB and skip under the 12 GiB per-test bound, MYOPS_LARGE_MAX_GIB): marked `large` and skipped unless
 MYOPS_LARGE=1 (`make test-large` sets it and runs only these). Each test first checks
 MemAvailable and skips, with the reason, when less than its need + 2 GiB is free. Run them one
@@ -198,7 +198,7 @@ def test_bias_act_backward(budget):
 
 def _image_shape():
     if ELEMS == TWO31 + 7:
-        return 4, 129, 2048, 2033  # 2,148,403,200 elements; plane 511 crosses 2^31
+        return 4, 129, 2048, 2033  # 2,148,409,344 elements; plane 515 (the last) crosses 2^31
     hw = 128 * 125
     return 4, max(ELEMS // (4 * hw) + 1, 1), 128, 125
 
@@ -209,12 +209,14 @@ def _planes(n, c, h, w):
     return sorted({(p // c, p % c) for p in flat})
 
 
-@pytest.mark.parametrize("filt", ["1d", "2d"])
-def test_upfirdn2d(filt, budget):
+# float32 too (8 GiB in, 2 GiB out): the dtype filtered_lrelu's CPU composition runs it in.
+@pytest.mark.parametrize("filt,dtype", [("1d", F16), ("2d", F16), ("2d", torch.float32)],
+                         ids=["1d-float16", "2d-float16", "2d-float32"])
+def test_upfirdn2d(filt, dtype, budget):
     n, c, h, w = _image_shape()
     assert n * c * h * w > min(TWO31, ELEMS) or ELEMS < TWO31
-    budget(n * c * h * w * 2 * 5 // 4 + GiB)
-    x = _rand([n, c, h, w])
+    budget(n * c * h * w * dtype.itemsize * 5 // 4 + GiB // 2)
+    x = _rand([n, c, h, w], dtype)
     f = myops.setup_filter([1, 3, 3, 1]) if filt == "1d" else myops.setup_filter(torch.outer(
         torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 2, 1])))
     y = torch.ops.myops.upfirdn2d(x, f, [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0)
