@@ -2,8 +2,9 @@
 2^31 elements, float16, spot-checked against myops.reference on slices only (the first, the
 last, and the one that crosses flat index 2^31), never on the whole tensor.
 
-Slow and memory-hungry (up to ~11 GiB per test, the float32 upfirdn2d and lltm; filtered_lrelu's would need ~29 GiB and
-~76 GiB and skip under the 12 GiB per-test bound, MYOPS_LARGE_MAX_GIB): marked `large` and skipped unless
+Slow and memory-hungry (up to ~11 GiB per test: the float32 upfirdn2d and lltm;
+filtered_lrelu's would need ~29 GiB and ~76 GiB and skip under the 12 GiB per-test bound,
+MYOPS_LARGE_MAX_GIB): marked `large` and skipped unless
 MYOPS_LARGE=1 (`make test-large` sets it and runs only these). Each test first checks
 MemAvailable and skips, with the reason, when less than its need + 2 GiB is free. Run them one
 at a time (never under pytest-xdist). Each test reports its elapsed time and its peak RSS
