@@ -13,7 +13,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -ec
 INSTALL_LOG := $(abspath $(BUILD))/install.log
 
-.PHONY: venv install demo test pytest fuzz ctest ctest-examples bench gpu-check sanitize clean
+.PHONY: venv install demo test pytest test-large fuzz ctest ctest-examples bench gpu-check sanitize clean
 all: install
 
 # The virtualenv with the pinned torch and the test tools; redone when the pins change.
@@ -46,7 +46,14 @@ test: pytest ctest ctest-examples
 
 # pytest exits 5 when it collected no test: that is a failure here, as any non-zero exit.
 pytest: install
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not large" tests
+
+# Tensors past 2^31 elements (tests/test_large.py, marker `large`; deselected by `make test`, and
+# skipped anywhere unless MYOPS_LARGE=1): every op with a CPU path, float16, spot-checked against
+# the references on slices. One test at a time (no xdist), at most MYOPS_LARGE_MAX_GIB (12) GiB
+# each, a test skips when MemAvailable is under its need + 2 GiB; prints time and peak RSS per test.
+test-large: install
+	MYOPS_LARGE=1 $(PY) -m pytest -q -p no:xdist -m large -rsx tests/test_large.py
 
 # Property-based fuzzing (tests/test_fuzz.py, hypothesis): FUZZ_EXAMPLES random examples per op
 # (10000 by default) against the references; prints the counts per op at the end. `make test`

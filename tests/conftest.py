@@ -26,6 +26,12 @@ def _seed():
     torch.manual_seed(0)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "large: tensors past 2^31 elements, GiBs of RAM (tests/test_large.py); skipped "
+                   "unless MYOPS_LARGE=1, run by `make test-large`")
+
+
 def pytest_terminal_summary(terminalreporter):
     """tests/test_fuzz.py's examples per op (valid ones compared, gradients checked, errors
     raised as expected), gathered from the reports (so also from pytest-xdist workers)."""
@@ -42,3 +48,17 @@ def pytest_terminal_summary(terminalreporter):
             total = sum(counts.values())
             detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
             terminalreporter.write_line(f"{name:<16} {total:>7} examples ({detail})")
+    # tests/test_large.py's figures (recorded in its fixture's teardown, so in any report).
+    large, outcome = {}, {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) == "call":
+                outcome[report.nodeid] = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+            for k, value in getattr(report, "user_properties", ()):
+                if k == "large_stats":
+                    large[report.nodeid] = value
+    if large:
+        terminalreporter.write_sep("-", "large tensors: time and peak RSS per test")
+        for nodeid, (name, elapsed, peak, grown, elems) in large.items():
+            terminalreporter.write_line(f"{name:<30} {outcome.get(nodeid, '?'):<8} {elapsed:7.1f} s  "
+                                        f"peak RSS {peak:5.2f} GiB (+{grown:5.2f} GiB)  ELEMS={elems}")
