@@ -1,4 +1,6 @@
-"""Shared fixtures: the devices to test on (CUDA only when a GPU is present)."""
+"""Shared fixtures and hooks: the devices to test on (CUDA only when a GPU is present), a
+fresh dynamo and a fixed seed per test, the `large` marker, and the summaries of the fuzzing
+and large-tensor tests."""
 
 import pytest
 import torch
