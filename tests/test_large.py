@@ -41,20 +41,21 @@ TOL = dict(rtol=1e-2, atol=1e-2)
 MAX_BYTES = int(float(os.environ.get("MYOPS_LARGE_MAX_GIB", "12")) * 2 ** 30)
 
 
-def _mem_available() -> int:
-    with open("/proc/meminfo") as f:
+def _proc_bytes(path: str, field: str) -> int:
+    """A "<field>: N kB" line of a /proc file (meminfo, self/status), in bytes; 0 if absent."""
+    with open(path) as f:
         for line in f:
-            if line.startswith("MemAvailable:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _mem_available() -> int:
+    return _proc_bytes("/proc/meminfo", "MemAvailable")
 
 
 def _vmhwm() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return _proc_bytes("/proc/self/status", "VmHWM")
 
 
 @pytest.fixture
