@@ -1,23 +1,28 @@
 // CPU loops of upfirdn2d, compiled once per ISA (DEFAULT, AVX2, AVX512; ops/common/cpu_isa.h).
 //
-// Direct computation: each output pixel sums only the filter taps that land on real input
-// pixels (math::axis_taps), never the inserted zeros or the padding, so no upsampled or padded
-// copy of the image is ever made. Work is split into tiles of output rows of one [H, W] plane;
-// each tile reads its input rows once and its scratch stays in cache. Tiles are independent, so
-// the result does not depend on the number of threads.
+// Direct, polyphase computation: each output pixel sums only the filter taps that land on
+// input pixels or on the padding, never the inserted zeros, so no upsampled copy of the image
+// is ever made (and an inf pixel never meets a skipped zero). Work is split into tiles of
+// output rows of one [H, W] plane; each tile reads its input rows once and its scratch stays in
+// cache. Tiles are independent and every output is summed in one fixed order, so the result
+// does not depend on the number of threads.
 //  - 1-D filter (separable): horizontal pass of the tile's input rows into a scratch of
 //    op-math rows, then each output row is a weighted sum of scratch rows (vectorized).
-//  - 2-D filter: each output row accumulates horizontal passes of its input rows, one per
-//    filter row that lands on the image.
-// Horizontal passes are planned once per call (HorizontalPass: polyphase, vectorized) and
-// shared by every row of every plane.
+//  - 2-D filter: each output row sums, in registers, the horizontal passes of the input rows
+//    its vertical taps reach (rows outside the image are skipped).
+// Why it is fast (issue 13): each input row is copied once into a zero-padded, de-interleaved
+// (stride `down` split into sub-rows) buffer, so along the row every output reads every tap
+// from consecutive memory: no border case, no scalar tail (partial vector stores), taps counts
+// up to 16 unrolled at compile time, and up = 2 interleaves its two phases in registers.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ops/upfirdn2d/upfirdn2d_kernels.h"
@@ -30,11 +35,76 @@ namespace {
 using math::AxisTaps;
 using math::axis_taps;
 
+// Calls f(std::integral_constant<int, n>) for n in [1, 16], f(std::integral_constant<int, 0>)
+// (meaning: count known only at run time) otherwise, so the common tap counts (4 taps, up or
+// down 2, 2-D 4x4: 2, 4, 8, 12, 16) get fully unrolled loops with their weights in registers.
+template <typename F>
+void with_static_count(int64_t n, F&& f) {
+  switch (n) {
+#define MYOPS_UPFIRDN2D_CASE(k) \
+  case k:                       \
+    return f(std::integral_constant<int, k>{});
+    MYOPS_UPFIRDN2D_CASE(1) MYOPS_UPFIRDN2D_CASE(2) MYOPS_UPFIRDN2D_CASE(3) MYOPS_UPFIRDN2D_CASE(4)
+    MYOPS_UPFIRDN2D_CASE(5) MYOPS_UPFIRDN2D_CASE(6) MYOPS_UPFIRDN2D_CASE(7) MYOPS_UPFIRDN2D_CASE(8)
+    MYOPS_UPFIRDN2D_CASE(9) MYOPS_UPFIRDN2D_CASE(10) MYOPS_UPFIRDN2D_CASE(11) MYOPS_UPFIRDN2D_CASE(12)
+    MYOPS_UPFIRDN2D_CASE(13) MYOPS_UPFIRDN2D_CASE(14) MYOPS_UPFIRDN2D_CASE(15) MYOPS_UPFIRDN2D_CASE(16)
+#undef MYOPS_UPFIRDN2D_CASE
+    default:
+      return f(std::integral_constant<int, 0>{});
+  }
+}
+
+// The taps of one output phase, flattened over the rows summed: output m of the phase is
+// sum_k w[k] * p[k][m], k in order (the order fixes the rounding).
+template <typename acc_t>
+struct TapList {
+  const acc_t** p;
+  acc_t* w;
+  int64_t n;
+};
+
+// sum_k w[k] * p[k][m .. m + Vec::size()), NK taps (NK == 0: taps.n, a run-time count).
+template <int NK, typename acc_t>
+struct Dot {
+  using Vec = at::vec::Vectorized<acc_t>;
+  static constexpr int kMax = NK > 0 ? NK : 1;
+  const acc_t* p[kMax];
+  Vec w[kMax];
+  const TapList<acc_t>* taps;
+  explicit Dot(const TapList<acc_t>& t) : taps(&t) {
+    if constexpr (NK > 0) {
+      for (int k = 0; k < NK; ++k) {
+        p[k] = t.p[k];
+        w[k] = Vec(t.w[k]);
+      }
+    }
+  }
+  Vec operator()(int64_t m) const {
+    Vec sum(acc_t(0));
+    if constexpr (NK > 0) {
+      for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(w[k], Vec::loadu(p[k] + m), sum);
+    } else {
+      for (int64_t k = 0; k < taps->n; ++k) sum = at::vec::fmadd(Vec(taps->w[k]), Vec::loadu(taps->p[k] + m), sum);
+    }
+    return sum;
+  }
+};
+
+// Stores the first n (<= Vec::size()) lanes of v at dst.
+template <typename Vec, typename acc_t>
+inline void store_n(const Vec& v, acc_t* dst, int64_t n) {
+  if (n >= Vec::size()) {
+    v.store(dst);
+  } else if (n > 0) {
+    v.store(dst, static_cast<int>(n));
+  }
+}
+
 // Scratch memory of one thread (one parallel_for chunk).
 template <typename acc_t>
 struct Workspace {
-  std::vector<acc_t> in_row, prepared, out_row, phase_out, scratch;
-  std::vector<const acc_t*> taps;
+  std::vector<acc_t> in_row, prepared, out_row, scratch;
+  std::vector<const acc_t*> tap_p;
   std::vector<acc_t> tap_w;
 };
 
@@ -43,162 +113,161 @@ struct Workspace {
 //
 // Polyphase form: with g = gcd(up, down), P = up / g and D = down / g, the outputs
 // o = r + m*P of phase r (0 <= r < P) all use the same taps: tap t < n_r of output m reads input
-// i0_r + m*D + t, with the filter coefficient k0_r + t*up. In the interior (all n_r taps inside
-// the row) a phase is computed a vector of outputs at a time; when D > 1 the row is first split
-// into D sub-rows (every D-th pixel) so that each tap reads consecutive elements. The few
-// outputs at the borders, whose taps partly fall outside the row, sum just the taps inside.
+// i0_r + m*D + t, with the filter coefficient k0_r + t*up. A row is prepared once (prepare()):
+// the pixels any output reads, zero-padded where they fall outside the row, split into D
+// sub-rows (every D-th pixel) so that tap t of phase r reads prepared[tap_off + m] for
+// consecutive m, with Vec::size() zeros of slack so the last vector may read past the end.
 template <typename acc_t>
 struct HorizontalPass {
-  struct Phase {
-    int64_t n;             // taps per output
-    int64_t m_count;       // outputs in the phase
-    int64_t m_lo, m_hi;    // the interior: m in [m_lo, m_hi)
-  };
-  struct Border {          // an output whose taps partly fall outside the row
-    int64_t o, begin, end; // its taps: entries [begin, end) of border_off / border_k
-  };
-  int64_t rows, taps, in_w, out_w, P, D, T, sub_len;
-  std::vector<Phase> phases;
-  std::vector<acc_t> w;              // [rows][P][T]: interior weights
-  std::vector<int64_t> tap_off;      // [P][T]: tap t of output m reads prepared[tap_off + m]
-  std::vector<Border> borders;       // all phases' border outputs
-  std::vector<int64_t> border_off;   // prepared-row offset of each border tap
-  std::vector<acc_t> border_w;       // [rows][border taps]
+  using Vec = at::vec::Vectorized<acc_t>;
+  int64_t rows, in_w, out_w, P, D, T;
+  int64_t m_count;          // outputs per phase, ceil(out_w / P) (the last may lie past out_w)
+  int64_t x_lo;             // the first pixel of the prepared row (< 0: zero padding)
+  int64_t x_begin, x_end;   // the input pixels copied into it: [x_begin, x_end)
+  int64_t sub_len;          // the length of each of the D sub-rows
+  std::vector<int64_t> n;        // [P]: taps of phase r (0: its outputs are zeros)
+  std::vector<int64_t> tap_off;  // [P][T]: tap t of phase r, output m reads prepared[tap_off + m]
+  std::vector<acc_t> w;          // [rows][P][T]: their weights per filter row
   // Everything with a division is done here, once per call: run() only adds and multiplies.
-  HorizontalPass(const acc_t* coef, int64_t rows_, int64_t taps_, int64_t in_w_, int64_t out_w_,
+  HorizontalPass(const acc_t* coef, int64_t rows_, int64_t taps, int64_t in_w_, int64_t out_w_,
                  int64_t up, int64_t down, int64_t pad0)
-      : rows(rows_), taps(taps_), in_w(in_w_), out_w(out_w_) {
+      : rows(rows_), in_w(in_w_), out_w(out_w_) {
     const int64_t g = std::gcd(up, down);
     P = up / g;
     D = down / g;
     T = math::max_taps(taps, up);
-    sub_len = (in_w + D - 1) / D;
-    const auto prepared_offset = [&](int64_t x) {  // where pixel x (may be < 0) sits, m = 0
-      const int64_t b = math::floor_div(x, D);
-      return (x - b * D) * sub_len + b;
-    };
+    m_count = (out_w + P - 1) / P;
+    n.assign(P, 0);
+    std::vector<AxisTaps> phase(P);
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+    for (int64_t r = 0; r < P && r < out_w; ++r) {
+      phase[r] = axis_taps(r, up, down, pad0, taps, in_w);
+      n[r] = phase[r].k0 < taps ? (taps - phase[r].k0 + up - 1) / up : 0;
+      if (n[r] == 0) continue;
+      lo = std::min(lo, phase[r].i0);
+      hi = std::max(hi, phase[r].i0 + (m_count - 1) * D + n[r] - 1);
+    }
+    if (hi < lo) lo = hi = 0;  // no tap anywhere: every output is 0
+    x_lo = lo;
+    x_begin = std::clamp<int64_t>(lo, 0, in_w);
+    x_end = std::max(x_begin, std::clamp<int64_t>(hi + 1, 0, in_w));
+    sub_len = (hi - lo + D) / D + Vec::size();
     w.assign(rows * P * T, acc_t(0));
     tap_off.assign(P * T, 0);
-    std::vector<std::pair<int64_t, int64_t>> border_taps;  // (offset, coefficient index)
     for (int64_t r = 0; r < P; ++r) {
-      const AxisTaps a = axis_taps(r, up, down, pad0, taps, in_w);
-      Phase ph{};
-      ph.n = a.k0 < taps ? (taps - a.k0 + up - 1) / up : 0;
-      ph.m_count = r < out_w ? (out_w - r + P - 1) / P : 0;
-      // i0 + m*D >= 0 and i0 + m*D + n - 1 <= in_w - 1
-      ph.m_lo = std::min(std::max<int64_t>(math::ceil_div(-a.i0, D), 0), ph.m_count);
-      ph.m_hi = std::max(std::min(math::floor_div(in_w - ph.n - a.i0, D) + 1, ph.m_count), ph.m_lo);
-      if (ph.n == 0) ph.m_lo = ph.m_hi = ph.m_count;  // no tap: all "border" (zeros)
-      for (int64_t t = 0; t < ph.n; ++t) {
-        tap_off[r * T + t] = prepared_offset(a.i0 + t);
-        for (int64_t row = 0; row < rows; ++row) w[(row * P + r) * T + t] = coef[row * taps + a.k0 + t * up];
+      for (int64_t t = 0; t < n[r]; ++t) {
+        const int64_t pos = phase[r].i0 + t - x_lo;  // >= 0
+        tap_off[r * T + t] = (pos % D) * sub_len + pos / D;
+        for (int64_t row = 0; row < rows; ++row) w[(row * P + r) * T + t] = coef[row * taps + phase[r].k0 + t * up];
       }
-      phases.push_back(ph);
-      for (int64_t m = 0; m < ph.m_count; ++m) {
-        if (m == ph.m_lo) m = ph.m_hi;
-        if (m >= ph.m_count) break;
-        const int64_t o = r + m * P;
-        const AxisTaps b = axis_taps(o, up, down, pad0, taps, in_w);
-        const int64_t begin = static_cast<int64_t>(border_taps.size());
-        for (int64_t t = b.t_begin; t < b.t_end; ++t) {
-          border_taps.emplace_back(prepared_offset(b.i0 + t), b.k0 + t * up);
-        }
-        borders.push_back({o, begin, static_cast<int64_t>(border_taps.size())});
-      }
-    }
-    const int64_t nb = static_cast<int64_t>(border_taps.size());
-    border_off.resize(nb);
-    border_w.resize(rows * nb);
-    for (int64_t i = 0; i < nb; ++i) {
-      border_off[i] = border_taps[i].first;
-      for (int64_t row = 0; row < rows; ++row) border_w[row * nb + i] = coef[row * taps + border_taps[i].second];
     }
   }
+
+  // The size of a prepared row. Its buffer must be zeroed once; prepare() writes only the
+  // pixels of the row, always at the same places, so the zero padding stays.
+  int64_t prepared_len() const { return D * sub_len; }
 
   void reserve(Workspace<acc_t>& ws, int64_t max_rows) const {
-    ws.phase_out.resize(out_w);
-    ws.taps.resize(max_rows * T);
-    ws.tap_w.resize(max_rows * T);
+    ws.tap_p.resize(P * max_rows * T);
+    ws.tap_w.resize(P * max_rows * T);
   }
 
-  // A row as run() reads it: the row itself (D == 1), or its D sub-rows (every D-th pixel,
-  // sub_len each) written to `buf` (prepared_len() elements).
-  int64_t prepared_len() const { return D > 1 ? D * sub_len : in_w; }
-  const acc_t* prepare(const acc_t* src, acc_t* buf) const {
-    if (D == 1) return src;
-    if (D == 2) {  // the common downsampling by 2: split even and odd pixels a vector at a time
-      using Vec = at::vec::Vectorized<acc_t>;
-      int64_t i = 0;
-      for (; 2 * (i + Vec::size()) <= in_w; i += Vec::size()) {
-        const auto [even, odd] = at::vec::deinterleave2(Vec::loadu(src + 2 * i), Vec::loadu(src + 2 * i + Vec::size()));
-        even.store(buf + i);
-        odd.store(buf + sub_len + i);
-      }
-      for (; i < sub_len; ++i) {
-        buf[i] = src[2 * i];
-        buf[sub_len + i] = 2 * i + 1 < in_w ? src[2 * i + 1] : acc_t(0);
-      }
-      return buf;
-    }
-    for (int64_t q = 0; q < D; ++q) {
-      for (int64_t i = 0; i < sub_len; ++i) {
-        const int64_t x = q + i * D;
-        buf[q * sub_len + i] = x < in_w ? src[x] : acc_t(0);
-      }
-    }
-    return buf;
-  }
-
-  // dst[o] = sum over j < n_rows of the resampling of prepared row rows[j] with filter row
-  // filter_rows[j], for o in [0, out_w). Zeros when n_rows == 0. (A 2-D filter sums the input
-  // rows its vertical taps reach in one pass, in registers.)
-  void run(const acc_t* const* rows_in, const int64_t* filter_rows, int64_t n_rows, acc_t* dst,
-           Workspace<acc_t>& ws) const {
-    using Vec = at::vec::Vectorized<acc_t>;
-    if (n_rows == 0) {
-      std::fill(dst, dst + out_w, acc_t(0));
+  // Writes pixels [x_begin, x_end) of the op-math row `src` into the prepared row `buf`.
+  void prepare(const acc_t* src, acc_t* buf) const {
+    int64_t x = x_begin;
+    if (D == 1) {
+      std::copy(src + x_begin, src + x_end, buf + (x_begin - x_lo));
       return;
     }
+    if (D == 2) {  // the common downsampling by 2: split even and odd pixels a vector at a time
+      if (((x - x_lo) & 1) && x < x_end) {
+        buf[sub_len + (x - x_lo) / 2] = src[x];
+        ++x;
+      }
+      acc_t* even = buf + (x - x_lo) / 2;
+      acc_t* odd = buf + sub_len + (x - x_lo) / 2;
+      for (; x < x_end; x += 2 * Vec::size()) {
+        const int64_t count = std::min<int64_t>(2 * Vec::size(), x_end - x);
+        const Vec lo = count >= Vec::size() ? Vec::loadu(src + x) : Vec::loadu(src + x, count);
+        const Vec hi = count >= 2 * Vec::size() ? Vec::loadu(src + x + Vec::size())
+                                                : Vec::loadu(src + x + Vec::size(), std::max<int64_t>(count - Vec::size(), 0));
+        const auto [e, o] = at::vec::deinterleave2(lo, hi);
+        store_n(e, even, (count + 1) / 2);
+        store_n(o, odd, count / 2);
+        even += Vec::size();
+        odd += Vec::size();
+      }
+      return;
+    }
+    for (; x < x_end; ++x) {
+      const int64_t pos = x - x_lo;
+      buf[(pos % D) * sub_len + pos / D] = src[x];
+    }
+  }
+
+  // dst[o] = sum over j < n_rows of the resampling of prepared row rows_in[j] with filter row
+  // filter_rows[j], for o in [0, out_w). Zeros when n_rows == 0. (A 2-D filter sums the input
+  // rows its vertical taps reach in one pass, in registers.) Then the same for `count` output
+  // rows: output row i reads every input row moved by i * in_step and is written at
+  // dst + i * out_step, so the taps are set up once for a whole run of rows (narrow images).
+  void run(const acc_t* const* rows_in, const int64_t* filter_rows, int64_t n_rows, acc_t* dst,
+           Workspace<acc_t>& ws, int64_t count = 1, int64_t in_step = 0, int64_t out_step = 0) const {
+    constexpr int64_t V = Vec::size();
+    // Each phase's taps, flattened over the rows, in a fixed order (row j, then tap t).
+    TapList<acc_t> lists[2];
+    std::vector<TapList<acc_t>> more;  // P > 2 (rare)
+    TapList<acc_t>* list = P <= 2 ? lists : (more.resize(P), more.data());
     for (int64_t r = 0; r < P; ++r) {
-      const Phase& ph = phases[r];
-      // Tap k of output m reads tp[k][m] with weight tw[k], over all rows.
-      const acc_t** tp = ws.taps.data();
-      acc_t* tw = ws.tap_w.data();
-      const int64_t nk = n_rows * ph.n;
+      TapList<acc_t>& l = list[r];
+      l.p = ws.tap_p.data() + r * n_rows * T;
+      l.w = ws.tap_w.data() + r * n_rows * T;
+      l.n = n_rows * n[r];
       for (int64_t j = 0; j < n_rows; ++j) {
         const acc_t* wr = w.data() + (filter_rows[j] * P + r) * T;
-        for (int64_t t = 0; t < ph.n; ++t) {
-          tp[j * ph.n + t] = rows_in[j] + tap_off[r * T + t];
-          tw[j * ph.n + t] = wr[t];
+        for (int64_t t = 0; t < n[r]; ++t) {
+          l.p[j * n[r] + t] = rows_in[j] + tap_off[r * T + t];
+          l.w[j * n[r] + t] = wr[t];
         }
       }
-      // The interior, vectorized; written straight into dst when the phase is contiguous.
-      acc_t* out = P == 1 ? dst : ws.phase_out.data();  // output m goes to out[m - off]
-      const int64_t off = P == 1 ? 0 : ph.m_lo;
-      int64_t m = ph.m_lo;
-      for (; m + Vec::size() <= ph.m_hi; m += Vec::size()) {
-        Vec sum(acc_t(0));
-        for (int64_t k = 0; k < nk; ++k) sum = at::vec::fmadd(Vec(tw[k]), Vec::loadu(tp[k] + m), sum);
-        sum.store(out + (m - off));
-      }
-      for (; m < ph.m_hi; ++m) {
-        acc_t sum(0);
-        for (int64_t k = 0; k < nk; ++k) sum += tw[k] * tp[k][m];
-        out[m - off] = sum;
-      }
-      if (P > 1) {  // interleave the phase into the row
-        for (m = ph.m_lo; m < ph.m_hi; ++m) dst[r + m * P] = out[m - off];
-      }
     }
-    // The borders: only the taps inside the row.
-    const int64_t nb = static_cast<int64_t>(border_off.size());
-    for (const Border& b : borders) {
-      acc_t sum(0);
-      for (int64_t j = 0; j < n_rows; ++j) {
-        const acc_t* bw = border_w.data() + filter_rows[j] * nb;
-        for (int64_t i = b.begin; i < b.end; ++i) sum += bw[i] * rows_in[j][border_off[i]];
+    if (P == 1) {
+      with_static_count(list[0].n, [&](auto nk) {
+        const Dot<decltype(nk)::value, acc_t> dot(list[0]);
+        for (int64_t i = 0; i < count; ++i) {
+          acc_t* d = dst + i * out_step;
+          for (int64_t m = 0; m < out_w; m += V) store_n(dot(m + i * in_step), d + m, out_w - m);
+        }
+      });
+    } else if (P == 2) {  // up 2: both phases at once, interleaved in registers
+      const auto both = [&](const auto& dot0, const auto& dot1) {
+        for (int64_t i = 0; i < count; ++i) {
+          acc_t* d = dst + i * out_step;
+          for (int64_t m = 0; m < m_count; m += V) {
+            const auto [a, b] = at::vec::interleave2(dot0(m + i * in_step), dot1(m + i * in_step));
+            const int64_t left = out_w - 2 * m;
+            store_n(a, d + 2 * m, left);
+            store_n(b, d + 2 * m + V, left - V);
+          }
+        }
+      };
+      if (list[0].n == list[1].n) {
+        with_static_count(list[0].n, [&](auto nk) {
+          both(Dot<decltype(nk)::value, acc_t>(list[0]), Dot<decltype(nk)::value, acc_t>(list[1]));
+        });
+      } else {
+        both(Dot<0, acc_t>(list[0]), Dot<0, acc_t>(list[1]));
       }
-      dst[b.o] = sum;
+    } else {
+      acc_t lanes[V];
+      for (int64_t r = 0; r < P; ++r) {
+        const Dot<0, acc_t> dot(list[r]);
+        for (int64_t i = 0; i < count; ++i) {
+          for (int64_t m = 0; m < m_count; m += V) {
+            dot(m + i * in_step).store(lanes);
+            for (int64_t l = 0; l < V && r + (m + l) * P < out_w; ++l) dst[i * out_step + r + (m + l) * P] = lanes[l];
+          }
+        }
+      }
     }
   }
 };
@@ -208,16 +277,13 @@ template <typename acc_t>
 void weighted_row_sum(const acc_t* const* rows, const acc_t* weight, int64_t n, int64_t width,
                       acc_t* dst) {
   using Vec = at::vec::Vectorized<acc_t>;
-  int64_t o = 0;
-  for (; o + Vec::size() <= width; o += Vec::size()) {
+  for (int64_t o = 0; o < width; o += Vec::size()) {
+    const int64_t count = std::min<int64_t>(Vec::size(), width - o);
     Vec sum(acc_t(0));
-    for (int64_t j = 0; j < n; ++j) sum = at::vec::fmadd(Vec(weight[j]), Vec::loadu(rows[j] + o), sum);
-    sum.store(dst + o);
-  }
-  for (; o < width; ++o) {
-    acc_t sum(0);
-    for (int64_t j = 0; j < n; ++j) sum += weight[j] * rows[j][o];
-    dst[o] = sum;
+    for (int64_t j = 0; j < n; ++j) {
+      sum = at::vec::fmadd(Vec(weight[j]), count == Vec::size() ? Vec::loadu(rows[j] + o) : Vec::loadu(rows[j] + o, count), sum);
+    }
+    store_n(sum, dst + o, count);
   }
 }
 
@@ -268,9 +334,11 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t taps_per_output = separable
       ? math::max_taps(fw, a.up_x) + math::max_taps(fh, a.up_y)
       : math::max_taps(fw, a.up_x) * math::max_taps(fh, a.up_y);
-  const int64_t work_per_tile = std::max<int64_t>(tile_h * out_w * taps_per_output, 1);
-  // at::parallel_for's grain: enough multiply-adds per chunk (~32K, ATen's GRAIN_SIZE) that
-  // tiny images are not spread over threads for nothing.
+  // Work of a tile in multiply-adds, plus a share for the rows it reads and writes (a tiny
+  // plane costs more than its arithmetic).
+  const int64_t work_per_tile = std::max<int64_t>(tile_h * (out_w * taps_per_output + 64), 1);
+  // at::parallel_for's grain: enough work per chunk (~32K multiply-adds, ATen's GRAIN_SIZE)
+  // that tiny images are not spread over threads for nothing.
   const int64_t grain = std::max<int64_t>(1, 32768 / work_per_tile);
   const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
 
@@ -280,6 +348,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t os0 = out.stride(0), os1 = out.stride(1), os2 = out.stride(2), os3 = out.stride(3);
 
   const int64_t prep_len = hpass.prepared_len();
+  const int64_t gy = std::gcd(a.up_y, a.down_y), vP = a.up_y / gy, vD = a.down_y / gy;  // vertical phases
   std::vector<AxisTaps> vtaps(out_h);  // the vertical taps of every output row
   for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
 
@@ -289,22 +358,22 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     hpass.reserve(ws, separable ? 1 : max_vtaps);
     ws.in_row.resize(in_w);
     ws.out_row.resize(out_w);
-    // 1-D: the tile's rows after the horizontal pass. 2-D: the tile's input rows, prepared
-    // (op-math, split into sub-rows) once, then used by every output row and filter row.
-    ws.scratch.resize(max_rows_in_tile * (separable ? out_w : prep_len));
-    ws.prepared.resize(separable ? prep_len : 0);
-    std::vector<const acc_t*> in_rows(max_rows_in_tile);
+    // The tile's input rows, prepared once (zeroed here once: the padding), then used by every
+    // output row and filter row. 1-D: `scratch` holds them after the horizontal pass.
+    ws.prepared.resize(max_rows_in_tile * prep_len);
+    ws.scratch.resize(separable ? max_rows_in_tile * out_w : 0);
+    std::vector<char> done(tile_h);  // 2-D: the tile's output rows already computed
     std::vector<const acc_t*> rows(max_vtaps);
     std::vector<acc_t> weights(max_vtaps);
     std::vector<int64_t> filter_rows(max_vtaps);
     const int64_t zero = 0;
     acc_t* const out_buf = ws.out_row.data();
     acc_t* const scratch = ws.scratch.data();
+    acc_t* const prepared = ws.prepared.data();
 
-    // Input row iy as HorizontalPass::run reads it; `slot` holds it unless x's row will do.
-    const auto prepared_row = [&](const scalar_t* xp, int64_t iy, acc_t* slot) -> const acc_t* {
-      if (hpass.D == 1) return load_row(xp + iy * xs2, xs3, in_w, slot);
-      return hpass.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
+    // Input row iy, prepared (op-math, zero-padded, split into sub-rows) into `slot`.
+    const auto prepare_row = [&](const scalar_t* xp, int64_t iy, acc_t* slot) {
+      hpass.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
     };
 
     for (int64_t unit = begin; unit < end; ++unit) {
@@ -325,10 +394,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       }
 
       if (separable) {
-        for (int64_t iy = lo; iy <= hi; ++iy) {  // each filtered horizontally once
-          const acc_t* src = prepared_row(xp, iy, ws.prepared.data());
-          hpass.run(&src, &zero, 1, scratch + (iy - lo) * out_w, ws);
-        }
+        // Each input row filtered horizontally once, into the tile's scratch rows.
+        for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
+        if (hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
         for (int64_t oy = oy0; oy < oy1; ++oy) {
           const AxisTaps& v = vtaps[oy];
           const int64_t nt = v.t_end - v.t_begin;
@@ -341,17 +409,27 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
           store_row(dst, op + oy * os2, os3, out_w);
         }
       } else {
-        for (int64_t iy = lo; iy <= hi; ++iy) {
-          in_rows[iy - lo] = prepared_row(xp, iy, scratch + (iy - lo) * prep_len);
-        }
+        for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
+        const bool in_place = row_target(op, os3, out_buf) != out_buf;
+        std::fill(done.begin(), done.end(), 0);
         for (int64_t oy = oy0; oy < oy1; ++oy) {
+          if (done[oy - oy0]) continue;
           const AxisTaps& v = vtaps[oy];
           for (int64_t t = v.t_begin; t < v.t_end; ++t) {  // one filter row per input row
-            rows[t - v.t_begin] = in_rows[v.i0 + t - lo];
+            rows[t - v.t_begin] = prepared + (v.i0 + t - lo) * prep_len;
             filter_rows[t - v.t_begin] = v.k0 + t * a.up_y;
           }
+          // The rows oy + i*Py (same vertical phase) that use the same filter rows, read input
+          // rows moved by i*Dy: one call for all of them (the taps set up once).
+          int64_t count = 1;
+          while (in_place && oy + count * vP < oy1) {
+            const AxisTaps& u = vtaps[oy + count * vP];
+            if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
+            ++count;
+          }
+          for (int64_t i = 0; i < count; ++i) done[oy + i * vP - oy0] = 1;
           acc_t* dst = row_target(op + oy * os2, os3, out_buf);
-          hpass.run(rows.data(), filter_rows.data(), v.t_end - v.t_begin, dst, ws);
+          hpass.run(rows.data(), filter_rows.data(), v.t_end - v.t_begin, dst, ws, count, vD * prep_len, vP * os2);
           store_row(dst, op + oy * os2, os3, out_w);
         }
       }

@@ -1,0 +1,315 @@
+"""upfirdn2d speed on the calls a StyleGAN2 network makes, against the best eager compositions,
+the machine's memory bandwidth, and a StyleGAN2-like training step (issue 13, item 3):
+
+    python benchmarks/upfirdn2d_speed.py            # full run (~10 min on 2 busy cores)
+    python benchmarks/upfirdn2d_speed.py --quick    # a smoke run (~1 min)
+    ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_speed.py   # the AVX2 kernels
+
+Writes benchmarks/results/upfirdn2d-speed-<isa>[-quick].{json,csv,md,png}, with the command,
+the CPU model, the ISA (ATen's and myops') and the thread count.
+
+What is measured (CPU, float32, every time a median of torch.utils.benchmark blocked runs;
+the machine may be shared, so every variant of a case is timed in turn, `--reps` times
+interleaved, and the ratio reported is the median over the repeats of baseline / myops):
+
+1. Memory bandwidth: torch.add(a, b, out=c) on three 64 MiB float32 tensors (2 read + 1
+   written = 192 MiB moved; no allocation, no page faults): bytes moved / time. An op's share
+   of it: (bytes of its input + bytes of its output) / its time / that bandwidth.
+2. Cases: upsample2d (up 2, padding [2, 1]) and downsample2d (down 2, padding [1, 1]) with
+   StyleGAN2's 2-D 4x4 filter ([1, 3, 3, 1] outer product), plus the headline
+   downsample [4, 256, 64, 64] with the 1-D (separable) filter, in three modes:
+   fwd, fwd+bwd (x's gradient), fwd+bwd+2bwd (the gradient differentiated again, as R1 does).
+   Baseline ("best eager"): the fastest of the eager compositions timed for the case:
+   down: F.conv2d(F.pad(x), filter as [C, 1, 4, 4], stride 2, groups C) (strided depthwise);
+   up: F.conv_transpose2d(x, 4 * filter as [C, 1, 4, 4], stride 2, padding 1, groups C) and
+   the zero insertion + depthwise conv2d of myops.reference.upfirdn2d.
+3. The training step of benchmarks/stylegan2_step.py (64x64, batch 4): step time with myops
+   vs the same networks on myops.reference (StyleGAN's pure-PyTorch formulas), and the
+   share of the myops step's time spent in myops ops (torch.profiler: self CPU time of the
+   myops:: ops over the wall time of the profiled steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import ctypes
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torch.utils.benchmark as tbench
+
+import myops
+from myops import reference
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+F2 = myops.setup_filter([1, 3, 3, 1])                   # 2-D 4x4, StyleGAN2's default
+F1 = myops.setup_filter([1, 3, 3, 1], separable=True)   # 1-D, applied along x then y
+
+# StyleGAN2 at 256x256 (channels min(16384 / res, 512), batch 1..8): the feature maps its
+# up/downsampling sees. (kind, [N, C, H, W] of the op's input)
+SHAPES = [
+    ("up", [8, 512, 4, 4]), ("up", [4, 512, 16, 16]), ("up", [4, 256, 64, 64]), ("up", [2, 128, 128, 128]),
+    ("up", [1, 64, 128, 128]),
+    ("down", [8, 512, 8, 8]), ("down", [4, 512, 32, 32]), ("down", [4, 256, 64, 64]),
+    ("down", [2, 128, 128, 128]), ("down", [1, 64, 256, 256]), ("down", [8, 32, 256, 256]),
+]
+QUICK_SHAPES = [("up", [4, 512, 8, 8]), ("up", [2, 128, 64, 64]), ("down", [4, 512, 16, 16]),
+                ("down", [4, 256, 64, 64])]
+MODES = ("fwd", "fwd+bwd", "fwd+bwd+2bwd")
+
+
+def median_seconds(fn, min_run_time: float) -> float:
+    timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def interleaved(variants: dict, reps: int, min_run_time: float) -> dict:
+    """{name: [seconds of each repeat]}, the variants timed in turn, `reps` times."""
+    times = {k: [] for k in variants}
+    for fn in variants.values():
+        fn()  # warm-up (allocator, thread pool)
+    for _ in range(reps):
+        for k, fn in variants.items():
+            times[k].append(median_seconds(fn, min_run_time))
+    return times
+
+
+def ratio(times: dict, base: str, ours: str = "myops") -> float:
+    return statistics.median(b / o for b, o in zip(times[base], times[ours]))
+
+
+# ------------------------------------------------------------------------------ the calls
+
+def myops_call(kind: str, f):
+    if kind == "up":
+        return lambda x: myops.upsample2d(x, f)
+    return lambda x: myops.downsample2d(x, f)
+
+
+def eager_calls(kind: str, f, channels: int) -> dict:
+    """The eager compositions of one call, by name."""
+    w = f if f.ndim == 2 else f[:, None] * f[None, :]  # conv2d needs the 2-D filter
+    w = w.flip([0, 1])[None, None].repeat(channels, 1, 1, 1).contiguous()  # true convolution
+    if kind == "down":
+        return {"strided depthwise conv2d": lambda x: F.conv2d(F.pad(x, [1, 1, 1, 1]), w, stride=2, groups=channels)}
+    w4 = (w * 4).contiguous()
+    return {"depthwise conv_transpose2d": lambda x: F.conv_transpose2d(x, w4, stride=2, padding=1, groups=channels),
+            "zero insertion + conv2d": lambda x: reference.upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1], gain=4)}
+
+
+def in_mode(fn, x: torch.Tensor, mode: str):
+    """A callable running fn(x) in `mode`: forward only, forward + x's gradient, or forward +
+    x's gradient + the gradient of (that gradient . v), as R1 differentiates D twice."""
+    if mode == "fwd":
+        return lambda: fn(x)
+    xg = x.detach().clone().requires_grad_(True)
+    gy = torch.randn_like(fn(x))
+    if mode == "fwd+bwd":
+        def run():
+            return torch.autograd.grad(fn(xg), xg, gy)
+        return run
+    return _double(fn, xg, gy, torch.randn_like(x))
+
+
+def _double(fn, xg, gy, v):
+    """Forward, backward with create_graph, then the backward of (gx . v) with respect to the
+    output gradient: for a linear op that is the op's double backward (upfirdn2d again), what
+    R1's penalty makes every D op run."""
+    gyl = gy.detach().clone().requires_grad_(True)
+
+    def run():
+        (gx,) = torch.autograd.grad(fn(xg), xg, gyl, create_graph=True)
+        return torch.autograd.grad(gx, gyl, v)
+    return run
+
+
+def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: float, bandwidth: float) -> list:
+    x = torch.randn(shape)
+    ours = myops_call(kind, f)
+    eager = eager_calls(kind, f, shape[1])
+    y = ours(x)
+    for name, fn in eager.items():  # the baselines compute the same thing
+        torch.testing.assert_close(fn(x), y, atol=1e-4, rtol=1e-4, msg=lambda m: f"{name} {shape}: {m}")
+    rows = []
+    for mode in MODES:
+        variants = {"myops": in_mode(ours, x, mode), **{k: in_mode(fn, x, mode) for k, fn in eager.items()}}
+        times = interleaved(variants, reps, min_run_time)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        best = min(eager, key=lambda k: med[k])
+        row = {"kind": kind, "filter": form, "shape": "x".join(map(str, shape)), "mode": mode,
+               "myops_ms": med["myops"] * 1e3, "best_eager": best, "best_eager_ms": med[best] * 1e3,
+               "speedup_vs_best_eager": ratio(times, best),
+               **{f"eager[{k}]_ms": med[k] * 1e3 for k in eager}}
+        if mode == "fwd":
+            moved = (x.numel() + y.numel()) * 4
+            row["myops_GBps"] = moved / med["myops"] / 1e9
+            row["fraction_of_bandwidth"] = row["myops_GBps"] / bandwidth
+        rows.append(row)
+        print(f"  {kind:4} {form:3} {row['shape']:16} {mode:13} myops {row['myops_ms']:8.3f} ms   "
+              f"x{row['speedup_vs_best_eager']:5.2f} vs {best} ({row['best_eager_ms']:.3f} ms)"
+              + (f"   {row['myops_GBps']:.1f} GB/s = {row['fraction_of_bandwidth']:.0%} of bandwidth" if mode == "fwd" else ""),
+              flush=True)
+    return rows
+
+
+def bandwidth(reps: int, min_run_time: float) -> dict:
+    n = 16 * 2**20  # 64 MiB of float32
+    a, b, c = torch.randn(n), torch.randn(n), torch.empty(n)
+    src, dst = torch.randn(n), torch.empty(n)
+    times = interleaved({"add": lambda: torch.add(a, b, out=c), "copy": lambda: dst.copy_(src)}, reps, min_run_time)
+    return {"add_GBps": 3 * n * 4 / statistics.median(times["add"]) / 1e9,
+            "copy_GBps": 2 * n * 4 / statistics.median(times["copy"]) / 1e9}
+
+
+# ------------------------------------------------------------------------------ the training step
+
+def training_step(reps: int, steps: int) -> dict:
+    import stylegan2_step
+
+    step = {k: stylegan2_step.setup(k) for k in ("myops", "reference")}
+    for fn in step.values():
+        fn()  # warm-up
+    times = {k: [] for k in step}
+    for _ in range(reps):  # interleaved: one batch of steps of each in turn
+        for k, fn in step.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            times[k].append((time.perf_counter() - t0) / steps)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step["myops"]()
+        wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    mine = {e.key: e for e in events if e.key.startswith("myops::")}
+    share = {k: e.self_cpu_time_total / 1e6 / wall for k, e in mine.items()}
+    convs = sum(e.self_cpu_time_total for e in events if "conv" in e.key and e.key.startswith("aten::")) / 1e6 / wall
+    out = {"step_ms_myops": statistics.median(times["myops"]) * 1e3,
+           "step_ms_reference": statistics.median(times["reference"]) * 1e3,
+           "speedup_vs_reference": statistics.median(r / m for r, m in zip(times["reference"], times["myops"])),
+           "myops_share_of_step": sum(share.values()),
+           "myops_share_by_op": share,
+           "myops_calls_per_step": {k: e.count // steps for k, e in mine.items()},
+           "aten_conv_share_of_step": convs}
+    print(f"  step: myops {out['step_ms_myops']:.1f} ms, reference {out['step_ms_reference']:.1f} ms, "
+          f"x{out['speedup_vs_reference']:.2f}; myops ops {out['myops_share_of_step']:.1%} of the step "
+          f"({', '.join(f'{k} {v:.1%}' for k, v in share.items())}), aten conv* {convs:.1%}", flush=True)
+    return out
+
+
+# ------------------------------------------------------------------------------ output
+
+def machine() -> dict:
+    lib = ctypes.CDLL(str(myops.library_path()))
+    lib.myops_cpu_isa.restype = ctypes.c_char_p
+    info = {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "myops_cpu_isa": lib.myops_cpu_isa().decode(), "cpu": platform.processor() or platform.machine(),
+            "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", "")}
+    try:
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        info["loadavg_at_start"] = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        pass
+    return info
+
+
+def plot(rows: list, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.5))
+    colors = {"fwd": "tab:blue", "fwd+bwd": "tab:orange", "fwd+bwd+2bwd": "tab:green"}
+    ax.barh(range(len(rows)), [r["speedup_vs_best_eager"] for r in rows], color=[colors[r["mode"]] for r in rows])
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r['kind']} {r['filter']} {r['shape']} {r['mode']}" for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(3.0, color="red", linewidth=0.8, label="target 3x")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xlabel("speed-up of myops.upfirdn2d over the best eager composition (median of interleaved repeats)")
+    for mode, c in colors.items():
+        ax.barh([], [], color=c, label=mode)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def markdown(result: dict) -> str:
+    m, bw = result["machine"], result["bandwidth"]
+    lines = [f"`{result['command']}` — {m['cpu']}, ATen {m['aten_cpu_capability']}, myops {m['myops_cpu_isa']}, "
+             f"{m['threads']} threads, torch {m['torch']}, {m['date']}", "",
+             f"Bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", "",
+             "| op | filter | input | mode | myops | best eager | speed-up | GB/s (share of add bw) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        gb = f"{r['myops_GBps']:.1f} ({r['fraction_of_bandwidth']:.0%})" if "myops_GBps" in r else ""
+        lines.append(f"| {r['kind']} | {r['filter']} | {r['shape']} | {r['mode']} | {r['myops_ms']:.3f} ms | "
+                     f"{r['best_eager']} {r['best_eager_ms']:.3f} ms | {r['speedup_vs_best_eager']:.2f}x | {gb} |")
+    s = result.get("training_step")
+    if s:
+        lines += ["", f"Training step (benchmarks/stylegan2_step.py, 64x64, batch 4): myops {s['step_ms_myops']:.1f} ms, "
+                      f"reference {s['step_ms_reference']:.1f} ms, speed-up {s['speedup_vs_reference']:.2f}x; "
+                      f"myops ops {s['myops_share_of_step']:.1%} of the step's time "
+                      f"({', '.join(f'{k} {v:.1%}' for k, v in s['myops_share_by_op'].items())}); "
+                      f"aten conv* {s['aten_conv_share_of_step']:.1%}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer shapes, shorter timings")
+    parser.add_argument("--reps", type=int, default=None, help="interleaved repeats (default 5, quick 2)")
+    parser.add_argument("--no-step", action="store_true", help="skip the training step")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+    reps = args.reps or (2 if args.quick else 5)
+    t = 0.05 if args.quick else 0.2
+    torch.manual_seed(0)
+
+    info = machine()
+    print(info, flush=True)
+    bw = bandwidth(reps, t)
+    print(f"  bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", flush=True)
+    rows = []
+    rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t, bw["add_GBps"])
+    for kind, shape in QUICK_SHAPES if args.quick else SHAPES:
+        rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"])
+    result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": info, "bandwidth": bw, "rows": rows}
+    if not args.no_step:
+        result["training_step"] = training_step(reps=3 if args.quick else 5, steps=1 if args.quick else 2)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    tag = f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}" + ("-quick" if args.quick else "")
+    (args.out / f"{tag}.json").write_text(json.dumps(result, indent=1))
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(args.out / f"{tag}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    (args.out / f"{tag}.md").write_text(markdown(result))
+    plot(rows, args.out / f"{tag}.png")
+    print(f"wrote {args.out}/{tag}.{{json,csv,md,png}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
