@@ -100,6 +100,15 @@ inline void store_n(const Vec& v, acc_t* dst, int64_t n) {
   }
 }
 
+// f(input offset, output offset) for `count` rows of `planes` planes, plane by plane.
+template <typename F>
+inline void for_rows(int64_t count, int64_t in_step, int64_t out_step, int64_t planes,
+                     int64_t plane_in_step, int64_t plane_out_step, F&& f) {
+  for (int64_t p = 0; p < planes; ++p) {
+    for (int64_t i = 0; i < count; ++i) f(p * plane_in_step + i * in_step, p * plane_out_step + i * out_step);
+  }
+}
+
 // Scratch memory of one thread (one parallel_for chunk).
 template <typename acc_t>
 struct Workspace {
@@ -209,9 +218,11 @@ struct HorizontalPass {
   // filter_rows[j], for o in [0, out_w). Zeros when n_rows == 0. (A 2-D filter sums the input
   // rows its vertical taps reach in one pass, in registers.) Then the same for `count` output
   // rows: output row i reads every input row moved by i * in_step and is written at
-  // dst + i * out_step, so the taps are set up once for a whole run of rows (narrow images).
+  // dst + i * out_step, and again for `planes` planes moved by plane_in_step / plane_out_step,
+  // so the taps are set up once for many rows (small images: once for many planes).
   void run(const acc_t* const* rows_in, const int64_t* filter_rows, int64_t n_rows, acc_t* dst,
-           Workspace<acc_t>& ws, int64_t count = 1, int64_t in_step = 0, int64_t out_step = 0) const {
+           Workspace<acc_t>& ws, int64_t count = 1, int64_t in_step = 0, int64_t out_step = 0,
+           int64_t planes = 1, int64_t plane_in_step = 0, int64_t plane_out_step = 0) const {
     constexpr int64_t V = Vec::size();
     // Each phase's taps, flattened over the rows, in a fixed order (row j, then tap t).
     TapList<acc_t> lists[2];
@@ -233,22 +244,21 @@ struct HorizontalPass {
     if (P == 1) {
       with_static_count(list[0].n, [&](auto nk) {
         const Dot<decltype(nk)::value, acc_t> dot(list[0]);
-        for (int64_t i = 0; i < count; ++i) {
-          acc_t* d = dst + i * out_step;
-          for (int64_t m = 0; m < out_w; m += V) store_n(dot(m + i * in_step), d + m, out_w - m);
-        }
+        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+          for (int64_t m = 0; m < out_w; m += V) store_n(dot(m + in), dst + out + m, out_w - m);
+        });
       });
     } else if (P == 2) {  // up 2: both phases at once, interleaved in registers
       const auto both = [&](const auto& dot0, const auto& dot1) {
-        for (int64_t i = 0; i < count; ++i) {
-          acc_t* d = dst + i * out_step;
+        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+          acc_t* d = dst + out;
           for (int64_t m = 0; m < m_count; m += V) {
-            const auto [a, b] = at::vec::interleave2(dot0(m + i * in_step), dot1(m + i * in_step));
+            const auto [a, b] = at::vec::interleave2(dot0(m + in), dot1(m + in));
             const int64_t left = out_w - 2 * m;
             store_n(a, d + 2 * m, left);
             store_n(b, d + 2 * m + V, left - V);
           }
-        }
+        });
       };
       if (list[0].n == list[1].n) {
         with_static_count(list[0].n, [&](auto nk) {
@@ -261,12 +271,12 @@ struct HorizontalPass {
       acc_t lanes[V];
       for (int64_t r = 0; r < P; ++r) {
         const Dot<0, acc_t> dot(list[r]);
-        for (int64_t i = 0; i < count; ++i) {
+        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
           for (int64_t m = 0; m < m_count; m += V) {
-            dot(m + i * in_step).store(lanes);
-            for (int64_t l = 0; l < V && r + (m + l) * P < out_w; ++l) dst[i * out_step + r + (m + l) * P] = lanes[l];
+            dot(m + in).store(lanes);
+            for (int64_t l = 0; l < V && r + (m + l) * P < out_w; ++l) dst[out + r + (m + l) * P] = lanes[l];
           }
-        }
+        });
       }
     }
   }
@@ -318,7 +328,6 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t C = x.size(1), in_h = x.size(2), in_w = x.size(3);
   const int64_t out_h = out.size(2), out_w = out.size(3);
-  const int64_t planes = x.size(0) * C;
   const bool separable = a.kind == FilterKind::Separable;
   const int64_t fh = a.fh, fw = a.fw;
   const acc_t* coef = coef_t.const_data_ptr<acc_t>();
@@ -327,19 +336,23 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const HorizontalPass<acc_t> hpass(coef, separable ? 1 : fh, fw, in_w, out_w, a.up_x, a.down_x, a.pad_x0);
 
   // Tiles of output rows: ~64K outputs each (the scratch rows stay in L2), at least 8 rows so
-  // that the input rows shared by neighbouring tiles are rarely computed twice.
+  // that the input rows shared by neighbouring tiles are rarely computed twice. Small planes
+  // (one tile) are taken `group` channels at a time, ~64K outputs per group, so that the
+  // per-row set-up is paid once per group rather than once per plane.
   const int64_t tile_h = std::max<int64_t>(
       std::min<int64_t>(std::max<int64_t>(65536 / out_w, 8), out_h), 1);
   const int64_t tiles = (out_h + tile_h - 1) / tile_h;
+  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(65536 / (out_h * out_w), 1, C);
+  const int64_t groups = (C + group - 1) / group;  // per sample
   const int64_t taps_per_output = separable
       ? math::max_taps(fw, a.up_x) + math::max_taps(fh, a.up_y)
       : math::max_taps(fw, a.up_x) * math::max_taps(fh, a.up_y);
-  // Work of a tile in multiply-adds, plus a share for the rows it reads and writes (a tiny
-  // plane costs more than its arithmetic).
-  const int64_t work_per_tile = std::max<int64_t>(tile_h * (out_w * taps_per_output + 64), 1);
+  // Work of a unit (a tile of a group of planes) in multiply-adds, plus a share for each row
+  // it reads and writes (a tiny plane costs more than its arithmetic).
+  const int64_t work_per_unit = std::max<int64_t>(group * tile_h * (out_w * taps_per_output + 64), 1);
   // at::parallel_for's grain: enough work per chunk (~32K multiply-adds, ATen's GRAIN_SIZE)
   // that tiny images are not spread over threads for nothing.
-  const int64_t grain = std::max<int64_t>(1, 32768 / work_per_tile);
+  const int64_t grain = std::max<int64_t>(1, 32768 / work_per_unit);
   const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
 
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
@@ -352,7 +365,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   std::vector<AxisTaps> vtaps(out_h);  // the vertical taps of every output row
   for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
 
-  at::parallel_for(0, planes * tiles, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, x.size(0) * groups * tiles, grain, [&](int64_t begin, int64_t end) {
     Workspace<acc_t> ws;
     const int64_t max_vtaps = math::max_taps(fh, a.up_y);
     hpass.reserve(ws, separable ? 1 : max_vtaps);
@@ -360,7 +373,8 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     ws.out_row.resize(out_w);
     // The tile's input rows, prepared once (zeroed here once: the padding), then used by every
     // output row and filter row. 1-D: `scratch` holds them after the horizontal pass.
-    ws.prepared.resize(max_rows_in_tile * prep_len);
+    const int64_t plane_len = max_rows_in_tile * prep_len;  // a plane's rows in `prepared`
+    ws.prepared.resize(group * plane_len);
     ws.scratch.resize(separable ? max_rows_in_tile * out_w : 0);
     std::vector<char> done(tile_h);  // 2-D: the tile's output rows already computed
     std::vector<const acc_t*> rows(max_vtaps);
@@ -377,10 +391,8 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     };
 
     for (int64_t unit = begin; unit < end; ++unit) {
-      const int64_t plane = unit / tiles, tile = unit % tiles;
-      const int64_t n = plane / C, c = plane % C;
-      const scalar_t* xp = x_data + n * xs0 + c * xs1;
-      scalar_t* op = out_data + n * os0 + c * os1;
+      const int64_t tile = unit % tiles, n = unit / tiles / groups;
+      const int64_t c0 = unit / tiles % groups * group, nc = std::min(group, C - c0);
       const int64_t oy0 = tile * tile_h, oy1 = std::min(oy0 + tile_h, out_h);
 
       // The input rows [lo, hi] this tile reads.
@@ -394,43 +406,66 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       }
 
       if (separable) {
-        // Each input row filtered horizontally once, into the tile's scratch rows.
-        for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
-        if (hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
-        for (int64_t oy = oy0; oy < oy1; ++oy) {
-          const AxisTaps& v = vtaps[oy];
-          const int64_t nt = v.t_end - v.t_begin;
-          for (int64_t t = v.t_begin; t < v.t_end; ++t) {
-            rows[t - v.t_begin] = scratch + (v.i0 + t - lo) * out_w;
-            weights[t - v.t_begin] = coef[v.k0 + t * a.up_y];
+        for (int64_t c = c0; c < c0 + nc; ++c) {
+          const scalar_t* xp = x_data + n * xs0 + c * xs1;
+          scalar_t* op = out_data + n * os0 + c * os1;
+          // Each input row filtered horizontally once, into the tile's scratch rows.
+          for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
+          if (hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
+          for (int64_t oy = oy0; oy < oy1; ++oy) {
+            const AxisTaps& v = vtaps[oy];
+            const int64_t nt = v.t_end - v.t_begin;
+            for (int64_t t = v.t_begin; t < v.t_end; ++t) {
+              rows[t - v.t_begin] = scratch + (v.i0 + t - lo) * out_w;
+              weights[t - v.t_begin] = coef[v.k0 + t * a.up_y];
+            }
+            acc_t* dst = row_target(op + oy * os2, os3, out_buf);
+            weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
+            store_row(dst, op + oy * os2, os3, out_w);
           }
-          acc_t* dst = row_target(op + oy * os2, os3, out_buf);
-          weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
-          store_row(dst, op + oy * os2, os3, out_w);
         }
-      } else {
-        for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
-        const bool in_place = row_target(op, os3, out_buf) != out_buf;
-        std::fill(done.begin(), done.end(), 0);
-        for (int64_t oy = oy0; oy < oy1; ++oy) {
-          if (done[oy - oy0]) continue;
-          const AxisTaps& v = vtaps[oy];
-          for (int64_t t = v.t_begin; t < v.t_end; ++t) {  // one filter row per input row
-            rows[t - v.t_begin] = prepared + (v.i0 + t - lo) * prep_len;
-            filter_rows[t - v.t_begin] = v.k0 + t * a.up_y;
+        continue;
+      }
+
+      // 2-D: the rows of the group's planes, prepared once.
+      for (int64_t i = 0; i < nc; ++i) {
+        const scalar_t* xp = x_data + n * xs0 + (c0 + i) * xs1;
+        for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + i * plane_len + (iy - lo) * prep_len);
+      }
+      scalar_t* const op0 = out_data + n * os0 + c0 * os1;
+      const bool in_place = row_target(op0, os3, out_buf) != out_buf;
+      std::fill(done.begin(), done.end(), 0);
+      for (int64_t oy = oy0; oy < oy1; ++oy) {
+        if (done[oy - oy0]) continue;
+        const AxisTaps& v = vtaps[oy];
+        for (int64_t t = v.t_begin; t < v.t_end; ++t) {  // one filter row per input row
+          rows[t - v.t_begin] = prepared + (v.i0 + t - lo) * prep_len;
+          filter_rows[t - v.t_begin] = v.k0 + t * a.up_y;
+        }
+        // The rows oy + i*Py (same vertical phase) that use the same filter rows, read input
+        // rows moved by i*Dy: one call for all of them and all planes (the taps set up once).
+        int64_t count = 1;
+        while (oy + count * vP < oy1) {
+          const AxisTaps& u = vtaps[oy + count * vP];
+          if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
+          ++count;
+        }
+        for (int64_t i = 0; i < count; ++i) done[oy + i * vP - oy0] = 1;
+        const int64_t nt = v.t_end - v.t_begin;
+        if (in_place) {
+          // (in_place: scalar_t is acc_t, the cast is the identity)
+          hpass.run(rows.data(), filter_rows.data(), nt, reinterpret_cast<acc_t*>(op0 + oy * os2), ws, count,
+                    vD * prep_len, vP * os2, nc, plane_len, os1);
+          continue;
+        }
+        for (int64_t i = 0; i < nc; ++i) {  // computed in out_buf, then rounded / scattered
+          for (int64_t r = 0; r < count; ++r) {
+            scalar_t* orow = op0 + i * os1 + (oy + r * vP) * os2;
+            hpass.run(rows.data(), filter_rows.data(), nt, out_buf, ws, 1, 0, 0, 1, 0, 0);
+            store_row(out_buf, orow, os3, out_w);
+            for (int64_t t = 0; t < nt; ++t) rows[t] += vD * prep_len;  // next row of the run
           }
-          // The rows oy + i*Py (same vertical phase) that use the same filter rows, read input
-          // rows moved by i*Dy: one call for all of them (the taps set up once).
-          int64_t count = 1;
-          while (in_place && oy + count * vP < oy1) {
-            const AxisTaps& u = vtaps[oy + count * vP];
-            if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
-            ++count;
-          }
-          for (int64_t i = 0; i < count; ++i) done[oy + i * vP - oy0] = 1;
-          acc_t* dst = row_target(op + oy * os2, os3, out_buf);
-          hpass.run(rows.data(), filter_rows.data(), v.t_end - v.t_begin, dst, ws, count, vD * prep_len, vP * os2);
-          store_row(dst, op + oy * os2, os3, out_w);
+          for (int64_t t = 0; t < nt; ++t) rows[t] += plane_len - count * vD * prep_len;  // next plane
         }
       }
     }
