@@ -197,8 +197,8 @@ def train_step(G, D, reals, ops, opt_g, opt_d, r1_gamma=1.0):
 def setup(ops_kind: str, batch: int = 4, seed: int = 0):
     G, D = make(seed)
     ops = Ops(ops_kind)
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0, 0.99))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0, 0.99))
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.0, 0.99))
     torch.manual_seed(seed + 1)
     reals = torch.randn(batch, 3, 64, 64).clamp(-1, 1)
     return lambda: train_step(G, D, reals, ops, opt_g, opt_d)

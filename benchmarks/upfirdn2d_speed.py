@@ -1,9 +1,17 @@
 """upfirdn2d speed on the calls a StyleGAN2 network makes, against the best eager compositions,
 the machine's memory bandwidth, and a StyleGAN2-like training step (issue 13, item 3):
 
-    python benchmarks/upfirdn2d_speed.py            # full run (~10 min on 2 busy cores)
-    python benchmarks/upfirdn2d_speed.py --quick    # a smoke run (~1 min)
-    ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_speed.py   # the AVX2 kernels
+    python benchmarks/upfirdn2d_speed.py --threads 1          # what the committed results used
+    python benchmarks/upfirdn2d_speed.py --threads 1 --quick  # a smoke run (~2 min)
+    python benchmarks/upfirdn2d_speed.py                      # all threads, wall-clock time
+    ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_speed.py --threads 1   # AVX2 kernels
+    THP_MEM_ALLOC_ENABLE=1 python benchmarks/upfirdn2d_speed.py --threads 1     # huge pages
+
+Timer: with --threads 1, the CPU time of the calling thread (time.thread_time: every op runs
+on it), which other processes on a shared machine cannot inflate by preempting it (with two
+threads on two busy cores, a parallel op waits a whole scheduler slice, ~16 ms, for a
+preempted worker, and wall-clock timings mean little). Otherwise wall-clock time
+(torch.utils.benchmark). Page faults on fresh outputs count in both (as system time).
 
 Writes benchmarks/results/upfirdn2d-speed-<isa>[-quick].{json,csv,md,png}, with the command,
 the CPU model, the ISA (ATen's and myops') and the thread count.
@@ -12,9 +20,10 @@ What is measured (CPU, float32, every time a median of torch.utils.benchmark blo
 the machine may be shared, so every variant of a case is timed in turn, `--reps` times
 interleaved, and the ratio reported is the median over the repeats of baseline / myops):
 
-1. Memory bandwidth: torch.add(a, b, out=c) on three 64 MiB float32 tensors (2 read + 1
-   written = 192 MiB moved; no allocation, no page faults): bytes moved / time. An op's share
-   of it: (bytes of its input + bytes of its output) / its time / that bandwidth.
+1. Memory bandwidth, with the same thread count: torch.add(a, b, out=c) on three 64 MiB
+   float32 tensors (2 read + 1 written = 192 MiB moved; no allocation, no page faults):
+   bytes moved / time. An op's share of it: (bytes of its input + bytes of its output) / its
+   time / that bandwidth.
 2. Cases: upsample2d (up 2, padding [2, 1]) and downsample2d (down 2, padding [1, 1]) with
    StyleGAN2's 2-D 4x4 filter ([1, 3, 3, 1] outer product), plus the headline
    downsample [4, 256, 64, 64] with the 1-D (separable) filter, in three modes:
@@ -59,10 +68,10 @@ F1 = myops.setup_filter([1, 3, 3, 1], separable=True)   # 1-D, applied along x t
 # StyleGAN2 at 256x256 (channels min(16384 / res, 512), batch 1..8): the feature maps its
 # up/downsampling sees. (kind, [N, C, H, W] of the op's input)
 SHAPES = [
-    ("up", [8, 512, 4, 4]), ("up", [4, 512, 16, 16]), ("up", [4, 256, 64, 64]), ("up", [2, 128, 128, 128]),
-    ("up", [1, 64, 128, 128]),
-    ("down", [8, 512, 8, 8]), ("down", [4, 512, 32, 32]), ("down", [4, 256, 64, 64]),
-    ("down", [2, 128, 128, 128]), ("down", [1, 64, 256, 256]), ("down", [8, 32, 256, 256]),
+    ("up", [8, 512, 4, 4]), ("up", [4, 512, 8, 8]), ("up", [4, 512, 16, 16]), ("up", [4, 256, 64, 64]),
+    ("up", [1, 128, 128, 128]),
+    ("down", [8, 512, 8, 8]), ("down", [4, 512, 16, 16]), ("down", [4, 512, 32, 32]), ("down", [4, 256, 64, 64]),
+    ("down", [2, 128, 128, 128]), ("down", [1, 64, 256, 256]),
 ]
 QUICK_SHAPES = [("up", [4, 512, 8, 8]), ("up", [2, 128, 64, 64]), ("down", [4, 512, 16, 16]),
                 ("down", [4, 256, 64, 64])]
@@ -70,8 +79,31 @@ MODES = ("fwd", "fwd+bwd", "fwd+bwd+2bwd")
 
 
 def median_seconds(fn, min_run_time: float) -> float:
-    timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+    if torch.get_num_threads() != 1:
+        timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+        return timer.blocked_autorange(min_run_time=min_run_time).median
+    # One thread: its CPU time, in blocks of `number` calls (>= min_run_time / 5 each), median.
+    number, blocks = 1, []
+    while True:
+        t0 = time.thread_time()
+        for _ in range(number):
+            fn()
+        elapsed = time.thread_time() - t0
+        if elapsed >= min_run_time / 5 or number >= 1 << 16:
+            break
+        number *= 2 if elapsed * 20 > min_run_time else 8
+    blocks.append(elapsed / number)
+    for _ in range(4):
+        t0 = time.thread_time()
+        for _ in range(number):
+            fn()
+        blocks.append((time.thread_time() - t0) / number)
+    return statistics.median(blocks)
+
+
+def now() -> float:
+    """The clock of median_seconds, for the training step."""
+    return time.thread_time() if torch.get_num_threads() == 1 else time.perf_counter()
 
 
 def interleaved(variants: dict, reps: int, min_run_time: float) -> dict:
@@ -183,10 +215,10 @@ def training_step(reps: int, steps: int) -> dict:
     times = {k: [] for k in step}
     for _ in range(reps):  # interleaved: one batch of steps of each in turn
         for k, fn in step.items():
-            t0 = time.perf_counter()
+            t0 = now()
             for _ in range(steps):
                 fn()
-            times[k].append((time.perf_counter() - t0) / steps)
+            times[k].append((now() - t0) / steps)
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -220,7 +252,9 @@ def machine() -> dict:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "myops_cpu_isa": lib.myops_cpu_isa().decode(), "cpu": platform.processor() or platform.machine(),
-            "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", "")}
+            "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", ""),
+            "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", ""),
+            "timer": "thread CPU time" if torch.get_num_threads() == 1 else "wall clock"}
     try:
         info["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
@@ -256,7 +290,7 @@ def plot(rows: list, path: Path) -> None:
 def markdown(result: dict) -> str:
     m, bw = result["machine"], result["bandwidth"]
     lines = [f"`{result['command']}` — {m['cpu']}, ATen {m['aten_cpu_capability']}, myops {m['myops_cpu_isa']}, "
-             f"{m['threads']} threads, torch {m['torch']}, {m['date']}", "",
+             f"{m['threads']} threads ({m['timer']}), torch {m['torch']}, {m['date']}, load average {m.get('loadavg_at_start')}", "",
              f"Bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", "",
              "| op | filter | input | mode | myops | best eager | speed-up | GB/s (share of add bw) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -279,9 +313,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer shapes, shorter timings")
     parser.add_argument("--reps", type=int, default=None, help="interleaved repeats (default 5, quick 2)")
     parser.add_argument("--no-step", action="store_true", help="skip the training step")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1: CPU-time timer)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
-    reps = args.reps or (2 if args.quick else 5)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    reps = args.reps or (2 if args.quick else 3)
     t = 0.05 if args.quick else 0.2
     torch.manual_seed(0)
 
@@ -298,7 +335,8 @@ def main(argv=None) -> int:
         result["training_step"] = training_step(reps=3 if args.quick else 5, steps=1 if args.quick else 2)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}" + ("-quick" if args.quick else "")
+    tag = (f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}-{info['threads']}t" + ("-thp" if info["THP_MEM_ALLOC_ENABLE"] else "")
+           + ("-quick" if args.quick else ""))
     (args.out / f"{tag}.json").write_text(json.dumps(result, indent=1))
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(args.out / f"{tag}.csv", "w", newline="") as f:
