@@ -319,7 +319,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     reps = args.reps or (2 if args.quick else 3)
-    t = 0.05 if args.quick else 0.2
+    t = 0.05 if args.quick else 0.1
     torch.manual_seed(0)
 
     info = machine()

@@ -3,17 +3,21 @@
 // Direct, polyphase computation: each output pixel sums only the filter taps that land on
 // input pixels or on the padding, never the inserted zeros, so no upsampled copy of the image
 // is ever made (and an inf pixel never meets a skipped zero). Work is split into tiles of
-// output rows of one [H, W] plane; each tile reads its input rows once and its scratch stays in
-// cache. Tiles are independent and every output is summed in one fixed order, so the result
-// does not depend on the number of threads.
+// output rows of one [H, W] plane (small planes: a group of channels); each tile reads its input
+// rows once and its scratch stays in cache. Tiles are independent and every output is summed in
+// one fixed order, whatever the tiling, so the result does not depend on the number of threads.
 //  - 1-D filter (separable): horizontal pass of the tile's input rows into a scratch of
 //    op-math rows, then each output row is a weighted sum of scratch rows (vectorized).
 //  - 2-D filter: each output row sums, in registers, the horizontal passes of the input rows
 //    its vertical taps reach (rows outside the image are skipped).
 // Why it is fast (issue 13): each input row is copied once into a zero-padded, de-interleaved
 // (stride `down` split into sub-rows) buffer, so along the row every output reads every tap
-// from consecutive memory: no border case, no scalar tail (partial vector stores), taps counts
-// up to 16 unrolled at compile time, and up = 2 interleaves its two phases in registers.
+// from consecutive memory: no border case, no scalar tail (partial vector stores), tap counts
+// up to 16 unrolled at compile time with their weights in registers, up = 2 interleaves its two
+// phases in registers, and the taps are set up once for all the output rows (of all the planes
+// of a group) that share them. (The old loops spent most of their time in scalar border and
+// tail outputs and in per-row set-up: on 32-wide rows with 16-lane vectors most outputs were
+// scalar.)
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
@@ -342,7 +346,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t tile_h = std::max<int64_t>(
       std::min<int64_t>(std::max<int64_t>(65536 / out_w, 8), out_h), 1);
   const int64_t tiles = (out_h + tile_h - 1) / tile_h;
-  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(65536 / (out_h * out_w), 1, C);
+  const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
+  const int64_t plane_len = max_rows_in_tile * hpass.prepared_len();  // a tile's prepared rows
+  // (and at most ~2 MB of prepared rows: a tiny output of a large input takes one plane)
+  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 19) / std::max<int64_t>(plane_len, 1)), 1, C);
   const int64_t groups = (C + group - 1) / group;  // per sample
   const int64_t taps_per_output = separable
       ? math::max_taps(fw, a.up_x) + math::max_taps(fh, a.up_y)
@@ -353,8 +360,6 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   // at::parallel_for's grain: enough work per chunk (~32K multiply-adds, ATen's GRAIN_SIZE)
   // that tiny images are not spread over threads for nothing.
   const int64_t grain = std::max<int64_t>(1, 32768 / work_per_unit);
-  const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
-
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   scalar_t* out_data = out.data_ptr<scalar_t>();
   const int64_t xs0 = x.stride(0), xs1 = x.stride(1), xs2 = x.stride(2), xs3 = x.stride(3);
@@ -373,7 +378,6 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     ws.out_row.resize(out_w);
     // The tile's input rows, prepared once (zeroed here once: the padding), then used by every
     // output row and filter row. 1-D: `scratch` holds them after the horizontal pass.
-    const int64_t plane_len = max_rows_in_tile * prep_len;  // a plane's rows in `prepared`
     ws.prepared.resize(group * plane_len);
     ws.scratch.resize(separable ? max_rows_in_tile * out_w : 0);
     std::vector<char> done(tile_h);  // 2-D: the tile's output rows already computed
