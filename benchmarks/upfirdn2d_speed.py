@@ -311,7 +311,7 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer shapes, shorter timings")
-    parser.add_argument("--reps", type=int, default=None, help="interleaved repeats (default 5, quick 2)")
+    parser.add_argument("--reps", type=int, default=None, help="interleaved repeats (default 3, quick 2)")
     parser.add_argument("--no-step", action="store_true", help="skip the training step")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1: CPU-time timer)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
