@@ -96,31 +96,38 @@ std::tuple<Tensor, Tensor> lltm_autograd(const Tensor& input, const Tensor& weig
       [](const BackwardArgs& s) -> variable_list {
         const Tensor& grad_h = s.grads[0];
         const Tensor& grad_cell = s.grads[1];
-        // saved: new_cell, gates, X (the fused backward's arguments), then the five inputs
-        // (references, no copies) for the differentiable path.
-        const variable_list inputs(s.saved.begin() + 3, s.saved.end());
-        if (torch::autograd::compute_requires_grad(grad_h, grad_cell, inputs[0], inputs[1], inputs[2], inputs[3],
+        // saved: the five inputs (references, no copies), then new_cell, gates, X (the fused
+        // backward's arguments; undefined under functorch).
+        const variable_list inputs(s.saved.begin(), s.saved.begin() + 5);
+        if (!s.saved[5].defined() ||
+            torch::autograd::compute_requires_grad(grad_h, grad_cell, inputs[0], inputs[1], inputs[2], inputs[3],
                                                    inputs[4])) {
           return differentiable_backward(grad_h, grad_cell, inputs);
         }
         auto [g_input, g_weights, g_bias, g_old_h, g_old_cell] =
-            myops::lltm_backward(grad_h, grad_cell, s.saved[0], s.saved[1], s.saved[2], inputs[1]);
+            myops::lltm_backward(grad_h, grad_cell, s.saved[5], s.saved[6], s.saved[7], inputs[1]);
         return {g_input, g_weights, g_bias, g_old_h, g_old_cell};
       },
       input, weights, bias, old_h, old_cell);
   Tensor new_h, new_cell;
-  if (node) {  // lltm_forward also returns what the fused backward reads
+  if (node && !functorch_wrapped(input, weights, bias, old_h, old_cell)) {
+    // lltm_forward also returns what the fused backward reads.
     auto [h, cell, gates, X] =
         below_autograd([&] { return myops::lltm_forward(input, weights, bias, old_h, old_cell); });
     new_h = h;
     new_cell = cell;
     set_history(node, {new_h, new_cell});
+    for (const Tensor& t : {input, weights, bias, old_h, old_cell}) node->save(t);
     node->save_output(new_cell);
     node->save(gates);  // not outputs of lltm: plain tensors
     node->save(X);
-    for (const Tensor& t : {input, weights, bias, old_h, old_cell}) node->save(t);
   } else {
     std::tie(new_h, new_cell) = below_autograd([&] { return myops::lltm(input, weights, bias, old_h, old_cell); });
+    set_history(node, {new_h, new_cell});
+    if (node) {
+      for (const Tensor& t : {input, weights, bias, old_h, old_cell}) node->save(t);
+      for (int i = 0; i < 3; ++i) node->save(Tensor());
+    }
   }
   if (any_tangent(input, weights, bias, old_h, old_cell)) {
     auto [t_h, t_cell] = lltm_tangents(input, weights, bias, old_h, old_cell);

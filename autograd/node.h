@@ -124,6 +124,15 @@ inline void set_history(const std::shared_ptr<FormulaNode>& node, const variable
   if (node) torch::autograd::set_history(outputs, node);
 }
 
+// True when a tensor is one of functorch's wrappers (an input of grad/vjp/jacrev/jvp/jacfwd at
+// some level). Then the kernel's call "below autograd" lands in the next level's Autograd kernel
+// of that op, so it must be an op whose every output is differentiable in both modes (lltm
+// itself rather than lltm_forward, whose extra outputs have no derivatives).
+template <typename... Tensors>
+bool functorch_wrapped(const Tensors&... tensors) {
+  return (... || (tensors.defined() && tensors.key_set().has(c10::DispatchKey::FuncTorchGradWrapper)));
+}
+
 // Runs `fn` below the Autograd key (the backend kernel), as VariableType's redispatch does.
 template <typename Fn>
 auto below_autograd(Fn&& fn) {

@@ -29,29 +29,42 @@ MAX_ELEMENTS = {"first": 400, "hessian": 60}
 MAX_SAMPLES = 3
 
 
-def _positions(sample):
-    """The differentiable arguments: those the table makes require grad."""
-    return [i for i, a in enumerate(sample.args) if isinstance(a, torch.Tensor) and a.requires_grad]
+def _positions(sample, limit=None):
+    """The differentiable arguments (those the table makes require grad); with `limit`, the
+    smallest of them whose elements add up to at most `limit` (a Hessian with respect to lltm's
+    inputs, biases and states, without its weight matrix)."""
+    pos = [i for i, a in enumerate(sample.args) if isinstance(a, torch.Tensor) and a.requires_grad]
+    if limit is None:
+        return pos
+    chosen, total = [], 0
+    for i in sorted(pos, key=lambda i: sample.args[i].numel()):
+        if total + sample.args[i].numel() <= limit:
+            chosen.append(i)
+            total += sample.args[i].numel()
+    return sorted(chosen)
 
 
 def _small_samples(op, limit, device="cpu", dtype=torch.float64):
     chosen = []
     for s in op.samples(device, dtype, True):
-        pos = _positions(s)
-        if pos and not s.kwargs and 0 < sum(s.args[i].numel() for i in pos) <= limit:
+        # (Zero-element samples: vmap's per-sample fallback, which jacrev/jacfwd use until an op
+        # has a batching rule, cannot batch over a dimension of size 0.)
+        empty = any(isinstance(a, torch.Tensor) and a.numel() == 0 for a in s.args)
+        if _positions(s, limit) and not s.kwargs and not empty:
             chosen.append(s.name)
     return chosen[:MAX_SAMPLES]
 
 
 def _params(ops, kind):
-    return [pytest.param(op, name, id=f"{op.name}-{name}") for op in ops for name in _small_samples(op, MAX_ELEMENTS[kind])]
+    return [pytest.param(op, name, MAX_ELEMENTS[kind], id=f"{op.name}-{name}")
+            for op in ops for name in _small_samples(op, MAX_ELEMENTS[kind])]
 
 
-def _get(op, name, device, dtype):
-    """(args detached, positions of the differentiable ones)."""
+def _get(op, name, device, dtype, limit=None):
+    """(args detached, positions of the differentiable ones, within `limit` elements)."""
     for s in op.samples(device, dtype, True):
         if s.name == name:
-            pos = _positions(s)
+            pos = _positions(s, limit)
             args = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in clone_args(s.args))
             return args, pos
     raise KeyError(name)
@@ -95,10 +108,10 @@ def _compare(actual, expected, op, dtype):
     torch.testing.assert_close(actual, expected, atol=atol, rtol=rtol, equal_nan=True)
 
 
-def _run_both(op, name, device, dtype, transform):
+def _run_both(op, name, limit, device, dtype, transform):
     """transform(f, primals) on the op (dtype) and on its reference (float64, from the same
     values), the reference's result cast to dtype."""
-    args, pos = _get(op, name, device, dtype)
+    args, pos = _get(op, name, device, dtype, limit)
     args64 = tuple(a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
     primals = tuple(args[i] for i in pos)
     actual = transform(_as_function(op.op, args, pos), primals)
@@ -121,51 +134,51 @@ TRANSFORMS = {
 
 
 @pytest.mark.parametrize("transform", list(TRANSFORMS))
-@pytest.mark.parametrize("op, name", _params(DIFFERENTIABLE, "first"))
-def test_first_order(device, op, name, transform):
-    _compare(*_run_both(op, name, device, torch.float64, TRANSFORMS[transform]), op, torch.float64)
+@pytest.mark.parametrize("op, name, limit", _params(DIFFERENTIABLE, "first"))
+def test_first_order(device, op, name, limit, transform):
+    _compare(*_run_both(op, name, limit, device, torch.float64, TRANSFORMS[transform]), op, torch.float64)
 
 
 @pytest.mark.parametrize("transform", ["vjp", "jvp"])
-@pytest.mark.parametrize("op, name", _params(DIFFERENTIABLE, "first"))
-def test_first_order_float32(device, op, name, transform):
-    _compare(*_run_both(op, name, device, torch.float32, TRANSFORMS[transform]), op, torch.float32)
+@pytest.mark.parametrize("op, name, limit", _params(DIFFERENTIABLE, "first"))
+def test_first_order_float32(device, op, name, limit, transform):
+    _compare(*_run_both(op, name, limit, device, torch.float32, TRANSFORMS[transform]), op, torch.float32)
 
 
-@pytest.mark.parametrize("op, name", _params(TWICE, "hessian"))
-def test_hessian(device, op, name):
-    """hessian = jacfwd(jacrev(.)): forward mode through the op's backward ops."""
+SECOND_ORDER = {
+    "hessian": hessian,  # jacfwd(jacrev(.)): forward mode through the op's backward ops
+    "jacrev_jacrev": lambda f, argnums: jacrev(jacrev(f, argnums=argnums), argnums=argnums),
+    # reverse mode through the tangent formulas (they are recorded as a graph)
+    "jacrev_jacfwd": lambda f, argnums: jacrev(jacfwd(f, argnums=argnums), argnums=argnums),
+}
+
+
+@pytest.mark.parametrize("kind", list(SECOND_ORDER))
+@pytest.mark.parametrize("op, name, limit", _params(TWICE, "hessian"))
+def test_second_order(device, op, name, limit, kind):
+    """The Hessian of sum(out * w), by three compositions of the transforms."""
     def transform(f, p):
-        return hessian(_loss(f, _weights(f(*p))), argnums=_argnums(p))(*p)
-    _compare(*_run_both(op, name, device, torch.float64, transform), op, torch.float64)
-
-
-@pytest.mark.parametrize("op, name", _params(TWICE, "hessian"))
-def test_jacrev_of_jacfwd(device, op, name):
-    """Reverse mode through the tangent formulas (they are differentiable, recorded as a graph)."""
-    def transform(f, p):
-        return jacrev(jacfwd(_loss(f, _weights(f(*p))), argnums=_argnums(p)), argnums=_argnums(p))(*p)
-    if op.name == "lltm":
+        return SECOND_ORDER[kind](_loss(f, _weights(f(*p))), _argnums(p))(*p)
+    if op.name == "lltm" and kind == "jacrev_jacfwd":
         # lltm's tangent goes through lltm_cell_double_backward, whose derivative is lltm's
         # third order: it raises instead of returning something wrong.
         with pytest.raises(NotImplementedError, match="myops.lltm: gradients of order 3 and higher"):
-            _run_both(op, name, device, torch.float64, transform)
+            _run_both(op, name, limit, device, torch.float64, transform)
         return
-    _compare(*_run_both(op, name, device, torch.float64, transform), op, torch.float64)
+    _compare(*_run_both(op, name, limit, device, torch.float64, transform), op, torch.float64)
 
 
-@pytest.mark.parametrize("op, name", _params(DIFFERENTIABLE, "first"))
-def test_forward_ad_dual(device, op, name):
+@pytest.mark.parametrize("op, name, limit", _params(DIFFERENTIABLE, "first"))
+def test_forward_ad_dual(device, op, name, limit):
     """torch.autograd.forward_ad: a dual tensor at every differentiable argument; every output
     has a tangent equal to the reference's (jvp), with and without requires_grad."""
-    args, pos = _get(op, name, device, torch.float64)
+    args, pos = _get(op, name, device, torch.float64, limit)
     primals = tuple(args[i] for i in pos)
     tangents = _tangents(primals)
     _, expected = jvp(_as_function(_ref(op), args, pos), primals, tangents)
     for requires_grad in (False, True):
         with fwAD.dual_level():
-            full = [a.clone().requires_grad_(requires_grad) if isinstance(a, torch.Tensor) and a.is_floating_point()
-                    else a for a in args]
+            full = [a.clone().requires_grad_(requires_grad) if i in pos else a for i, a in enumerate(args)]
             for i, t in zip(pos, tangents):
                 full[i] = fwAD.make_dual(full[i], t)
             outs = as_tuple(op.op(*full))
@@ -174,11 +187,11 @@ def test_forward_ad_dual(device, op, name):
         _compare(got, expected, op, torch.float64)
 
 
-@pytest.mark.parametrize("op, name", _params(DIFFERENTIABLE, "hessian"))
-def test_per_sample_grad(device, op, name):
+@pytest.mark.parametrize("op, name, limit", _params(DIFFERENTIABLE, "hessian"))
+def test_per_sample_grad(device, op, name, limit):
     """vmap(grad(loss)) over a batch of 3 samples (per-sample gradients) equals the per-sample
     loop of grad on the reference; runs through vmap's batching rule or its per-sample fallback."""
-    args, pos = _get(op, name, device, torch.float64)
+    args, pos = _get(op, name, device, torch.float64, limit)
     batch = tuple(torch.stack([args[i] + 0.01 * k for k in range(3)]) for i in pos)
     weights = _weights(_as_function(op.ref, args, pos)(*(args[i] for i in pos)))
 
@@ -223,14 +236,15 @@ def test_add_out_tangent(device):
 
 def _filter_params():
     """Tensor arguments that are not differentiable (the filters)."""
-    params = []
+    params = {}
     for op in DIFFERENTIABLE:
-        for name in _small_samples(op, MAX_ELEMENTS["first"])[:1]:
-            s = next(s for s in op.samples("cpu", torch.float64, True) if s.name == name)
+        for s in op.samples("cpu", torch.float64, True):
+            if s.name not in _small_samples(op, MAX_ELEMENTS["first"]):
+                continue
             for i, a in enumerate(s.args):
                 if isinstance(a, torch.Tensor) and a.is_floating_point() and not a.requires_grad:
-                    params.append(pytest.param(op, name, i, id=f"{op.name}-{name}-arg{i}"))
-    return params
+                    params.setdefault((op.name, i), pytest.param(op, s.name, i, id=f"{op.name}-{s.name}-arg{i}"))
+    return list(params.values())
 
 
 @pytest.mark.parametrize("op, name, position", _filter_params())
