@@ -50,6 +50,8 @@ at::Tensor upfirdn2d_autograd(const at::Tensor& x, const std::optional<at::Tenso
               "is); pass f.detach() or a filter made without requires_grad=True");
   TORCH_CHECK_NOT_IMPLEMENTED(!tangent(f).defined(), "myops.upfirdn2d: f has a forward-mode tangent, but the "
                               "filter is not differentiable (only x is)");
+  // The node after the forward, whose checks (x 4-D, ...) must come first: it reads x's sizes.
+  at::Tensor y = below_autograd([&] { return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain); });
   auto node = make_node(
       "MyopsUpfirdn2dBackward",
       [x_h = x.sym_size(2), x_w = x.sym_size(3), up = up.vec(), down = down.vec(), p = padding.vec(), flip_filter,
@@ -67,7 +69,6 @@ at::Tensor upfirdn2d_autograd(const at::Tensor& x, const std::optional<at::Tenso
       },
       x);
   if (node) node->save(f);
-  at::Tensor y = below_autograd([&] { return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain); });
   set_history(node, {y});
   // Linear in x: the tangent is the same resampling of x's tangent.
   if (any_tangent(x)) set_tangent(y, myops::upfirdn2d(tangent(x), f, up, down, padding, flip_filter, gain));
