@@ -1,13 +1,17 @@
-// Autograd formulas of bias_act and bias_act_backward.
+// Autograd formulas of bias_act and bias_act_backward (graph nodes: autograd/node.h).
 //
 //   y       = bias_act(x, b)                  = clamp(gain * f(x + b))
 //   dL/dx   = bias_act_backward(g, x, b, 1)   = g * gain * f'(x + b) * [|gain * f| <= clamp]
 //   dL/db   = dL/dx summed over every dimension but `dim`
+//   ty      = bias_act_backward(tx + tb, x, b, 1)        (tb broadcast along `dim`)
 //
 // bias_act_backward is linear in g and its x-derivative is the same op one order higher, so its
-// own formula is two calls of itself (order 2 = the double backward, order 3 the triple); the
-// clamp mask is piecewise constant and adds nothing. Every step is a dispatcher op, so compiled backward
-// graphs show myops.bias_act_backward by name and create_graph=True differentiates it again.
+// own formulas are two calls of itself (order 2 = the double backward, order 3 the triple):
+//   out = g * h_k(x + b)  ->  reverse: (h_k * gg, g * gg * h_{k+1}),
+//                             forward: h_k * tg + g * h_{k+1} * (tx + tb);
+// the clamp mask is piecewise constant and adds nothing. Every step is a dispatcher op, so
+// compiled backward graphs show myops.bias_act_backward by name and every derivative is
+// differentiable again.
 //
 // The backward recomputes f from x instead of reading y (StyleGAN's CUDA plugin reads y for
 // most activations): one read either way, but x gives exact derivatives for every activation
@@ -15,141 +19,126 @@
 // float16/bfloat16, at the price of keeping x alive until the backward.
 #include <ATen/ops/mul.h>
 #include <ATen/ops/sum.h>
-#include <torch/autograd.h>
 #include <torch/library.h>
 
-#include "autograd/autograd_utils.h"
+#include "autograd/node.h"
 #include "myops/bias_act.h"
 #include "ops/bias_act/bias_act.h"  // kMaxOrder
 
 namespace myops::autograd_bias_act {
 
-using torch::autograd::AutogradContext;
-using torch::autograd::Function;
-using torch::autograd::variable_list;
-using OptTensor = std::optional<at::Tensor>;
+using namespace myops::autograd;
 using OptDouble = std::optional<double>;
 
 namespace {
 
-// The arguments that are not tensors, kept in ctx->saved_data.
+// The arguments that are not tensors.
 struct Config {
   int64_t dim;
   std::string act;
   OptDouble alpha, gain, clamp;
 
-  void save(AutogradContext* ctx) const {
-    ctx->saved_data["dim"] = dim;
-    ctx->saved_data["act"] = act;
-    ctx->saved_data["alpha"] = alpha;
-    ctx->saved_data["gain"] = gain;
-    ctx->saved_data["clamp"] = clamp;
-  }
-  static Config load(AutogradContext* ctx) {
-    return {ctx->saved_data["dim"].toInt(), ctx->saved_data["act"].toStringRef(),
-            ctx->saved_data["alpha"].toOptional<double>(), ctx->saved_data["gain"].toOptional<double>(),
-            ctx->saved_data["clamp"].toOptional<double>()};
-  }
   at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const OptTensor& b, int64_t order) const {
     return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
   }
+  // x's dimension `dim`, wrapped (already checked by the op).
+  int64_t channel_dim(const at::Tensor& x) const { return dim < 0 ? dim + x.dim() : dim; }
 };
 
 OptTensor optional(const at::Tensor& t) { return t.defined() ? OptTensor(t) : std::nullopt; }
 
+void check_order(int64_t order) {
+  TORCH_CHECK_NOT_IMPLEMENTED(order < ops::bias_act::kMaxOrder, "myops.bias_act: gradients of order ",
+                              ops::bias_act::kMaxOrder + 1, " and higher with respect to x or b are not "
+                              "implemented (orders 1 to ", ops::bias_act::kMaxOrder, " are)");
+}
+
 // b's gradient from x's: summed over every dimension of x but `dim` (b broadcast along them).
 at::Tensor reduce_to_bias(const at::Tensor& grad_x, int64_t dim) {
-  const int64_t ndim = grad_x.dim();
-  dim = dim < 0 ? dim + ndim : dim;  // already checked by the op
   std::vector<int64_t> dims;
-  for (int64_t d = 0; d < ndim; ++d) {
+  for (int64_t d = 0; d < grad_x.dim(); ++d) {
     if (d != dim) dims.push_back(d);
   }
   // (at::sum over an empty list would sum everything: a 1-D x needs no reduction at all.)
   return dims.empty() ? grad_x : at::sum(grad_x, dims);
 }
 
-class BiasAct : public Function<BiasAct> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const OptTensor& b, int64_t dim,
-                            c10::string_view act, OptDouble alpha, OptDouble gain, OptDouble clamp) {
-    at::AutoDispatchBelowADInplaceOrView below_autograd;
-    ctx->save_for_backward({x, b.value_or(at::Tensor())});
-    Config{dim, std::string(act), alpha, gain, clamp}.save(ctx);
-    return myops::bias_act(x, b, dim, act, alpha, gain, clamp);
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const Config config = Config::load(ctx);
-    // (needs_input_grad counts tensor inputs only: b's index exists only when b was given.)
-    const bool needs_b = saved[1].defined() && ctx->needs_input_grad(1);
-    at::Tensor grad_x, grad_b;
-    if (ctx->needs_input_grad(0) || needs_b) {
-      grad_x = config.backward(grads[0], saved[0], optional(saved[1]), 1);
-      if (needs_b) grad_b = reduce_to_bias(grad_x, config.dim);
-      if (!ctx->needs_input_grad(0)) grad_x = at::Tensor();
-    }
-    return {grad_x, grad_b, {}, {}, {}, {}, {}};
-  }
-};
-
-class BiasActBackward : public Function<BiasActBackward> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad, const at::Tensor& x, const OptTensor& b,
-                            int64_t dim, c10::string_view act, OptDouble alpha, OptDouble gain, OptDouble clamp,
-                            int64_t order) {
-    at::AutoDispatchBelowADInplaceOrView below_autograd;
-    ctx->save_for_backward({grad, x, b.value_or(at::Tensor())});
-    Config{dim, std::string(act), alpha, gain, clamp}.save(ctx);
-    ctx->saved_data["order"] = order;
-    return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
-  }
-
-  // out = grad * h(x + b), h = gain * f^(order) * mask:
-  //   d out / d grad = h             -> the same op applied to the incoming gradient
-  //   d out / d x    = grad * h'     -> the op one order higher, applied to (incoming * grad)
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor &grad = saved[0], &x = saved[1];
-    const OptTensor b = optional(saved[2]);
-    const Config config = Config::load(ctx);
-    const int64_t order = ctx->saved_data["order"].toInt();
-    const bool needs_b = b.has_value() && ctx->needs_input_grad(2);
-    at::Tensor d_grad, d_x, d_b;
-    if (ctx->needs_input_grad(0)) d_grad = config.backward(grads[0], x, b, order);
-    if (ctx->needs_input_grad(1) || needs_b) {
-      TORCH_CHECK_NOT_IMPLEMENTED(order < ops::bias_act::kMaxOrder, "myops.bias_act: gradients of order ",
-                                  ops::bias_act::kMaxOrder + 1, " and higher with respect to x or b are not "
-                                  "implemented (orders 1 to ", ops::bias_act::kMaxOrder, " are)");
-      d_x = config.backward(at::mul(grads[0], grad), x, b, order + 1);
-      if (needs_b) d_b = reduce_to_bias(d_x, config.dim);
-      if (!ctx->needs_input_grad(1)) d_x = at::Tensor();
-    }
-    return {d_grad, d_x, d_b, {}, {}, {}, {}, {}, {}};
-  }
-};
-
-using myops::autograd::check_no_forward_ad;
-using myops::autograd::needs_graph;
+// tx + tb, tb (1-D, along `dim`) broadcast to x's shape; undefined when neither is.
+at::Tensor input_tangent(const at::Tensor& x, const OptTensor& b, int64_t dim) {
+  const at::Tensor tx = tangent(x), tb = tangent(b);
+  if (!tb.defined()) return tx;
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[dim] = -1;
+  const at::Tensor tb_x = tb.view(shape);
+  return tx.defined() ? at::add(tx, tb_x) : tb_x.expand_symint(x.sym_sizes());
+}
 
 at::Tensor bias_act_autograd(const at::Tensor& x, const OptTensor& b, int64_t dim, c10::string_view act,
                              OptDouble alpha, OptDouble gain, OptDouble clamp) {
-  check_no_forward_ad("myops.bias_act", x, b);
-  if (needs_graph(x, b.value_or(at::Tensor()))) return BiasAct::apply(x, b, dim, act, alpha, gain, clamp);
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::bias_act(x, b, dim, act, alpha, gain, clamp);
+  const Config config{dim, std::string(act), alpha, gain, clamp};
+  auto node = make_node(
+      "MyopsBiasActBackward",
+      [config](const BackwardArgs& s) -> variable_list {
+        const at::Tensor &x = s.saved[0], &b = s.saved[1];
+        at::Tensor grad_x, grad_b;
+        if (s.needs_grad(0) || s.needs_grad(1)) {
+          grad_x = config.backward(s.grads[0], x, optional(b), 1);
+          if (s.needs_grad(1)) grad_b = reduce_to_bias(grad_x, config.channel_dim(x));
+        }
+        return {grad_x, grad_b};
+      },
+      x, b);
+  if (node) {
+    node->save(x);
+    node->save(b);
+  }
+  at::Tensor y = below_autograd([&] { return myops::bias_act(x, b, dim, act, alpha, gain, clamp); });
+  set_history(node, {y});
+  if (any_tangent(x, b)) {
+    const at::Tensor t = input_tangent(x, b, config.channel_dim(x));
+    set_tangent(y, config.backward(t, primal(x), primal(b), 1));
+  }
+  return y;
 }
 
 at::Tensor bias_act_backward_autograd(const at::Tensor& grad, const at::Tensor& x, const OptTensor& b, int64_t dim,
                                       c10::string_view act, OptDouble alpha, OptDouble gain, OptDouble clamp,
                                       int64_t order) {
-  check_no_forward_ad("myops.bias_act_backward", grad, x, b);
-  if (needs_graph(grad, x, b.value_or(at::Tensor()))) {
-    return BiasActBackward::apply(grad, x, b, dim, act, alpha, gain, clamp, order);
+  const Config config{dim, std::string(act), alpha, gain, clamp};
+  auto node = make_node(
+      "MyopsBiasActBackwardBackward",
+      [config, order](const BackwardArgs& s) -> variable_list {
+        const at::Tensor &grad = s.saved[0], &x = s.saved[1];
+        const OptTensor b = optional(s.saved[2]);
+        at::Tensor d_grad, d_x, d_b;
+        if (s.needs_grad(0)) d_grad = config.backward(s.grads[0], x, b, order);
+        if (s.needs_grad(1) || s.needs_grad(2)) {
+          check_order(order);
+          d_x = config.backward(at::mul(s.grads[0], grad), x, b, order + 1);
+          if (s.needs_grad(2)) d_b = reduce_to_bias(d_x, config.channel_dim(x));
+        }
+        return {d_grad, d_x, d_b};
+      },
+      grad, x, b);
+  if (node) {
+    node->save(grad);
+    node->save(x);
+    node->save(b);
   }
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
+  at::Tensor out = below_autograd([&] { return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order); });
+  set_history(node, {out});
+  if (any_tangent(grad, x, b)) {
+    const at::Tensor x_p = primal(x), g_p = primal(grad), tg = tangent(grad);
+    const OptTensor b_p = primal(b);
+    at::Tensor t = tg.defined() ? config.backward(tg, x_p, b_p, order) : at::Tensor();
+    if (any_tangent(x, b)) {
+      check_order(order);
+      const at::Tensor tz = input_tangent(x, b, config.channel_dim(x));
+      t = sum_defined(t, config.backward(at::mul(g_p, tz), x_p, b_p, order + 1));
+    }
+    set_tangent(out, t);
+  }
+  return out;
 }
 
 }  // namespace

@@ -1,20 +1,18 @@
-// Autograd formula of upfirdn2d. The gradient with respect to x is the transposed resampling,
-// computed by upfirdn2d itself through the dispatcher (up and down swapped, the padding
+// Autograd formula of upfirdn2d (graph node: autograd/node.h). The gradient with respect to x
+// is the transposed resampling, computed by upfirdn2d itself through the dispatcher (up and down swapped, the padding
 // transformed, the filter flip inverted, same gain), as StyleGAN's plugin does: so it runs on
 // every backend, is traceable by torch.compile and is differentiable again (double backward).
+// The op is linear in x: its forward-mode tangent is upfirdn2d of x's tangent.
 // The filter is not differentiable: a filter that requires grad is an error, never a silent
 // zero gradient.
-#include <torch/autograd.h>
 #include <torch/library.h>
 
-#include "autograd/autograd_utils.h"
+#include "autograd/node.h"
 #include "myops/upfirdn2d.h"
 
 namespace myops::autograd_upfirdn2d {
 
-using torch::autograd::AutogradContext;
-using torch::autograd::Function;
-using torch::autograd::variable_list;
+using namespace myops::autograd;
 
 namespace {
 
@@ -44,60 +42,37 @@ AxisTranspose transpose_axis(const c10::SymInt& in, const c10::SymInt& out, int6
   return {pad0, taps - p1 - up, true};
 }
 
-class Upfirdn2d : public Function<Upfirdn2d> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x,
-                            const std::optional<at::Tensor>& f, c10::IntArrayRef up,
-                            c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter,
-                            double gain) {
-    at::AutoDispatchBelowADInplaceOrView below_autograd;
-    ctx->save_for_backward({f.has_value() ? *f : at::Tensor()});
-    ctx->saved_data["x_h"] = x.sym_size(2);
-    ctx->saved_data["x_w"] = x.sym_size(3);
-    ctx->saved_data["up"] = up.vec();
-    ctx->saved_data["down"] = down.vec();
-    ctx->saved_data["padding"] = padding.vec();
-    ctx->saved_data["flip_filter"] = flip_filter;
-    ctx->saved_data["gain"] = gain;
-    return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain);
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    variable_list result(7);  // x, f, up, down, padding, flip_filter, gain
-    if (!ctx->needs_input_grad(0)) return result;
-    const at::Tensor& dy = grads[0];
-    const at::Tensor f = ctx->get_saved_variables()[0];
-    const auto up = ctx->saved_data["up"].toIntVector();
-    const auto down = ctx->saved_data["down"].toIntVector();
-    const auto p = ctx->saved_data["padding"].toIntVector();
-    const c10::SymInt in_h = ctx->saved_data["x_h"].toSymInt();
-    const c10::SymInt in_w = ctx->saved_data["x_w"].toSymInt();
-    const auto [fw, fh] = filter_taps(f);
-    const AxisTranspose tx = transpose_axis(in_w, dy.sym_size(3), up[0], down[0], p[0], p[1], fw);
-    const AxisTranspose ty = transpose_axis(in_h, dy.sym_size(2), up[1], down[1], p[2], p[3], fh);
-    at::Tensor dx = myops::upfirdn2d(dy, f.defined() ? std::optional<at::Tensor>(f) : std::nullopt,
-                                   down, up, {tx.pad0, tx.pad1, ty.pad0, ty.pad1},
-                                   !ctx->saved_data["flip_filter"].toBool(),
-                                   ctx->saved_data["gain"].toDouble());
-    if (ty.narrow) dx = dx.narrow_symint(2, 0, in_h);
-    if (tx.narrow) dx = dx.narrow_symint(3, 0, in_w);
-    result[0] = dx;
-    return result;
-  }
-};
-
 at::Tensor upfirdn2d_autograd(const at::Tensor& x, const std::optional<at::Tensor>& f,
                               c10::IntArrayRef up, c10::IntArrayRef down,
                               c10::IntArrayRef padding, bool flip_filter, double gain) {
-  myops::autograd::check_no_forward_ad("myops.upfirdn2d", x, f);
   TORCH_CHECK(!(at::GradMode::is_enabled() && f.has_value() && f->defined() && f->requires_grad()),
               "myops.upfirdn2d: f requires grad, but the filter is not differentiable (only x "
               "is); pass f.detach() or a filter made without requires_grad=True");
-  if (myops::autograd::needs_graph(x)) {
-    return Upfirdn2d::apply(x, f, up, down, padding, flip_filter, gain);
-  }
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain);
+  TORCH_CHECK_NOT_IMPLEMENTED(!tangent(f).defined(), "myops.upfirdn2d: f has a forward-mode tangent, but the "
+                              "filter is not differentiable (only x is)");
+  // The node after the forward, whose checks (x 4-D, ...) must come first: it reads x's sizes.
+  at::Tensor y = below_autograd([&] { return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain); });
+  auto node = make_node(
+      "MyopsUpfirdn2dBackward",
+      [x_h = x.sym_size(2), x_w = x.sym_size(3), up = up.vec(), down = down.vec(), p = padding.vec(), flip_filter,
+       gain](const BackwardArgs& s) -> variable_list {
+        const at::Tensor& dy = s.grads[0];
+        const at::Tensor& f = s.saved[0];
+        const auto [fw, fh] = filter_taps(f);
+        const AxisTranspose tx = transpose_axis(x_w, dy.sym_size(3), up[0], down[0], p[0], p[1], fw);
+        const AxisTranspose ty = transpose_axis(x_h, dy.sym_size(2), up[1], down[1], p[2], p[3], fh);
+        at::Tensor dx = myops::upfirdn2d(dy, f.defined() ? std::optional<at::Tensor>(f) : std::nullopt, down, up,
+                                         {tx.pad0, tx.pad1, ty.pad0, ty.pad1}, !flip_filter, gain);
+        if (ty.narrow) dx = dx.narrow_symint(2, 0, x_h);
+        if (tx.narrow) dx = dx.narrow_symint(3, 0, x_w);
+        return {dx};
+      },
+      x);
+  if (node) node->save(f);
+  set_history(node, {y});
+  // Linear in x: the tangent is the same resampling of x's tangent.
+  if (any_tangent(x)) set_tangent(y, myops::upfirdn2d(tangent(x), f, up, down, padding, flip_filter, gain));
+  return y;
 }
 
 }  // namespace

@@ -127,9 +127,10 @@ class OpInfo:
     skips: dict = field(default_factory=dict)
     # Its torch.autocast policy (every op has one: tests/test_autocast.py checks that).
     autocast: Autocast | None = None
-    # Forward-mode AD (forward_ad, torch.func.jvp/jacfwd) implemented; if not, the op raises
-    # NotImplementedError naming itself (tests/test_forward_ad.py).
-    forward_ad: bool = False
+    # The reference as torch.func transforms (grad, jvp, jacfwd, hessian, ...) can see through it
+    # (tests/test_func.py); None: `ref`. Needed where `ref` calls torch.autograd.grad (the
+    # references of the backward ops), which functorch's levels cannot differentiate.
+    func_ref: Callable | None = None
     # Property-based fuzzing (tests/test_fuzz.py): device -> a hypothesis strategy of
     # opinfo._fuzz.FuzzCase (random shapes, strides, dtypes, values and arguments, edges and
     # invalid ones included), written in the family's own file. None: not fuzzed.

@@ -243,6 +243,12 @@ def _fuzz_filtered_lrelu(device):
     return strategy()
 
 
+def filtered_lrelu_backward_func_ref(grad, x, fu, fd, b, *args):
+    """filtered_lrelu_backward from the reference with torch.func.vjp, so that functorch transforms
+    see through it."""
+    return torch.func.vjp(lambda x: reference.filtered_lrelu(x, fu, fd, b, *args), x)[1](grad)[0]
+
+
 OPS = [
     OpInfo("filtered_lrelu", torch.ops.myops.filtered_lrelu.default, myops.filtered_lrelu, reference.filtered_lrelu,
            filtered_lrelu_samples, errors=filtered_lrelu_errors,
@@ -253,6 +259,7 @@ OPS = [
     # The backward op is internal (no Python wrapper): autograd and compiled backward graphs call it.
     OpInfo("filtered_lrelu_backward", torch.ops.myops.filtered_lrelu_backward.default,
            torch.ops.myops.filtered_lrelu_backward, reference.filtered_lrelu_backward, filtered_lrelu_backward_samples,
+           func_ref=filtered_lrelu_backward_func_ref,
            errors=filtered_lrelu_backward_errors,
            compile_samples=("up2_down2_sep4_b", "channels_last_up2_down2"),
            autocast=Autocast("x_dtype", cast=_autocast_cast(1, (0, 4)), x=1, low_args=(0, 1))),

@@ -167,6 +167,13 @@ def _fuzz_lltm(device):
     return strategy()
 
 
+def lltm_cell_backward_func_ref(grad_h, grad_cell, pre_gates, old_cell):
+    """lltm_cell_backward from the reference cell with torch.func.vjp, so that functorch transforms
+    see through it."""
+    from myops.ops_lltm import _cell
+    return torch.func.vjp(_cell, pre_gates, old_cell)[1]((grad_h, grad_cell))
+
+
 OPS = [
     OpInfo("lltm", torch.ops.myops.lltm.default, myops.lltm, reference.lltm, lltm_samples, errors=lltm_errors,
            tolerances=LLTM_TOLERANCES, compile_samples=("basic", "batch1", "noncontiguous"),
@@ -181,6 +188,7 @@ OPS = [
     # lltm_cell_double_backward, whose own gradient (lltm's third order) raises.
     OpInfo("lltm_cell_backward", torch.ops.myops.lltm_cell_backward.default, torch.ops.myops.lltm_cell_backward,
            reference.lltm_cell_backward, cell_backward_samples, errors=cell_backward_errors,
+           func_ref=lltm_cell_backward_func_ref,
            twice_differentiable=False, tolerances=LLTM_TOLERANCES, compile_samples=("basic", "transposed_gates"),
            memory_formats=False, large_samples=cell_large_samples, autocast=Autocast("none")),
     OpInfo("lltm_cell_double_backward", torch.ops.myops.lltm_cell_double_backward.default,
