@@ -209,6 +209,29 @@ def test_every_op_has_a_case():
     assert names <= covered, names - covered
 
 
+def test_rules_registered_lazily():
+    """import myops does not import torch.distributed.tensor (seconds of import time); the rules
+    are registered once it is imported, before or after myops."""
+    import pytest
+    from helpers import run_python
+
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available in this torch build")
+    after = run_python("""
+        import sys, myops
+        assert "torch.distributed.tensor" not in sys.modules, "import myops imported DTensor"
+        assert not myops._dtensor._registered
+        import torch.distributed.tensor
+        assert myops._dtensor._registered
+    """)
+    assert after.returncode == 0, after.stderr
+    before = run_python("""
+        import torch.distributed.tensor, myops
+        assert myops._dtensor._registered
+    """)
+    assert before.returncode == 0, before.stderr
+
+
 if __name__ == "__main__":
     rank, world_size, port, out_dir = sys.argv[1:]
     worker(int(rank), int(world_size), int(port), out_dir)

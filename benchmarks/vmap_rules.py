@@ -1,0 +1,163 @@
+"""torch.vmap through myops' batching rules vs functorch's per-sample fallback, batch 64, small
+inputs, CPU; writes benchmarks/results/vmap-cpu.{json,md}.
+
+    python benchmarks/vmap_rules.py [--quick]
+
+Three variants of each case, timed side by side in one process (medians of
+torch.utils.benchmark's blocked runs; only the ratios mean something on a shared machine):
+- rule: torch.vmap(torch.ops.myops.<op>) -- the C++ FuncTorchBatched kernel;
+- fallback: torch.vmap over a copy of the op without a batching rule, so functorch's for-loop
+  fallback runs (slice each sample, call, stack). The copy is an op of namespace myops_nobatch
+  with the same schema whose CPU kernel calls torch.ops.myops.<op> (a Python call per sample:
+  a few microseconds that the real fallback on myops' ops, before the rules, did not pay);
+- loop: a Python loop over the samples + torch.stack (what users write without vmap).
+Cases marked "loop in rule" batch an argument the op takes once for all (a filter, lltm's
+weights): their rule loops over the samples itself, so no speed-up is expected there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+import torch.utils.benchmark as tbench
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "python"))
+import myops  # noqa: E402
+
+V = 64
+_nobatch = torch.library.Library("myops_nobatch", "DEF")
+
+
+def without_rule(name):
+    """myops_nobatch::<name>: the op's schema, no batching rule (so vmap takes the fallback)."""
+    op = getattr(torch.ops.myops, name).default
+    schema = str(op._schema).replace("myops::", "", 1)
+    _nobatch.define(schema)
+    _nobatch.impl(name, lambda *args, **kwargs: op(*args, **kwargs), "CPU")
+    return getattr(torch.ops.myops_nobatch, name).default
+
+
+def cases():
+    torch.manual_seed(0)
+    r = lambda *shape: torch.randn(*shape)  # noqa: E731
+    f4 = myops.setup_filter([1, 3, 3, 1])
+    fs = myops.setup_filter([1, 3, 3, 1], separable=True)
+    B, F, S = 8, 16, 32
+    weights, bias = r(3 * S, S + F) / 7, r(3 * S)
+    _, new_cell, gates, X = torch.ops.myops.lltm_forward(r(V * B, F), weights, bias, r(V * B, S), r(V * B, S))
+    split = lambda t: t.view(V, B, -1)  # noqa: E731
+    fl = (fs, fs, None, 2, 2, [2, 1, 2, 1], 2 ** 0.5, 0.2, None, False)
+    x_img = r(V, 2, 4, 16, 16)
+    fl_out = torch.ops.myops.filtered_lrelu(x_img[0], *fl).shape
+    # (label, op name, args, in_dims)
+    return [
+        ("muladd [64] x [16, 16] + [16]", "muladd", (r(V, 16, 16), r(16), 0.5), (0, None, None)),
+        ("mul [16, 16] x batched [16]", "mul", (r(16, 16), r(V, 16)), (None, 0)),
+        ("add [64] x [16, 16] in_dim 1", "add", (r(16, V, 16), r(16, 16)), (1, None)),
+        ("add_out [64] x [16, 16]", "add_out", (r(V, 16, 16), r(16), torch.empty(V, 16, 16)), (0, None, 0)),
+        ("bias_act lrelu x [64] x [4, 8, 8, 8]", "bias_act", (r(V, 4, 8, 8, 8), r(8), 1, "lrelu", None, None, 256.0),
+         (0, None, None, None, None, None, None)),
+        ("bias_act x and b batched", "bias_act", (r(V, 4, 8, 8, 8), r(V, 8), 1, "swish"), (0, 0, None, None)),
+        ("bias_act_backward order 1", "bias_act_backward",
+         (r(V, 4, 8, 8, 8), r(V, 4, 8, 8, 8), r(8), 1, "lrelu", None, None, None, 1),
+         (0, 0, None, None, None, None, None, None, None)),
+        ("upfirdn2d up2 x [64] x [2, 4, 16, 16]", "upfirdn2d", (x_img, f4, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0),
+         (0, None, None, None, None, None, None)),
+        ("upfirdn2d batched filter (loop in rule)", "upfirdn2d",
+         (x_img, f4.expand(V, 4, 4).contiguous(), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0),
+         (0, 0, None, None, None, None, None)),
+        ("filtered_lrelu up2 down2 x [64] x [2, 4, 16, 16]", "filtered_lrelu", (x_img, *fl),
+         (0,) + (None,) * 10),
+        ("filtered_lrelu x and b batched", "filtered_lrelu", (x_img, fs, fs, r(V, 4), *fl[3:]),
+         (0, None, None, 0) + (None,) * 7),
+        ("filtered_lrelu_backward", "filtered_lrelu_backward", (r(V, *fl_out), x_img, *fl), (0, 0) + (None,) * 10),
+        ("lltm rows [64] x [8, 16], S=32", "lltm", (r(V, B, F), weights, bias, r(V, B, S), r(V, B, S)),
+         (0, None, None, 0, 0)),
+        ("lltm batched weights (loop in rule)", "lltm",
+         (r(V, B, F), weights.expand(V, *weights.shape).contiguous(), bias, r(V, B, S), r(V, B, S)),
+         (0, 0, None, 0, 0)),
+        ("lltm_backward per-sample weight grads", "lltm_backward",
+         (r(V, B, S), r(V, B, S), split(new_cell), split(gates), split(X), weights), (0, 0, 0, 0, 0, None)),
+        ("lltm_cell_backward", "lltm_cell_backward", (r(V, B, S), r(V, B, S), r(V, B, 3 * S), r(V, B, S)), 0),
+        ("lltm_cell_double_backward", "lltm_cell_double_backward",
+         (r(V, B, 3 * S), r(V, B, S), r(V, B, S), r(V, B, S), r(V, B, 3 * S), r(V, B, S)), 0),
+    ]
+
+
+def returning_out(op, name):
+    if name != "add_out":
+        return op
+    return lambda a, b, out: (op(a, b, out), out)[1]
+
+
+def per_sample_loop(op, args, in_dims):
+    dims = in_dims if isinstance(in_dims, tuple) else (in_dims,) * len(args)
+
+    def run():
+        outs = [op(*[a.select(d, i) if d is not None else a for a, d in zip(args, dims)]) for i in range(V)]
+        if isinstance(outs[0], tuple):
+            return tuple(torch.stack(o) for o in zip(*outs))
+        return torch.stack(outs) if outs[0] is not None else None
+    return run
+
+
+def median(fn, min_run_time):
+    return tbench.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="0.2 s per measurement instead of 1 s")
+    args = parser.parse_args()
+    min_run_time = 0.2 if args.quick else 1.0
+    torch._C._functorch._set_vmap_fallback_warning_enabled(False)
+    slow = {}
+    rows = []
+    for label, name, call_args, in_dims in cases():
+        op = getattr(torch.ops.myops, name).default
+        if name not in slow:
+            slow[name] = without_rule(name)
+        rule = torch.vmap(returning_out(op, name), in_dims=in_dims)
+        fallback = torch.vmap(returning_out(slow[name], name), in_dims=in_dims)
+        # Same values both ways (and a rule, not the fallback: with the fallback disabled, an
+        # op without a rule raises).
+        torch._C._functorch._set_vmap_fallback_enabled(False)
+        want = rule(*call_args)
+        torch._C._functorch._set_vmap_fallback_enabled(True)
+        got = fallback(*call_args)
+        for w, g in zip(want if isinstance(want, tuple) else (want,), got if isinstance(got, tuple) else (got,)):
+            torch.testing.assert_close(w, g, atol=1e-4, rtol=1e-4)
+        times = {"rule": median(lambda: rule(*call_args), min_run_time),
+                 "fallback": median(lambda: fallback(*call_args), min_run_time),
+                 "loop": median(per_sample_loop(op, call_args, in_dims), min_run_time)}
+        row = {"case": label, "op": name, "batch": V, **{f"{k}_s": v for k, v in times.items()},
+               "fallback_over_rule": times["fallback"] / times["rule"], "loop_over_rule": times["loop"] / times["rule"]}
+        rows.append(row)
+        print(f"{label:<48} rule {times['rule'] * 1e6:9.1f} us  fallback/rule {row['fallback_over_rule']:6.2f}x  "
+              f"loop/rule {row['loop_over_rule']:6.2f}x", flush=True)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine())
+    meta = {"command": "python benchmarks/vmap_rules.py" + (" --quick" if args.quick else ""), "cpu": cpu,
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+            "min_run_time_s": min_run_time}
+    out = HERE / "results"
+    (out / "vmap-cpu.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
+    lines = [f"# vmap: batching rules vs functorch's fallback (batch {V}, CPU)", "",
+             f"`{meta['command']}` on {cpu}, {meta['threads']} threads, torch {meta['torch']}, {meta['date']}. "
+             "Medians of torch.utils.benchmark blocked runs, side by side in one process; see the script's "
+             "docstring for what each variant is.", "",
+             "| case | rule | fallback / rule | Python loop / rule |", "|---|---|---|---|"]
+    lines += [f"| {r['case']} | {r['rule_s'] * 1e6:.1f} µs | {r['fallback_over_rule']:.2f}x | {r['loop_over_rule']:.2f}x |"
+              for r in rows]
+    (out / "vmap-cpu.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
