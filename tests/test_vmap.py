@@ -256,3 +256,26 @@ def test_batched_shape_errors_name_the_op(device):
         torch.vmap(torch.ops.myops.upfirdn2d)(x)
     with pytest.raises(IndexError, match="myops.bias_act: dim must be in"):
         torch.vmap(lambda x, b: torch.ops.myops.bias_act(x, b, 3))(x, torch.randn(V, 3))
+
+
+def test_rules_come_with_load_library_alone():
+    """The rules are C++ (FuncTorchBatched kernels in libmyops.so): a process that only calls
+    torch.ops.load_library has one for every op, and vmap uses it (fallback disabled)."""
+    import myops
+    from helpers import run_python
+
+    result = run_python(f"""
+        import sys, torch
+        torch.ops.load_library({str(myops.library_path())!r})
+        names = [n for n in dir(torch.ops.myops) if isinstance(getattr(torch.ops.myops, n), torch._ops.OpOverloadPacket)]
+        assert len(names) >= 14, names
+        missing = [n for n in names if not torch._C._dispatch_has_kernel_for_dispatch_key(f"myops::{{n}}", "FuncTorchBatched")]
+        assert not missing, missing
+        torch._C._functorch._set_vmap_fallback_enabled(False)
+        x, b = torch.randn(5, 2, 3, 4), torch.randn(5, 3)
+        y = torch.vmap(lambda x, b: torch.ops.myops.bias_act(x, b, 1, "lrelu"))(x, b)
+        want = torch.stack([torch.ops.myops.bias_act(x[i], b[i], 1, "lrelu") for i in range(5)])
+        torch.testing.assert_close(y, want)
+        assert "myops" not in sys.modules
+    """)
+    assert result.returncode == 0, result.stderr
