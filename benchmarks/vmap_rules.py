@@ -3,8 +3,9 @@ inputs, CPU; writes benchmarks/results/vmap-cpu.{json,md}.
 
     python benchmarks/vmap_rules.py [--quick]
 
-Three variants of each case, timed side by side in one process (medians of
-torch.utils.benchmark's blocked runs; only the ratios mean something on a shared machine):
+Three variants of each case, timed side by side in one process, one thread, in process CPU
+time (medians of torch.utils.benchmark's blocked runs, interleaved rounds; only the ratios mean
+something on a shared machine):
 - rule: torch.vmap(torch.ops.myops.<op>) -- the C++ FuncTorchBatched kernel;
 - fallback: torch.vmap over a copy of the op without a batching rule, so functorch's for-loop
   fallback runs (slice each sample, call, stack). The copy is an op of namespace myops_nobatch
@@ -22,6 +23,7 @@ import datetime
 import json
 import platform
 import statistics
+import time
 import sys
 from pathlib import Path
 
@@ -111,7 +113,11 @@ def per_sample_loop(op, args, in_dims):
 
 
 def median(fn, min_run_time):
-    return tbench.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+    # CPU time of this (one-threaded) process, not wall time: on the shared 2-core machine these
+    # numbers were measured on (load ~12), wall time is mostly waiting for a CPU and its ratios
+    # swung from 0.1x to 100x between runs; the CPU time a variant uses is what it costs.
+    timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, timer=time.process_time)
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 def main():
@@ -170,9 +176,10 @@ def main():
     (out / "vmap-cpu.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
     lines = [f"# vmap: batching rules vs functorch's fallback (batch {V}, CPU)", "",
              f"`{meta['command']}` on {cpu}, {meta['threads']} threads, torch {meta['torch']}, {meta['date']}. "
-             f"Median over {ROUNDS} interleaved rounds of torch.utils.benchmark blocked-run medians, side by side "
-             "in one process on a shared machine (2 cores, other jobs running: ratios, not absolute times); see "
-             "the script's docstring for what each variant is.", "",
+             f"Process CPU time (one thread; wall time on the shared, overloaded machine was mostly waiting for a "
+             f"CPU), median over {ROUNDS} interleaved rounds of torch.utils.benchmark blocked-run medians, side by "
+             "side in one process: compare the ratios, not absolute times. See the script's docstring for what "
+             "each variant is.", "",
              "| case | rule | fallback / rule | Python loop / rule |", "|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['rule_s'] * 1e6:.1f} µs | "
               + (f"{r['fallback_over_rule']:.2f}x" if r["fallback_over_rule"] else "none (functorch raises for out= ops)")
