@@ -205,8 +205,8 @@ def _case_names():
 def test_every_op_has_a_case():
     """Every op of the library is covered by a case (and so has a sharding rule)."""
     covered = {c[1].name() for c in cases()}
-    names = {f"myops::{n}" for n in dir(torch.ops.myops) if isinstance(getattr(torch.ops.myops, n), torch._ops.OpOverloadPacket)}
-    assert names <= covered, names - covered
+    names = {n for n in torch._C._dispatch_get_all_op_names() if n.startswith("myops::")}
+    assert len(names) >= 14 and names <= covered, names - covered
 
 
 def test_rules_registered_lazily():
