@@ -18,6 +18,11 @@ from .ops_lltm import *  # noqa: E402,F401,F403
 from .ops_upfirdn2d import *  # noqa: E402,F401,F403
 
 from . import reference  # noqa: E402
+from . import _dtensor  # noqa: E402
+
+# DTensor sharding rules (Python-only in PyTorch): registered when torch.distributed.tensor is
+# (or gets) imported, never importing it here (myops/_dtensor.py).
+_dtensor.install()
 from ._families import family_modules as _family_modules  # noqa: E402
 from ._library import build_info, library_path  # noqa: E402
 

@@ -1,0 +1,281 @@
+"""torch.vmap over every op of the table (and lltm's two internal ops), through the C++ batching
+rules (ops/<family>/<family>_batching.cpp), against a per-sample Python loop over the op.
+
+For every sample: random subsets of the tensor arguments get a vmap dimension (3 different
+values each, at a random in_dim, negative ones too), the rest stay shared; the result at a
+random out_dims must equal stacking the op's per-sample results. With functorch's per-sample
+fallback disabled (torch._C._functorch._set_vmap_fallback_enabled(False)), an op without a
+batching rule raises instead of silently taking the slow path, so every test here also proves
+that the rule exists and was used. Nested vmap, vmap over a backward (autograd.grad with
+is_grads_batched=True, which vmaps the ops' backward ops) and add_out's errors are covered too.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import pytest
+import torch
+from torch.testing import make_tensor
+
+from op_db import OPS, OPS_BY_NAME, samples
+from opinfo import Sample, as_tuple
+
+V = 3  # vmap batch size of the tests
+
+
+@pytest.fixture(autouse=True)
+def _no_fallback():
+    """functorch's for-loop fallback raises while a test runs: an op must have a rule."""
+    before = torch._C._functorch._is_vmap_fallback_enabled()
+    torch._C._functorch._set_vmap_fallback_enabled(False)
+    yield
+    torch._C._functorch._set_vmap_fallback_enabled(before)
+
+
+def _lltm_forward_samples(device, dtype, requires_grad):
+    for s in samples(OPS_BY_NAME["lltm"], device, dtype, requires_grad):
+        yield s
+
+
+def _lltm_backward_samples(device, dtype, requires_grad):
+    """(grad_h, grad_cell, new_cell, gates, X, weights) from lltm_forward on lltm's samples."""
+    for s in samples(OPS_BY_NAME["lltm"], device, dtype, False):
+        new_h, new_cell, gates, X = torch.ops.myops.lltm_forward(*s.args)
+        g = lambda t: make_tensor(t.shape, device=device, dtype=dtype, low=-1, high=1)  # noqa: E731
+        yield Sample(s.name, (g(new_h), g(new_cell), new_cell, gates, X, s.args[1]))
+
+
+# (name, op, samples, tolerances): the table's ops, and the internal lltm ops autograd calls.
+VMAP_OPS = [(op.name, op.op, lambda d, t, op=op: samples(op, d, t), op.tolerances) for op in OPS] + [
+    ("lltm_forward", torch.ops.myops.lltm_forward.default, lambda d, t: list(_lltm_forward_samples(d, t, False)),
+     OPS_BY_NAME["lltm"].tolerances),
+    ("lltm_backward", torch.ops.myops.lltm_backward.default, lambda d, t: list(_lltm_backward_samples(d, t, False)),
+     OPS_BY_NAME["lltm"].tolerances),
+]
+OUT_ARG = {op.name: op.out_arg for op in OPS}
+DTYPE = torch.float32
+
+
+def _params():
+    params = []
+    for name, op, make_samples, tol in VMAP_OPS:
+        for s in make_samples("cpu", DTYPE):
+            params.append(pytest.param(name, s.name, id=f"{name}-{s.name}"))
+    return params
+
+
+def _lookup(name, sample_name, device):
+    entry = next(e for e in VMAP_OPS if e[0] == name)
+    sample = next(s for s in entry[2](device, DTYPE) if s.name == sample_name)
+    return entry[1], sample, entry[3]
+
+
+def _tensor_positions(args):
+    """Indices of the tensor arguments, the same tensor object (out is a) counted once."""
+    seen, positions = set(), []
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor) and id(a) not in seen:
+            seen.add(id(a))
+            positions.append(i)
+    return positions
+
+
+def _choices(name, sample_name, args, out_arg):
+    """Which tensor args are batched (and at which in_dim), several draws per sample, seeded by
+    the sample's name: every argument alone, all of them, and random subsets."""
+    rng = random.Random(zlib.crc32(f"{name}/{sample_name}".encode()))
+    positions = _tensor_positions(args)
+    subsets = [[p] for p in positions] + [positions] + [
+        [p for p in positions if rng.random() < 0.5] or [rng.choice(positions)] for _ in range(2)]
+    # add_out: out is batched when a or b is (test_add_out_needs_batched_out); out may be a or b.
+    out_pos = None if out_arg is None else next(i for i, a in enumerate(args) if a is args[out_arg])
+    draws = []
+    for subset in subsets:
+        if out_pos is not None and out_pos not in subset:
+            subset = subset + [out_pos]
+        dims = {}
+        for p in subset:
+            ndim = args[p].dim() + 1
+            d = rng.randrange(ndim)
+            dims[p] = d - ndim if rng.random() < 0.3 else d  # negative in_dims too
+        draws.append(dims)
+    return draws
+
+
+def _batched_args(args, dims, device):
+    """args with the tensors at `dims` replaced by V different values stacked at that dim
+    (first value: the sample's own); an argument passed twice (out is a) stays one tensor."""
+    new, by_id, in_dims = [], {}, []
+    for i, a in enumerate(args):
+        if not isinstance(a, torch.Tensor):
+            new.append(a)
+            in_dims.append(None)
+            continue
+        first = next(j for j, b in enumerate(args) if b is a)
+        if id(a) not in by_id:
+            if first in dims:
+                values = [a.detach()] + [make_tensor(a.shape, device=device, dtype=a.dtype, low=-2, high=2)
+                                         for _ in range(V - 1)]
+                by_id[id(a)] = torch.stack(values, dims[first] % (a.dim() + 1))
+            else:
+                by_id[id(a)] = a.detach().clone()
+        new.append(by_id[id(a)])
+        in_dims.append(dims.get(first))
+    return new, tuple(in_dims)
+
+
+def _clone(args):
+    memo = {}
+    return [memo.setdefault(id(a), a.clone()) if isinstance(a, torch.Tensor) else a for a in args]
+
+
+def _per_sample(op, args, in_dims, out_arg, out_dims):
+    """The oracle: the op called once per sample, each output's results stacked at its out_dims
+    (an int for all, or a tuple of one per output)."""
+    results = []
+    for i in range(V):
+        sample_args = [a.select(d, i) if d is not None else a for a, d in zip(args, in_dims)]
+        r = op(*sample_args)
+        results.append(as_tuple(sample_args[out_arg] if out_arg is not None else r))
+    n = len(results[0])
+    dims = out_dims if isinstance(out_dims, tuple) else (out_dims,) * n
+    return tuple(torch.stack([r[k] for r in results], dims[k]) for k in range(n))
+
+
+def _vmapped(op, out_arg):
+    if out_arg is None:
+        return op
+
+    def mutating(*args):
+        op(*args)
+        return args[out_arg]
+    return mutating
+
+
+def _check(op, args, in_dims, out_arg, tol, rng=None):
+    """vmap(op) at random out_dims (each output's first or last dim) against the loop."""
+    out_dims = 0
+    if rng is not None:
+        # torch 2.11's vmap fails ("The expanded size of the tensor ...") on out_dims other
+        # than 0 for an output that is not batched (the same for every sample: lltm_backward's
+        # weight gradients when only `weights` is batched), a PyTorch bug: those stay at 0.
+        stacked = _per_sample(op, _clone(args), in_dims, out_arg, 0)
+        out_dims = tuple(0 if all(torch.equal(t[0], t[i]) for i in range(V)) else rng.choice([0, t.dim() - 1])
+                         for t in stacked)
+        out_dims = out_dims if len(out_dims) > 1 else out_dims[0]
+    want = _per_sample(op, _clone(args), in_dims, out_arg, out_dims)
+    got = as_tuple(torch.vmap(_vmapped(op, out_arg), in_dims=in_dims, out_dims=out_dims)(*args))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        atol, rtol = tol[g.dtype]
+        torch.testing.assert_close(g, w, atol=atol, rtol=rtol, equal_nan=True)
+
+
+@pytest.mark.parametrize("name, sample_name", _params())
+def test_vmap_matches_per_sample_loop(name, sample_name, device):
+    op, sample, tol = _lookup(name, sample_name, device)
+    out_arg = OUT_ARG.get(name)
+    rng = random.Random(zlib.crc32(sample_name.encode()))
+    for dims in _choices(name, sample_name, sample.args, out_arg):
+        args, in_dims = _batched_args(sample.args, dims, device)
+        _check(op, args, in_dims, out_arg, tol, rng)
+
+
+# One sample per op: nested vmap (two levels, each batching its own subset of the arguments).
+NESTED = [pytest.param(name, next(iter(make_samples("cpu", DTYPE))).name, id=name)
+          for name, _, make_samples, _ in VMAP_OPS]
+
+
+@pytest.mark.parametrize("name, sample_name", NESTED)
+def test_nested_vmap(name, sample_name, device):
+    op, sample, tol = _lookup(name, sample_name, device)
+    out_arg = OUT_ARG.get(name)
+    positions = _tensor_positions(sample.args)
+    # Outer level: every tensor at dim 0; inner level: the first tensor (and out) at its last dim.
+    outer, outer_dims = _batched_args(sample.args, {p: 0 for p in positions}, device)
+    inner_positions = {positions[0]} | ({out_arg} if out_arg is not None else set())
+    inner_args, inner_dims = _batched_args(outer, {p: -1 for p in inner_positions}, device)
+    # inner_args have the inner dim added last; the outer dim stays 0.
+    fn = _vmapped(op, out_arg)
+    got = as_tuple(torch.vmap(torch.vmap(fn, in_dims=inner_dims), in_dims=outer_dims)(*inner_args))
+    want = []
+    for i in range(V):
+        level1 = [a.select(0, i) if d is not None else a for a, d in zip(_clone(inner_args), outer_dims)]
+        want.append(_per_sample(op, level1, inner_dims, out_arg, 0))
+    for k, g in enumerate(got):
+        w = torch.stack([r[k] for r in want], 0)
+        atol, rtol = tol[g.dtype]
+        torch.testing.assert_close(g, w, atol=atol, rtol=rtol, equal_nan=True)
+
+
+DIFFERENTIABLE = [op for op in OPS if op.differentiable]
+
+
+@pytest.mark.parametrize("op", DIFFERENTIABLE, ids=str)
+def test_vmap_over_backward(op, device):
+    """autograd.grad(..., is_grads_batched=True): the backward graph (the ops' registered
+    backward ops) runs under vmap over V output gradients; equal to V separate backward passes."""
+    for sample in samples(op, device, torch.float64, requires_grad=True):
+        outs = [o for o in as_tuple(op.op(*sample.args))]
+        inputs = [a for a in sample.args if isinstance(a, torch.Tensor) and a.requires_grad]
+        if not inputs or all(o.numel() == 0 for o in outs):
+            continue
+        grads = [torch.randn(V, *o.shape, dtype=o.dtype, device=o.device) for o in outs]
+        got = torch.autograd.grad(outs, inputs, grads, retain_graph=True, is_grads_batched=True, allow_unused=True)
+        for i in range(V):
+            want = torch.autograd.grad(outs, inputs, [g[i] for g in grads], retain_graph=True, allow_unused=True)
+            for gb, w in zip(got, want):
+                if w is None:
+                    continue
+                torch.testing.assert_close(gb[i], w, atol=1e-10, rtol=1e-10, msg=lambda m: f"{sample.name}: {m}")
+
+
+def test_add_out_needs_batched_out(device):
+    a = torch.randn(V, 4, device=device)
+    b = torch.randn(4, device=device)
+    out = torch.empty(4, device=device)
+    with pytest.raises(RuntimeError, match="myops.add_out: under vmap, out must be batched when a or b is"):
+        torch.vmap(lambda a, b, out: torch.ops.myops.add_out(a, b, out), in_dims=(0, None, None))(a, b, out)
+
+
+def test_per_sample_gradients_of_lltm_backward(device):
+    """lltm_backward's weight and bias gradients stay per sample under vmap (they are sums over
+    the rows, which must not mix samples): vmap over a batched input equals the loop."""
+    op, sample, tol = _lookup("lltm_backward", "basic", device)
+    args, in_dims = _batched_args(sample.args, {0: 0, 1: 0, 2: 0, 3: 0, 4: 0}, device)
+    _check(op, args, in_dims, None, tol)
+
+
+def test_batched_shape_errors_name_the_op(device):
+    """A per-sample shape the op rejects is reported by the op itself."""
+    x = torch.randn(V, 2, 3, 5, device=device)  # samples are 3-D, upfirdn2d wants 4-D
+    with pytest.raises(ValueError, match="myops.upfirdn2d: x must be 4-D"):
+        torch.vmap(torch.ops.myops.upfirdn2d)(x)
+    with pytest.raises(IndexError, match="myops.bias_act: dim must be in"):
+        torch.vmap(lambda x, b: torch.ops.myops.bias_act(x, b, 3))(x, torch.randn(V, 3))
+
+
+def test_rules_come_with_load_library_alone():
+    """The rules are C++ (FuncTorchBatched kernels in libmyops.so): a process that only calls
+    torch.ops.load_library has one for every op, and vmap uses it (fallback disabled)."""
+    import myops
+    from helpers import run_python
+
+    result = run_python(f"""
+        import sys, torch
+        torch.ops.load_library({str(myops.library_path())!r})
+        names = [n for n in torch._C._dispatch_get_all_op_names() if n.startswith("myops::")]
+        assert len(names) >= 14, names
+        missing = [n for n in names if not torch._C._dispatch_has_kernel_for_dispatch_key(n, "FuncTorchBatched")]
+        assert not missing, missing
+        torch._C._functorch._set_vmap_fallback_enabled(False)
+        x, b = torch.randn(5, 2, 3, 4), torch.randn(5, 3)
+        y = torch.vmap(lambda x, b: torch.ops.myops.bias_act(x, b, 1, "lrelu"))(x, b)
+        want = torch.stack([torch.ops.myops.bias_act(x[i], b[i], 1, "lrelu") for i in range(5)])
+        torch.testing.assert_close(y, want)
+        assert "myops" not in sys.modules
+    """)
+    assert result.returncode == 0, result.stderr
