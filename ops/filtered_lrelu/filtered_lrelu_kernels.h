@@ -1,9 +1,9 @@
 // How the CPU and CUDA backends run filtered_lrelu and filtered_lrelu_backward: the entry
 // bodies (ops/common/entry.h) and the kernels each backend plugs in.
 //
-// The kernels of this first version, for both backends, are StyleGAN3's reference composition
-// of the library's own registered ops, called through the typed C++ API (so each step runs on
-// the input's backend with its own CPU or CUDA loop):
+// The composition (the CUDA kernels) is StyleGAN3's reference path on the library's own
+// registered ops, called through the typed C++ API (each step runs on the input's backend with
+// its own loop); the steps' geometry is in filtered_lrelu_math.h:
 //   forward:  y  = D(act(U(x + b)))
 //             U  = upfirdn2d(fu, up, padding, gain up^2), act = bias_act lrelu (slope, gain,
 //             clamp), D = upfirdn2d(fd, down)
@@ -12,8 +12,8 @@
 //             act' = bias_act_backward (zero where clamped).
 // For float16/bfloat16 the composition runs in float32 (in_opmath). The CPU backend runs the
 // fused kernel instead (FusedForward/FusedBackward below, filtered_lrelu_cpu_kernel.cpp: no
-// upsampled intermediate); the CUDA backend runs the composition, which also serves the tests
-// as an independent path.
+// upsampled intermediate, the same values); the composition also serves the tests as an
+// independent path (tests/test_filtered_lrelu.py composes the ops from Python).
 #pragma once
 
 #include <ATen/OpMathType.h>
