@@ -80,6 +80,89 @@ def test_equals_the_composition_of_upfirdn2d_and_bias_act(device, up, down, fu_s
             torch.testing.assert_close(h, w, atol=1e-5, rtol=1e-5)
 
 
+# ------------------------------------------------- the fused CPU kernel's tiles and edge cases
+# The CPU kernel (ops/filtered_lrelu/filtered_lrelu_cpu_kernel.cpp) splits each plane into
+# tiles of result rows sized from the intermediate's width (~2^17 elements of scratch, at least
+# 8 rows): wide images give several tiles per plane, the last one partial. Forward and backward
+# are checked against the reference (float64) and against the composition of myops' upfirdn2d
+# and bias_act (float32, the separate kernels the fused one replaces).
+
+def _fused_cases():
+    c = pytest.param
+    return [
+        # x shape, fu, fd, up, down, padding, clamp, flip
+        c((1, 2, 29, 4100), (12,), (12,), 2, 2, [11, 11, 11, 11], 0.5, False, id="wide-8-row-tiles-sep12"),
+        c((1, 1, 21, 2070), (3, 5), (4, 4), 2, 1, [1, 2, 3, 0], None, True, id="wide-tiles-2d"),
+        c((1, 1, 19, 1500), (4,), (3, 3), 4, 4, [2, 1, 2, 1], 1.0, False, id="wide-tiles-up4-down4-mixed"),
+        c((1, 2, 5, 6), (16,), (16,), 8, 8, [15, 15, 15, 15], None, False, id="up8-down8-long-filters"),
+        c((1, 1, 3, 2), (20,), (9, 7), 8, 1, [13, 12, 10, 11], 2.0, True, id="up8-filters-longer-than-input"),
+        c((1, 1, 40, 37), (3,), (8,), 1, 8, [2, 3, -1, 4], None, False, id="down8"),
+        c((1, 2, 7, 8), None, None, 3, 3, [0, 0, 0, 0], 0.7, False, id="no-filters-up3-down3"),
+        c((1, 2, 4, 5), (4,), (4,), 2, 2, [40, 33, 37, 41], None, False, id="huge-padding"),
+        c((1, 2, 12, 11), (4,), (3,), 2, 2, [-5, -3, -4, -6], None, True, id="crop-padding"),
+        c((1, 1, 1, 1), None, None, 1, 1, [0, 0, 0, 0], None, False, id="one-pixel"),
+        c((2, 3, 1, 9), (2, 2), (5,), 5, 3, [3, 0, 1, 4], 0.0, False, id="one-row-up5-down3"),
+    ]
+
+
+@pytest.mark.parametrize("shape, fu, fd, up, down, padding, clamp, flip", _fused_cases())
+def test_fused_kernel_tiles_and_edges(shape, fu, fd, up, down, padding, clamp, flip):
+    g = torch.Generator().manual_seed(sum(shape) + up * 7 + down)
+    fil = lambda s: None if s is None else torch.rand(s, generator=g, dtype=torch.float64) + 0.1  # noqa: E731
+    fu, fd = fil(fu), fil(fd)
+    fu = None if fu is None else fu / fu.sum()
+    x = torch.randn(shape, generator=g, dtype=torch.float64)
+    b = torch.randn(shape[1], generator=g, dtype=torch.float64)
+    rest = (up, down, padding, 1.3, 0.2, clamp, flip)
+    y = torch.ops.myops.filtered_lrelu(x, fu, fd, b, *rest)
+    torch.testing.assert_close(y, reference.filtered_lrelu(x, fu, fd, b, *rest))
+    dy = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    dx = torch.ops.myops.filtered_lrelu_backward(dy, x, fu, fd, b, *rest)
+    torch.testing.assert_close(dx, reference.filtered_lrelu_backward(dy, x, fu, fd, b, *rest))
+    # float32 (float32 filters): against the composition of the separate kernels.
+    f32 = lambda t: None if t is None else t.float()  # noqa: E731
+    xs, bs = x.float().requires_grad_(), b.float()
+    want = composition(xs, f32(fu), f32(fd), bs, *rest)
+    torch.testing.assert_close(torch.ops.myops.filtered_lrelu(xs.detach(), f32(fu), f32(fd), bs, *rest), want.detach())
+    (want_dx,) = torch.autograd.grad(want, xs, dy.float())
+    got_dx = torch.ops.myops.filtered_lrelu_backward(dy.float(), xs.detach(), f32(fu), f32(fd), bs, *rest)
+    torch.testing.assert_close(got_dx, want_dx)
+
+
+_PEAK_PROBE = """
+import sys, torch, myops
+sys.path.insert(0, {bench!r})
+from common import peak_extra_of_call
+torch.set_num_threads(2)
+x = torch.randn(1, 8, 512, 512)
+f = torch.ones(8) / 8
+fn = lambda x: torch.ops.myops.filtered_lrelu(x, f, f, None, 4, 4, [4, 3, 4, 3], 1.4, 0.2, 1.0, False)
+out = fn(x)
+print(peak_extra_of_call(fn, x), out.numel() * out.element_size(), 4 * x.numel() * 4 * 4)
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc/self/status")
+def test_forward_peak_memory_is_bounded():
+    """One call's peak extra resident memory (a fresh process; glibc told to map every block
+    >= 64 KiB on its own, so freed memory leaves the resident set at once) stays under 1.25x
+    the output plus 8 MiB (the threads' tile scratch, a few hundred KiB each, and allocator
+    slack): 18 MiB here, far below the upsampled intermediate a composition holds (16x the
+    8 MiB input: 128 MiB)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    r = subprocess.run([sys.executable, "-c", _PEAK_PROBE.format(bench=bench)], capture_output=True, text=True,
+                       env=env, check=True)
+    peak, out_bytes, upsampled = map(int, r.stdout.split())
+    assert peak <= 1.25 * out_bytes + 8 * 2 ** 20, (peak, out_bytes, upsampled)
+    assert upsampled > 4 * (1.25 * out_bytes + 8 * 2 ** 20)  # the bound does tell the two apart
+
+
 # ------------------------------------------------------------------------------ the wrapper
 
 def test_wrapper_arguments(device):

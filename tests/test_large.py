@@ -3,8 +3,7 @@
 last, and the one that crosses flat index 2^31), never on the whole tensor.
 
 Slow and memory-hungry (up to ~11 GiB per test: the float32 upfirdn2d and lltm;
-filtered_lrelu's would need ~29 GiB and ~76 GiB and skip under the 12 GiB per-test bound,
-MYOPS_LARGE_MAX_GIB): marked `large` and skipped unless
+filtered_lrelu, fused, needs ~6 to ~10 GiB): marked `large` and skipped unless
 MYOPS_LARGE=1 (`make test-large` sets it and runs only these). Each test first checks
 MemAvailable and skips, with the reason, when less than its need + 2 GiB is free. Run them one
 at a time (never under pytest-xdist). Each test reports its elapsed time and its peak RSS
@@ -211,7 +210,7 @@ def _planes(n, c, h, w):
     return sorted({(p // c, p % c) for p in flat})
 
 
-# float32 too (8 GiB in, 2 GiB out): the dtype filtered_lrelu's CPU composition runs it in.
+# float32 too (8 GiB in, 2 GiB out).
 @pytest.mark.parametrize("filt,dtype", [("1d", F16), ("2d", F16), ("2d", torch.float32)],
                          ids=["1d-float16", "2d-float16", "2d-float32"])
 def test_upfirdn2d(filt, dtype, budget):
@@ -230,12 +229,10 @@ def test_upfirdn2d(filt, dtype, budget):
     gc.collect()
 
 
-# The CPU filtered_lrelu is a composition (filtered_lrelu_kernels.h: composed_forward): x in
-# float32, the upsampled + filtered image and its bias_act, all float32 and alive together, then
-# upfirdn2d down. Measured peak: ~7.1x the float16 input's bytes for up=1, ~18.8x for up=2, i.e.
-# ~29 GiB and ~76 GiB for an input past 2^31 elements: over the per-test bound, so these skip
-# here (they run with MYOPS_LARGE_MAX_GIB raised, on a machine with that much RAM).
-_FLRELU_FACTOR = {1: 7.5, 2: 19.5}
+# The CPU filtered_lrelu is fused (filtered_lrelu_cpu_kernel.cpp): nothing up^2-sized is held,
+# only x, the output (1/4 of x's elements for up 1, as many for up 2, down 2 both) and per-thread
+# tile scratch. The backward (up 1) holds x, grad (1/4) and dx.
+_FLRELU_FACTOR = {1: 1.5, 2: 2.5}
 
 
 @pytest.mark.parametrize("up", [1, 2])
@@ -253,6 +250,25 @@ def test_filtered_lrelu(up, budget):
         torch.testing.assert_close(y[i:i + 1, j:j + 1], e, **TOL,
                                    msg=lambda m: f"myops.filtered_lrelu up={up}: plane n={i} c={j} of {list(x.shape)}: {m}")
     del x, y
+    gc.collect()
+
+
+def test_filtered_lrelu_backward(budget):
+    n, c, h, w = _image_shape()
+    budget(int(n * c * h * w * 2 * 2.5) + GiB // 2)  # x, dx and grad (1/4 of x)
+    x = _rand([n, c, h, w])
+    b = _rand([c])
+    fd = myops.setup_filter([1, 3, 3, 1])
+    pad = [1, 1, 1, 1]
+    args = (None, fd, b, 1, 2, pad, 2 ** 0.5, 0.2, 4.0, False)
+    g = _rand([n, c, (h + 2 - 4) // 2 + 1, (w + 2 - 4) // 2 + 1])
+    dx = torch.ops.myops.filtered_lrelu_backward(g, x, *args)
+    assert dx.shape == x.shape
+    for (i, j) in _planes(n, c, h, w):
+        e = ref.filtered_lrelu_backward(g[i:i + 1, j:j + 1], x[i:i + 1, j:j + 1], None, fd, b[j:j + 1], *args[3:])
+        torch.testing.assert_close(dx[i:i + 1, j:j + 1], e, **TOL,
+                                   msg=lambda m: f"myops.filtered_lrelu_backward: plane n={i} c={j} of {list(x.shape)}: {m}")
+    del x, g, dx
     gc.collect()
 
 

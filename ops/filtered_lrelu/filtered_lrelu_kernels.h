@@ -1,17 +1,19 @@
 // How the CPU and CUDA backends run filtered_lrelu and filtered_lrelu_backward: the entry
 // bodies (ops/common/entry.h) and the kernels each backend plugs in.
 //
-// The kernels of this first version, for both backends, are StyleGAN3's reference composition
-// of the library's own registered ops, called through the typed C++ API (so each step runs on
-// the input's backend with its own CPU or CUDA loop):
+// The composition (the CUDA kernels) is StyleGAN3's reference path on the library's own
+// registered ops, called through the typed C++ API (each step runs on the input's backend with
+// its own loop); the steps' geometry is in filtered_lrelu_math.h:
 //   forward:  y  = D(act(U(x + b)))
 //             U  = upfirdn2d(fu, up, padding, gain up^2), act = bias_act lrelu (slope, gain,
 //             clamp), D = upfirdn2d(fd, down)
 //   backward: dx = U^T(act'(m) * D^T(dy)), m = U(x + b) recomputed; U^T and D^T are upfirdn2d
 //             transposed (up and down swapped, padding transformed, flip inverted, same gain),
 //             act' = bias_act_backward (zero where clamped).
-// For float16/bfloat16 the composition runs in float32 (in_opmath). A fused kernel (no
-// upsampled intermediate) replaces one of these per backend, same signature.
+// For float16/bfloat16 the composition runs in float32 (in_opmath). The CPU backend runs the
+// fused kernel instead (FusedForward/FusedBackward below, filtered_lrelu_cpu_kernel.cpp: no
+// upsampled intermediate, the same values); the composition also serves the tests as an
+// independent path (tests/test_filtered_lrelu.py composes the ops from Python).
 #pragma once
 
 #include <ATen/OpMathType.h>
@@ -22,6 +24,7 @@
 #include "myops/bias_act.h"
 #include "myops/upfirdn2d.h"
 #include "ops/filtered_lrelu/filtered_lrelu.h"
+#include "ops/filtered_lrelu/filtered_lrelu_math.h"
 
 namespace myops::ops::filtered_lrelu {
 
@@ -49,6 +52,14 @@ inline OptTensor in_opmath(const OptTensor& t, at::ScalarType opmath) {
   return t.has_value() && t->defined() ? OptTensor(t->to(opmath)) : std::nullopt;
 }
 
+// The steps along y (height) and x (width) for x's size `in` and the output's size `out`.
+inline math::AxisSteps steps_y(const Args& a, int64_t in, int64_t out) {
+  return math::axis_steps(in, out, a.up, a.down, a.pad_y0, a.pad_y1, a.fu.h, a.fd.h);
+}
+inline math::AxisSteps steps_x(const Args& a, int64_t in, int64_t out) {
+  return math::axis_steps(in, out, a.up, a.down, a.pad_x0, a.pad_x1, a.fu.w, a.fd.w);
+}
+
 inline at::Tensor composed_forward(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
                                    const Args& a) {
   const auto opmath = at::toOpMathType(x.scalar_type());
@@ -63,18 +74,31 @@ inline at::Tensor composed_backward(const at::Tensor& grad_in, const at::Tensor&
   const at::Tensor grad = grad_in.to(opmath);
   const OptTensor fu = in_opmath(fu_in, opmath), fd = in_opmath(fd_in, opmath);
   const at::Tensor m = composed_upsample(x.to(opmath), fu, in_opmath(b, opmath), a);
-  // D^T: down-filtered size out from m's size: padding [fd - 1, m - out*down] per axis.
-  const int64_t mh = m.size(2), mw = m.size(3);
-  const at::Tensor dm = myops::upfirdn2d(
-      grad, fd, {a.down, a.down}, {1, 1},
-      {a.fd.w - 1, mw - grad.size(3) * a.down, a.fd.h - 1, mh - grad.size(2) * a.down}, !a.flip_filter, 1.0);
+  const math::AxisSteps sy = steps_y(a, x.size(2), grad.size(2)), sx = steps_x(a, x.size(3), grad.size(3));
+  const at::Tensor dm = myops::upfirdn2d(grad, fd, {sx.dt.up, sy.dt.up}, {1, 1},
+                                         {sx.dt.pad0, sx.dt.pad1, sy.dt.pad0, sy.dt.pad1}, !a.flip_filter, 1.0);
   const at::Tensor dpre = myops::bias_act_backward(dm, m, std::nullopt, 1, "lrelu", a.slope, a.gain, a.clamp, 1);
-  // U^T: padding [fu - p0 - 1, fu - p1 - up] per axis gives back x's size.
-  return myops::upfirdn2d(dpre, fu, {1, 1}, {a.up, a.up},
-                          {a.fu.w - a.pad_x0 - 1, a.fu.w - a.pad_x1 - a.up, a.fu.h - a.pad_y0 - 1,
-                           a.fu.h - a.pad_y1 - a.up},
+  return myops::upfirdn2d(dpre, fu, {1, 1}, {sx.ut.down, sy.ut.down}, {sx.ut.pad0, sx.ut.pad1, sy.ut.pad0, sy.ut.pad1},
                           !a.flip_filter, double(a.up * a.up));
 }
+
+// -------------------------------------------------------------------- the fused CPU kernel
+
+// A filter as the fused kernel reads it: upfirdn2d's correlation_filter (correlation order,
+// op-math dtype, contiguous, scaled by the step's gain: a 1-D filter by its square root). None
+// is a 1-tap 1-D filter. The transposed steps (D^T, U^T) read the same coefficients reversed.
+struct FusedFilter {
+  at::Tensor coef;  // [w] (separable) or [h, w]
+  bool separable;
+  int64_t w, h;
+};
+
+// out (allocated, non-empty, any strides) = filtered_lrelu(x); fu/fd with gains up^2 and 1.
+using FusedForward = void(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, const OptTensor& b,
+                          const Args& a, const at::Tensor& out);
+// dx (allocated, non-empty, any strides) = filtered_lrelu_backward(grad, x).
+using FusedBackward = void(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd,
+                           const OptTensor& b, const Args& a, const at::Tensor& dx);
 
 // ------------------------------------------------------------------------------ entry bodies
 

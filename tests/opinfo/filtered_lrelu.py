@@ -98,8 +98,8 @@ def filtered_lrelu_samples(device, dtype, requires_grad):
 
 def filtered_lrelu_large_samples(device, dtype, requires_grad):
     """A StyleGAN3 layer on [2, 8, 40, 60] (many rows and columns, so threads split the work and
-    the vector loops run body and tail): up 2, down 2, 12-tap separable filters, clamp; and 2-D
-    filters with up 4, down 2."""
+    the vector loops run body and tail): up 2, down 2, 12-tap separable filters, clamp; 2-D
+    filters with up 4, down 2; and wide rows that the fused CPU kernel splits into tiles."""
     f_dtype = torch.float64 if dtype == torch.float64 else torch.float32
     x = _t((2, 8, 40, 60), device, dtype, requires_grad)
     b = _t(8, device, dtype, requires_grad)
@@ -107,6 +107,11 @@ def filtered_lrelu_large_samples(device, dtype, requires_grad):
                                            [7, 6, 7, 6], SQRT2, 0.2, 1.0, False))
     yield Sample("large_up4_down2_2d", (x, _filter((4, 4), device, f_dtype), _filter((3, 3), device, f_dtype), None, 4, 2,
                                         [2, 1, 2, 1], SQRT2, 0.2, None, True))
+    # Wide rows: the fused CPU kernel cuts each plane into 2 tiles of rows (~2^17 elements of
+    # intermediate per tile), forward and backward, so threads also split planes.
+    yield Sample("large_wide_two_tiles", (_t((1, 2, 21, 2100), device, dtype, requires_grad), _filter(8, device, f_dtype),
+                                          _filter(8, device, f_dtype), _t(2, device, dtype, requires_grad), 2, 2,
+                                          [7, 7, 7, 7], SQRT2, 0.2, 2.0, False))
 
 
 def filtered_lrelu_errors(device):

@@ -1,0 +1,321 @@
+// The row machinery of the upfirdn2d CPU loops, shared by every *_cpu_kernel.cpp that resamples
+// images (upfirdn2d itself; filtered_lrelu's fused kernel, which chains several resamplings
+// without materializing the images between them). Included only from *_cpu_kernel.cpp files,
+// which are compiled once per ISA: everything sits in CPU_CAPABILITY and an unnamed namespace,
+// so each ISA's copy is its own (see ops/common/scalar_ops.h).
+//  - HorizontalPass: one row resampled along x (polyphase, vectorized, zero-padded prepared
+//    rows: no border case, no scalar tail), planned once per call.
+//  - weighted_row_sum: the vertical taps, a weighted sum of rows (vectorized).
+//  - load_row / row_target / store_row: rows of any stride and dtype in and out of op-math.
+#pragma once
+
+#include <ATen/OpMathType.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ops/upfirdn2d/upfirdn2d_math.h"
+
+namespace myops::ops::upfirdn2d {
+namespace CPU_CAPABILITY {
+namespace {
+
+using math::AxisTaps;
+using math::axis_taps;
+
+// Calls f(std::integral_constant<int, n>) for n in [1, 16], f(std::integral_constant<int, 0>)
+// (meaning: count known only at run time) otherwise, so the common tap counts (4 taps, up or
+// down 2, 2-D 4x4: 2, 4, 8, 12, 16) get fully unrolled loops with their weights in registers.
+template <typename F>
+void with_static_count(int64_t n, F&& f) {
+  switch (n) {
+#define MYOPS_UPFIRDN2D_CASE(k) \
+  case k:                       \
+    return f(std::integral_constant<int, k>{});
+    MYOPS_UPFIRDN2D_CASE(1) MYOPS_UPFIRDN2D_CASE(2) MYOPS_UPFIRDN2D_CASE(3) MYOPS_UPFIRDN2D_CASE(4)
+    MYOPS_UPFIRDN2D_CASE(5) MYOPS_UPFIRDN2D_CASE(6) MYOPS_UPFIRDN2D_CASE(7) MYOPS_UPFIRDN2D_CASE(8)
+    MYOPS_UPFIRDN2D_CASE(9) MYOPS_UPFIRDN2D_CASE(10) MYOPS_UPFIRDN2D_CASE(11) MYOPS_UPFIRDN2D_CASE(12)
+    MYOPS_UPFIRDN2D_CASE(13) MYOPS_UPFIRDN2D_CASE(14) MYOPS_UPFIRDN2D_CASE(15) MYOPS_UPFIRDN2D_CASE(16)
+#undef MYOPS_UPFIRDN2D_CASE
+    default:
+      return f(std::integral_constant<int, 0>{});
+  }
+}
+
+// The taps of one output phase, flattened over the rows summed: output m of the phase is
+// sum_k w[k] * p[k][m], k in order (the order fixes the rounding).
+template <typename acc_t>
+struct TapList {
+  const acc_t** p;
+  acc_t* w;
+  int64_t n;
+};
+
+// sum_k w[k] * p[k][m .. m + Vec::size()), NK taps (NK == 0: taps.n, a run-time count).
+template <int NK, typename acc_t>
+struct Dot {
+  using Vec = at::vec::Vectorized<acc_t>;
+  static constexpr int kMax = NK > 0 ? NK : 1;
+  const acc_t* p[kMax];
+  Vec w[kMax];
+  const TapList<acc_t>* taps;
+  explicit Dot(const TapList<acc_t>& t) : taps(&t) {
+    if constexpr (NK > 0) {
+      for (int k = 0; k < NK; ++k) {
+        p[k] = t.p[k];
+        w[k] = Vec(t.w[k]);
+      }
+    }
+  }
+  Vec operator()(int64_t m) const {
+    Vec sum(acc_t(0));
+    if constexpr (NK > 0) {
+      for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(w[k], Vec::loadu(p[k] + m), sum);
+    } else {
+      for (int64_t k = 0; k < taps->n; ++k) sum = at::vec::fmadd(Vec(taps->w[k]), Vec::loadu(taps->p[k] + m), sum);
+    }
+    return sum;
+  }
+};
+
+// Stores the first n (<= Vec::size()) lanes of v at dst.
+template <typename Vec, typename acc_t>
+inline void store_n(const Vec& v, acc_t* dst, int64_t n) {
+  if (n >= Vec::size()) {
+    v.store(dst);
+  } else if (n > 0) {
+    v.store(dst, static_cast<int>(n));
+  }
+}
+
+// f(input offset, output offset) for `count` rows of `planes` planes, plane by plane.
+template <typename F>
+inline void for_rows(int64_t count, int64_t in_step, int64_t out_step, int64_t planes,
+                     int64_t plane_in_step, int64_t plane_out_step, F&& f) {
+  for (int64_t p = 0; p < planes; ++p) {
+    for (int64_t i = 0; i < count; ++i) f(p * plane_in_step + i * in_step, p * plane_out_step + i * out_step);
+  }
+}
+
+// Scratch memory of one thread (one parallel_for chunk).
+template <typename acc_t>
+struct Workspace {
+  std::vector<acc_t> in_row, prepared, out_row, scratch;
+  std::vector<const acc_t*> tap_p;
+  std::vector<acc_t> tap_w;
+};
+
+// The horizontal resampling of a row, planned once per call and shared by every row of every
+// plane. `rows` filter rows: one for a 1-D filter; fh for a 2-D one (the vertical tap picks).
+//
+// Polyphase form: with g = gcd(up, down), P = up / g and D = down / g, the outputs
+// o = r + m*P of phase r (0 <= r < P) all use the same taps: tap t < n_r of output m reads input
+// i0_r + m*D + t, with the filter coefficient k0_r + t*up. A row is prepared once (prepare()):
+// the pixels any output reads, zero-padded where they fall outside the row, split into D
+// sub-rows (every D-th pixel) so that tap t of phase r reads prepared[tap_off + m] for
+// consecutive m, with Vec::size() zeros of slack so the last vector may read past the end.
+template <typename acc_t>
+struct HorizontalPass {
+  using Vec = at::vec::Vectorized<acc_t>;
+  int64_t rows, in_w, out_w, P, D, T;
+  int64_t m_count;          // outputs per phase, ceil(out_w / P) (the last may lie past out_w)
+  int64_t x_lo;             // the first pixel of the prepared row (< 0: zero padding)
+  int64_t x_begin, x_end;   // the input pixels copied into it: [x_begin, x_end)
+  int64_t sub_len;          // the length of each of the D sub-rows
+  std::vector<int64_t> n;        // [P]: taps of phase r (0: its outputs are zeros)
+  std::vector<int64_t> tap_off;  // [P][T]: tap t of phase r, output m reads prepared[tap_off + m]
+  std::vector<acc_t> w;          // [rows][P][T]: their weights per filter row
+  // Everything with a division is done here, once per call: run() only adds and multiplies.
+  HorizontalPass(const acc_t* coef, int64_t rows_, int64_t taps, int64_t in_w_, int64_t out_w_,
+                 int64_t up, int64_t down, int64_t pad0)
+      : rows(rows_), in_w(in_w_), out_w(out_w_) {
+    const int64_t g = std::gcd(up, down);
+    P = up / g;
+    D = down / g;
+    T = math::max_taps(taps, up);
+    m_count = (out_w + P - 1) / P;
+    n.assign(P, 0);
+    std::vector<AxisTaps> phase(P);
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+    for (int64_t r = 0; r < P && r < out_w; ++r) {
+      phase[r] = axis_taps(r, up, down, pad0, taps, in_w);
+      n[r] = phase[r].k0 < taps ? (taps - phase[r].k0 + up - 1) / up : 0;
+      if (n[r] == 0) continue;
+      lo = std::min(lo, phase[r].i0);
+      hi = std::max(hi, phase[r].i0 + (m_count - 1) * D + n[r] - 1);
+    }
+    if (hi < lo) lo = hi = 0;  // no tap anywhere: every output is 0
+    x_lo = lo;
+    x_begin = std::clamp<int64_t>(lo, 0, in_w);
+    x_end = std::max(x_begin, std::clamp<int64_t>(hi + 1, 0, in_w));
+    sub_len = (hi - lo + D) / D + Vec::size();
+    w.assign(rows * P * T, acc_t(0));
+    tap_off.assign(P * T, 0);
+    for (int64_t r = 0; r < P; ++r) {
+      for (int64_t t = 0; t < n[r]; ++t) {
+        const int64_t pos = phase[r].i0 + t - x_lo;  // >= 0
+        tap_off[r * T + t] = (pos % D) * sub_len + pos / D;
+        for (int64_t row = 0; row < rows; ++row) w[(row * P + r) * T + t] = coef[row * taps + phase[r].k0 + t * up];
+      }
+    }
+  }
+
+  // The size of a prepared row. Its buffer must be zeroed once; prepare() writes only the
+  // pixels of the row, always at the same places, so the zero padding stays.
+  int64_t prepared_len() const { return D * sub_len; }
+
+  void reserve(Workspace<acc_t>& ws, int64_t max_rows) const {
+    ws.tap_p.resize(P * max_rows * T);
+    ws.tap_w.resize(P * max_rows * T);
+  }
+
+  // Writes pixels [x_begin, x_end) of the op-math row `src` into the prepared row `buf`.
+  void prepare(const acc_t* src, acc_t* buf) const {
+    int64_t x = x_begin;
+    if (D == 1) {
+      std::copy(src + x_begin, src + x_end, buf + (x_begin - x_lo));
+      return;
+    }
+    if (D == 2) {  // the common downsampling by 2: split even and odd pixels a vector at a time
+      if (((x - x_lo) & 1) && x < x_end) {
+        buf[sub_len + (x - x_lo) / 2] = src[x];
+        ++x;
+      }
+      acc_t* even = buf + (x - x_lo) / 2;
+      acc_t* odd = buf + sub_len + (x - x_lo) / 2;
+      for (; x < x_end; x += 2 * Vec::size()) {
+        const int64_t count = std::min<int64_t>(2 * Vec::size(), x_end - x);
+        const Vec lo = count >= Vec::size() ? Vec::loadu(src + x) : Vec::loadu(src + x, count);
+        const Vec hi = count >= 2 * Vec::size() ? Vec::loadu(src + x + Vec::size())
+                                                : Vec::loadu(src + x + Vec::size(), std::max<int64_t>(count - Vec::size(), 0));
+        const auto [e, o] = at::vec::deinterleave2(lo, hi);
+        store_n(e, even, (count + 1) / 2);
+        store_n(o, odd, count / 2);
+        even += Vec::size();
+        odd += Vec::size();
+      }
+      return;
+    }
+    for (; x < x_end; ++x) {
+      const int64_t pos = x - x_lo;
+      buf[(pos % D) * sub_len + pos / D] = src[x];
+    }
+  }
+
+  // dst[o] = sum over j < n_rows of the resampling of prepared row rows_in[j] with filter row
+  // filter_rows[j], for o in [0, out_w). Zeros when n_rows == 0. (A 2-D filter sums the input
+  // rows its vertical taps reach in one pass, in registers.) Then the same for `count` output
+  // rows: output row i reads every input row moved by i * in_step and is written at
+  // dst + i * out_step, and again for `planes` planes moved by plane_in_step / plane_out_step,
+  // so the taps are set up once for many rows (small images: once for many planes).
+  void run(const acc_t* const* rows_in, const int64_t* filter_rows, int64_t n_rows, acc_t* dst,
+           Workspace<acc_t>& ws, int64_t count = 1, int64_t in_step = 0, int64_t out_step = 0,
+           int64_t planes = 1, int64_t plane_in_step = 0, int64_t plane_out_step = 0) const {
+    constexpr int64_t V = Vec::size();
+    // Each phase's taps, flattened over the rows, in a fixed order (row j, then tap t).
+    TapList<acc_t> lists[2];
+    std::vector<TapList<acc_t>> more;  // P > 2 (rare)
+    TapList<acc_t>* list = P <= 2 ? lists : (more.resize(P), more.data());
+    for (int64_t r = 0; r < P; ++r) {
+      TapList<acc_t>& l = list[r];
+      l.p = ws.tap_p.data() + r * n_rows * T;
+      l.w = ws.tap_w.data() + r * n_rows * T;
+      l.n = n_rows * n[r];
+      for (int64_t j = 0; j < n_rows; ++j) {
+        const acc_t* wr = w.data() + (filter_rows[j] * P + r) * T;
+        for (int64_t t = 0; t < n[r]; ++t) {
+          l.p[j * n[r] + t] = rows_in[j] + tap_off[r * T + t];
+          l.w[j * n[r] + t] = wr[t];
+        }
+      }
+    }
+    if (P == 1) {
+      with_static_count(list[0].n, [&](auto nk) {
+        const Dot<decltype(nk)::value, acc_t> dot(list[0]);
+        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+          for (int64_t m = 0; m < out_w; m += V) store_n(dot(m + in), dst + out + m, out_w - m);
+        });
+      });
+    } else if (P == 2) {  // up 2: both phases at once, interleaved in registers
+      const auto both = [&](const auto& dot0, const auto& dot1) {
+        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+          acc_t* d = dst + out;
+          for (int64_t m = 0; m < m_count; m += V) {
+            const auto [a, b] = at::vec::interleave2(dot0(m + in), dot1(m + in));
+            const int64_t left = out_w - 2 * m;
+            store_n(a, d + 2 * m, left);
+            store_n(b, d + 2 * m + V, left - V);
+          }
+        });
+      };
+      if (list[0].n == list[1].n) {
+        with_static_count(list[0].n, [&](auto nk) {
+          both(Dot<decltype(nk)::value, acc_t>(list[0]), Dot<decltype(nk)::value, acc_t>(list[1]));
+        });
+      } else {
+        both(Dot<0, acc_t>(list[0]), Dot<0, acc_t>(list[1]));
+      }
+    } else {
+      acc_t lanes[V];
+      for (int64_t r = 0; r < P; ++r) {
+        const Dot<0, acc_t> dot(list[r]);
+        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+          for (int64_t m = 0; m < m_count; m += V) {
+            dot(m + in).store(lanes);
+            for (int64_t l = 0; l < V && r + (m + l) * P < out_w; ++l) dst[out + r + (m + l) * P] = lanes[l];
+          }
+        });
+      }
+    }
+  }
+};
+
+// dst[o] = sum_j weight[j] * rows[j][o], vectorized over o; zeros when n == 0.
+template <typename acc_t>
+void weighted_row_sum(const acc_t* const* rows, const acc_t* weight, int64_t n, int64_t width,
+                      acc_t* dst) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  for (int64_t o = 0; o < width; o += Vec::size()) {
+    const int64_t count = std::min<int64_t>(Vec::size(), width - o);
+    Vec sum(acc_t(0));
+    for (int64_t j = 0; j < n; ++j) {
+      sum = at::vec::fmadd(Vec(weight[j]), count == Vec::size() ? Vec::loadu(rows[j] + o) : Vec::loadu(rows[j] + o, count), sum);
+    }
+    store_n(sum, dst + o, count);
+  }
+}
+
+// A row of the input in op-math type, contiguous: x itself when it already is, else `buf`.
+template <typename scalar_t, typename acc_t>
+const acc_t* load_row(const scalar_t* p, int64_t stride, int64_t n, acc_t* buf) {
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    if (stride == 1) return p;
+  }
+  for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<acc_t>(p[i * stride]);
+  return buf;
+}
+
+// Where an output row is computed: in place when the output row is op-math and contiguous,
+// else in `buf`, then stored (rounded once) by store_row.
+template <typename scalar_t, typename acc_t>
+acc_t* row_target(scalar_t* p, int64_t stride, acc_t* buf) {
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    if (stride == 1) return p;
+  }
+  return buf;
+}
+
+template <typename scalar_t, typename acc_t>
+void store_row(const acc_t* src, scalar_t* p, int64_t stride, int64_t n) {
+  if (static_cast<const void*>(src) == static_cast<const void*>(p)) return;  // computed in place
+  for (int64_t i = 0; i < n; ++i) p[i * stride] = static_cast<scalar_t>(src[i]);
+}
+
+}  // namespace
+}  // namespace CPU_CAPABILITY
+}  // namespace myops::ops::upfirdn2d
