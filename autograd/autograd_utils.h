@@ -2,11 +2,13 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/grad_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <c10/util/Exception.h>
 
 #include <optional>
+#include <utility>
 
 namespace myops::autograd {
 
@@ -16,6 +18,17 @@ namespace myops::autograd {
 template <typename... Tensors>
 bool needs_graph(const Tensors&... tensors) {
   return at::GradMode::is_enabled() && (... || (tensors.defined() && tensors.requires_grad()));
+}
+
+// The Autograd kernel's call when no graph is needed: on to the kernels below autograd with
+// the key set this kernel was called with (kernels that take a c10::DispatchKeySet first), as
+// ATen's generated autograd kernels do, instead of a new dispatch from the thread-local state
+// through the typed API. `op` is the op's handle, looked up once (myops::detail::typed_op).
+template <typename Signature, typename... Args>
+decltype(auto) redispatch_below_autograd(const c10::TypedOperatorHandle<Signature>& op, c10::DispatchKeySet ks,
+                                         Args&&... args) {
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return op.redispatch(ks & c10::after_autograd_keyset, std::forward<Args>(args)...);
 }
 
 // True when `t` carries a forward-mode tangent (a dual tensor of torch.autograd.forward_ad, or

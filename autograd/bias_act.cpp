@@ -132,24 +132,30 @@ class BiasActBackward : public Function<BiasActBackward> {
 
 using myops::autograd::check_no_forward_ad;
 using myops::autograd::needs_graph;
+using myops::autograd::redispatch_below_autograd;
 
-at::Tensor bias_act_autograd(const at::Tensor& x, const OptTensor& b, int64_t dim, c10::string_view act,
-                             OptDouble alpha, OptDouble gain, OptDouble clamp) {
+at::Tensor bias_act_autograd(c10::DispatchKeySet ks, const at::Tensor& x, const OptTensor& b, int64_t dim,
+                             c10::string_view act, OptDouble alpha, OptDouble gain, OptDouble clamp) {
   check_no_forward_ad("myops.bias_act", x, b);
   if (needs_graph(x, b.value_or(at::Tensor()))) return BiasAct::apply(x, b, dim, act, alpha, gain, clamp);
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::bias_act(x, b, dim, act, alpha, gain, clamp);
+  static const auto op = myops::detail::typed_op<at::Tensor(const at::Tensor&, const OptTensor&, int64_t,
+                                                            c10::string_view, OptDouble, OptDouble, OptDouble)>(
+      "myops::bias_act");
+  return redispatch_below_autograd(op, ks, x, b, dim, act, alpha, gain, clamp);
 }
 
-at::Tensor bias_act_backward_autograd(const at::Tensor& grad, const at::Tensor& x, const OptTensor& b, int64_t dim,
-                                      c10::string_view act, OptDouble alpha, OptDouble gain, OptDouble clamp,
-                                      int64_t order) {
+at::Tensor bias_act_backward_autograd(c10::DispatchKeySet ks, const at::Tensor& grad, const at::Tensor& x,
+                                      const OptTensor& b, int64_t dim, c10::string_view act, OptDouble alpha,
+                                      OptDouble gain, OptDouble clamp, int64_t order) {
   check_no_forward_ad("myops.bias_act_backward", grad, x, b);
   if (needs_graph(grad, x, b.value_or(at::Tensor()))) {
     return BiasActBackward::apply(grad, x, b, dim, act, alpha, gain, clamp, order);
   }
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
+  static const auto op =
+      myops::detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, const OptTensor&, int64_t,
+                                         c10::string_view, OptDouble, OptDouble, OptDouble, int64_t)>(
+          "myops::bias_act_backward");
+  return redispatch_below_autograd(op, ks, grad, x, b, dim, act, alpha, gain, clamp, order);
 }
 
 }  // namespace

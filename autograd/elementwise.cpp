@@ -88,24 +88,26 @@ class Add : public Function<Add> {
 
 using myops::autograd::check_no_forward_ad;
 using myops::autograd::needs_graph;
+using myops::autograd::redispatch_below_autograd;
+using Binary = at::Tensor(const at::Tensor&, const at::Tensor&);
 
-at::Tensor muladd_autograd(const at::Tensor& a, const at::Tensor& b, double c) {
+at::Tensor muladd_autograd(c10::DispatchKeySet ks, const at::Tensor& a, const at::Tensor& b, double c) {
   check_no_forward_ad("myops.muladd", a, b);
   if (needs_graph(a, b)) return MulAdd::apply(a, b, c);
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::muladd(a, b, c);
+  static const auto op = myops::detail::typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, double)>("myops::muladd");
+  return redispatch_below_autograd(op, ks, a, b, c);
 }
-at::Tensor mul_autograd(const at::Tensor& a, const at::Tensor& b) {
+at::Tensor mul_autograd(c10::DispatchKeySet ks, const at::Tensor& a, const at::Tensor& b) {
   check_no_forward_ad("myops.mul", a, b);
   if (needs_graph(a, b)) return Mul::apply(a, b);
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::mul(a, b);
+  static const auto op = myops::detail::typed_op<Binary>("myops::mul");
+  return redispatch_below_autograd(op, ks, a, b);
 }
-at::Tensor add_autograd(const at::Tensor& a, const at::Tensor& b) {
+at::Tensor add_autograd(c10::DispatchKeySet ks, const at::Tensor& a, const at::Tensor& b) {
   check_no_forward_ad("myops.add", a, b);
   if (needs_graph(a, b)) return Add::apply(a, b);
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  return myops::add(a, b);
+  static const auto op = myops::detail::typed_op<Binary>("myops::add");
+  return redispatch_below_autograd(op, ks, a, b);
 }
 
 }  // namespace
