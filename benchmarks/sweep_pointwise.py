@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -261,7 +262,7 @@ def plot(results: dict, path: Path, title: str) -> None:
     for ax in list(axes.flat)[len(ops):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle("\n".join(textwrap.wrap(title, 160)), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
