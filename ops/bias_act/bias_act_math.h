@@ -136,8 +136,7 @@ template <typename O, typename V, typename S, typename A>
 C10_HOST_DEVICE inline V forward(const Params<S>& p, A act, V x, V b) {
   const V s = act_value<O>(act, biased(p, x, b), V(p.alpha)) * V(p.gain);
   if (!p.has_clamp) return s;
-  const V c(p.clamp), minus_c(-p.clamp);
-  return O::select(s > c, c, O::select(s < minus_c, minus_c, s));
+  return O::clamp(s, V(-p.clamp), V(p.clamp));
 }
 
 // grad * d^order y / dx^order (order 1, 2 or 3): gain * f^(order)(x + b), and zero where the

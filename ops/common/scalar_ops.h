@@ -35,6 +35,9 @@ struct ScalarOps {
   C10_HOST_DEVICE static double abs(double x) { return ::fabs(x); }
   template <typename V>
   C10_HOST_DEVICE static V select(bool mask, V if_true, V if_false) { return mask ? if_true : if_false; }
+  // min(max(v, lo), hi) with NaN kept (both comparisons are false), as VecOps::clamp does.
+  template <typename V>
+  C10_HOST_DEVICE static V clamp(V v, V lo, V hi) { return v > hi ? hi : (v < lo ? lo : v); }
 };
 
 }  // namespace

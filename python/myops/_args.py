@@ -27,6 +27,16 @@ except ImportError:  # numpy is optional for torch
     _NP_INTEGER = ()
 
 
+def eager_entry(overload):
+    """The C++ entry of an op overload (``torch.ops.myops.mul.default``): exactly what
+    ``OpOverload.__call__`` calls, without that Python frame and without the overload resolution
+    of ``torch.ops.myops.mul(...)`` (~0.4 µs of a ~3 µs call on tiny tensors). The wrappers call
+    it only in eager mode: under TorchScript and torch.compile they call ``torch.ops.myops.<op>``,
+    which both understand. ``__torch_function__``/``__torch_dispatch__`` subclasses and modes
+    (FX tracing, FakeTensor, functorch) are handled inside it as for the overload itself."""
+    return overload._op
+
+
 def as_float(value, op: str, name: str) -> float:
     """A Python number, numpy scalar or 0-d tensor -> float."""
     if isinstance(value, float):

@@ -11,9 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._args import as_int, as_optional_float
+from ._args import as_int, as_optional_float, eager_entry
 
 __all__ = ["bias_act"]
+
+_BIAS_ACT = eager_entry(torch.ops.myops.bias_act.default)  # eager mode's call (see eager_entry)
 
 
 def bias_act(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act: str = "linear",
@@ -48,8 +50,17 @@ def bias_act(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act: str = "li
     """
     if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
         op = "myops.bias_act"
-        dim, alpha = as_int(dim, op, "dim"), as_optional_float(alpha, op, "alpha")
-        gain, clamp = as_optional_float(gain, op, "gain"), as_optional_float(clamp, op, "clamp")
+        # (The type tests skip the conversions for what the schema takes as is: int, float, None.)
+        if type(dim) is not int:
+            dim = as_int(dim, op, "dim")
+        if alpha is not None and type(alpha) is not float:
+            alpha = as_optional_float(alpha, op, "alpha")
+        if gain is not None and type(gain) is not float:
+            gain = as_optional_float(gain, op, "gain")
+        if clamp is not None and type(clamp) is not float:
+            clamp = as_optional_float(clamp, op, "clamp")
+        if not torch.compiler.is_compiling():
+            return _BIAS_ACT(x, b, dim, act, alpha, gain, clamp)
     return torch.ops.myops.bias_act(x, b, dim, act, alpha, gain, clamp)
 
 

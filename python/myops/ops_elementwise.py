@@ -10,9 +10,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._args import as_float
+from ._args import as_float, eager_entry
 
 __all__ = ["muladd", "mul", "add", "add_out"]
+
+# Eager mode calls the ops' C++ entries directly (see eager_entry); TorchScript prunes the
+# `if not torch.jit.is_scripting()` blocks, torch.compile traces torch.ops.myops.<op>.
+_MULADD = eager_entry(torch.ops.myops.muladd.default)
+_MUL = eager_entry(torch.ops.myops.mul.default)
+_ADD = eager_entry(torch.ops.myops.add.default)
+_ADD_OUT = eager_entry(torch.ops.myops.add_out.default)
 
 
 def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
@@ -23,17 +30,26 @@ def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
     Differentiable in ``a`` and ``b`` (twice). ``c``: a Python number, numpy scalar or 0-d tensor.
     """
     if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
-        c = as_float(c, "myops.muladd", "c")
+        if type(c) is not float:
+            c = as_float(c, "myops.muladd", "c")
+        if not torch.compiler.is_compiling():
+            return _MULADD(a, b, c)
     return torch.ops.myops.muladd(a, b, c)
 
 
 def mul(a: Tensor, b: Tensor) -> Tensor:
     """``a * b`` with broadcasting and type promotion; differentiable (twice)."""
+    if not torch.jit.is_scripting():
+        if not torch.compiler.is_compiling():
+            return _MUL(a, b)
     return torch.ops.myops.mul(a, b)
 
 
 def add(a: Tensor, b: Tensor) -> Tensor:
     """``a + b`` with broadcasting and type promotion; differentiable (twice)."""
+    if not torch.jit.is_scripting():
+        if not torch.compiler.is_compiling():
+            return _ADD(a, b)
     return torch.ops.myops.add(a, b)
 
 
@@ -44,6 +60,10 @@ def add_out(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
     and may be ``a`` or ``b`` itself (in place), but must not partially overlap them.
     Not differentiable (like any out= variant).
     """
+    if not torch.jit.is_scripting():
+        if not torch.compiler.is_compiling():
+            _ADD_OUT(a, b, out)
+            return out
     torch.ops.myops.add_out(a, b, out)
     return out
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ._args import eager_entry
+
 __all__ = ["lltm"]
+
+_LLTM = eager_entry(torch.ops.myops.lltm.default)  # eager mode's call (see eager_entry)
 
 
 def lltm(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
@@ -18,6 +22,9 @@ def lltm(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: 
     ``[3S, S+F]``, bias ``[3S]``, old_h and old_cell ``[B, S]``; one floating dtype throughout
     (float16/bfloat16 gate math runs in float32). Differentiable in all five tensors (twice).
     """
+    if not torch.jit.is_scripting():
+        if not torch.compiler.is_compiling():
+            return _LLTM(input, weights, bias, old_h, old_cell)
     return torch.ops.myops.lltm(input, weights, bias, old_h, old_cell)
 
 
