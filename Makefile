@@ -1,9 +1,19 @@
 # Two commands on a fresh machine:  make demo   and   make test
-# VENV: the virtualenv to create/use (default .venv); BUILD: the build folder (default build).
+# TORCH_VERSION: the torch to build and test against (default: the pinned 2.11.0; tested: 2.11.0
+# and 2.15.0), e.g.  make test TORCH_VERSION=2.15.0
+# VENV: the virtualenv to create/use; BUILD: the build folder. Defaults: .venv and build for the
+# pinned torch, .venv-torch<version> and build-torch<version> for any other, so that two torch
+# versions never share a venv or a build folder (both are checked: see TORCH_CHECK).
+TORCH_PINNED := 2.11.0
+TORCH_VERSION := $(TORCH_PINNED)
+ifeq ($(TORCH_VERSION),$(TORCH_PINNED))
 VENV ?= .venv
 BUILD ?= build
+else
+VENV ?= .venv-torch$(TORCH_VERSION)
+BUILD ?= build-torch$(TORCH_VERSION)
+endif
 PYTHON ?= python3
-TORCH_VERSION := 2.11.0
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export MYOPS_BUILD_DIR := $(abspath $(BUILD))/setup
@@ -16,13 +26,39 @@ INSTALL_LOG := $(abspath $(BUILD))/install.log
 .PHONY: venv install demo test pytest test-large fuzz ctest ctest-examples bench gpu-check sanitize clean
 all: install
 
-# The virtualenv with the pinned torch and the test tools; redone when the pins change.
-$(VENV)/.myops-deps: requirements-dev.txt Makefile
+# The torch installed in $(VENV) (e.g. 2.15.0+cu132; empty: none yet), read without importing it.
+VENV_TORCH = $$($(PY) -c "import importlib.metadata as m; print(m.version('torch'))" 2>/dev/null || true)
+# A venv is made for one torch version: one that holds another torch is never reused (nor
+# silently reinstalled: it may be someone's), make stops and says what to do.
+define TORCH_CHECK
+have="$(VENV_TORCH)"; \
+if [ -n "$$have" ] && [ "$${have%%+*}" != "$(TORCH_VERSION)" ]; then \
+  echo "make: $(VENV) holds torch $$have, not TORCH_VERSION=$(TORCH_VERSION): pass another VENV=..." \
+       "(the default for $(TORCH_VERSION) is .venv-torch$(TORCH_VERSION)), or remove $(VENV)" >&2; exit 1; fi
+endef
+# A build folder is for one torch: $(BUILD)/torch-version records the venv's torch (with its
+# local label: a +cpu and a +cu132 build differ too) at the first build; another torch stops.
+define BUILD_CHECK
+have="$(VENV_TORCH)"; mkdir -p $(BUILD); \
+if [ -n "$$have" ]; then \
+  if [ -f $(BUILD)/torch-version ] && [ "$$(cat $(BUILD)/torch-version)" != "$$have" ]; then \
+    echo "make: $(BUILD) was built against torch $$(cat $(BUILD)/torch-version), $(VENV) has torch $$have:" \
+         "pass another BUILD=... (the default for $(TORCH_VERSION) is build-torch$(TORCH_VERSION)), or make clean BUILD=$(BUILD)" >&2; \
+    exit 1; fi; \
+  echo "$$have" > $(BUILD)/torch-version; fi
+endef
+
+# The virtualenv with torch==$(TORCH_VERSION) and the test tools; redone when the pins change.
+# The stamp names the torch version: a venv made for one version is not taken for another.
+DEPS_STAMP := $(VENV)/.myops-deps-torch$(TORCH_VERSION)
+$(DEPS_STAMP): requirements-dev.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(TORCH_CHECK)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install torch==$(TORCH_VERSION) -r requirements-dev.txt
-	touch $@
-venv: $(VENV)/.myops-deps
+	echo "torch==$(TORCH_VERSION)" > $@
+venv: $(DEPS_STAMP)
+	@$(TORCH_CHECK)
 
 # Builds libmyops.so through setup.py (CMake + ninja) and installs the package into the venv;
 # also installs the CMake package (find_package(myops)) under $(BUILD)/install for C++ hosts.
@@ -30,7 +66,7 @@ venv: $(VENV)/.myops-deps
 # (and so stops demo, test, bench) and uninstalls the myops installed before, so that no stale
 # libmyops.so can be imported and tested afterwards.
 install: venv
-	@mkdir -p $(BUILD)
+	@$(BUILD_CHECK)
 	$(PY) -m pip install --no-build-isolation --no-deps -v . 2>&1 | tee $(INSTALL_LOG) \
 	  | { grep -E "^ *\[[0-9]|error|warning: |Successfully" || true; } \
 	  || { $(PY) -m pip uninstall -y -q myops >/dev/null 2>&1 || true; \
@@ -110,6 +146,7 @@ SAN_CMAKE := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH=$(SA
              -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$(SANITIZE)"
 SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 sanitize: venv
+	@$(BUILD_CHECK)
 	cmake -S . -B $(SAN_BUILD) -G Ninja -DPython3_EXECUTABLE=$(abspath $(PY)) -DMYOPS_CUDA=OFF \
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMYOPS_SANITIZE=$(SANITIZE) > /dev/null
 	cmake --build $(SAN_BUILD)

@@ -90,15 +90,17 @@ if(NOT DEFINED MYOPS_TORCH_CXX11_ABI)
   endif()
 endif()
 
-# The C++ standard torch's headers need: the highest of TorchConfig.cmake's CXX_STANDARD (what
-# find_package(Torch) would put on its target) and the one ATen/ATen.h insists on ("#error
-# C++17 or later compatible compiler is required to use ATen."); 17 if neither says. torch 2.11
-# needs C++17; later releases need C++20. Used for the C++ and the CUDA sources alike.
+# The C++ standard torch's headers need: the highest of what TorchConfig.cmake puts on its
+# target (what find_package(Torch) would give: `CXX_STANDARD 17` up to torch 2.11,
+# `target_compile_features(torch INTERFACE cxx_std_20)` in 2.15) and the one ATen/ATen.h insists
+# on ("#error C++20 or later compatible compiler is required to use ATen."); 17 if none says.
+# torch 2.11 needs C++17, 2.15 C++20 (its c10 headers use <compare>, concepts and `requires`).
+# Used for the C++ and the CUDA sources alike.
 if(NOT DEFINED MYOPS_TORCH_CXX_STANDARD)
   set(MYOPS_TORCH_CXX_STANDARD 17)
   set(_myops_std_texts "")
   if(EXISTS "${_myops_torch_config}")
-    file(STRINGS "${_myops_torch_config}" _myops_t REGEX "CXX_STANDARD +[0-9]+")
+    file(STRINGS "${_myops_torch_config}" _myops_t REGEX "CXX_STANDARD +[0-9]+|cxx_std_[0-9]+")
     list(APPEND _myops_std_texts ${_myops_t})
   endif()
   if(EXISTS "${MYOPS_TORCH_ROOT}/include/ATen/ATen.h")
@@ -108,6 +110,8 @@ if(NOT DEFINED MYOPS_TORCH_CXX_STANDARD)
   foreach(_t IN LISTS _myops_std_texts)
     set(_std 0)
     if(_t MATCHES "CXX_STANDARD +([0-9]+)")
+      set(_std ${CMAKE_MATCH_1})
+    elseif(_t MATCHES "cxx_std_([0-9]+)")
       set(_std ${CMAKE_MATCH_1})
     elseif(_t MATCHES "C\\+\\+([0-9]+) or later")
       set(_std ${CMAKE_MATCH_1})

@@ -112,11 +112,13 @@ def test_rpath_holds_only_origin_and_torch_folders(cpu_only_build):
 
 # ---------------------------------------------------------------------------- torch detection (configure only)
 
-def _fake_torch(root: Path, *, version: str, cuda, abi: bool, cxx_standard: int, cuda_libs: bool) -> Path:
+def _fake_torch(root: Path, *, version: str, cuda, abi: bool, cxx_standard: int, cuda_libs: bool,
+                cxx_standard_as_feature: bool = False) -> Path:
     """A torch package folder that CMake can configure against: the real headers (symlinked), a
-    version.py, a TorchConfig.cmake naming the C++ standard, and lib/ with only the libraries
-    a CPU (or, with cuda_libs, a CUDA) wheel has. `import torch` from its parent gives the
-    attributes MyopsTorch.cmake asks for."""
+    version.py, a TorchConfig.cmake naming the C++ standard (as torch <= 2.11 writes it, or with
+    cxx_standard_as_feature as 2.15 does), and lib/ with only the libraries a CPU (or, with
+    cuda_libs, a CUDA) wheel has. `import torch` from its parent gives the attributes
+    MyopsTorch.cmake asks for."""
     pkg = root / "site-packages" / "torch"
     (pkg / "lib").mkdir(parents=True)
     (pkg / "include").symlink_to(TORCH_DIR / "include")
@@ -129,7 +131,9 @@ def _fake_torch(root: Path, *, version: str, cuda, abi: bool, cxx_standard: int,
     """))
     config = pkg / "share" / "cmake" / "Torch" / "TorchConfig.cmake"
     config.parent.mkdir(parents=True)
-    config.write_text(f"set_target_properties(torch PROPERTIES CXX_STANDARD {cxx_standard})\n")
+    config.write_text(f"target_compile_features(torch INTERFACE cxx_std_{cxx_standard})\n"
+                      if cxx_standard_as_feature else
+                      f"set_target_properties(torch PROPERTIES CXX_STANDARD {cxx_standard})\n")
     names = ["libc10.so", "libtorch_cpu.so", "libtorch.so"] + (["libc10_cuda.so", "libtorch_cuda.so"] if cuda_libs else [])
     for name in names:
         (pkg / "lib" / name).symlink_to(TORCH_DIR / "lib" / name)
@@ -189,11 +193,28 @@ def test_abi_and_cxx_standard_come_from_torch(tmp_path, fake_cpu_torch):
     commands = [e["command"] for e in json.loads((build / "compile_commands.json").read_text())]
     assert commands and all("-D_GLIBCXX_USE_CXX11_ABI=0" in c for c in commands)
     assert all(re.search(r"-std=(gnu|c)\+\+20", c) for c in commands)
-    # and from the real torch: 1 and C++17 for torch 2.11
+    # and from the real torch: the ABI torch._C reports, the standard ATen/ATen.h demands (C++17
+    # for torch 2.11, C++20 for 2.15)
     r = _configure(build, f"-DPython3_EXECUTABLE={sys.executable}")
     commands = [e["command"] for e in json.loads((build / "compile_commands.json").read_text())]
     abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
     assert all(f"-D_GLIBCXX_USE_CXX11_ABI={abi}" in c for c in commands)
+    std = re.search(r"C\+\+(\d+) or later", (TORCH_DIR / "include" / "ATen" / "ATen.h").read_text()).group(1)
+    assert all(re.search(rf"-std=(gnu|c)\+\+{std}\b", c) for c in commands), commands[0]
+    assert f"(C++{std}, _GLIBCXX_USE_CXX11_ABI={abi})" in r.stdout
+
+
+def test_cxx_standard_from_torchconfig_compile_features(tmp_path):
+    """torch 2.15's TorchConfig.cmake says `target_compile_features(torch INTERFACE cxx_std_20)`
+    instead of CXX_STANDARD: read too (23 here, above what any ATen.h demands, so only that
+    line can have set it)."""
+    python = _fake_torch(tmp_path / "t", version="2.99.0+cpu", cuda=None, abi=True, cxx_standard=23,
+                         cuda_libs=False, cxx_standard_as_feature=True)
+    build = tmp_path / "build"
+    r = _configure(build, "-DMYOPS_CUDA=OFF", f"-DPython3_EXECUTABLE={python}")
+    assert r.returncode == 0, r.stderr
+    commands = [e["command"] for e in json.loads((build / "compile_commands.json").read_text())]
+    assert commands and all(re.search(r"-std=(gnu|c)\+\+23\b", c) for c in commands), commands[0]
 
 
 def _nvcc_or_skip() -> str:
@@ -282,7 +303,7 @@ def test_make_stops_when_the_build_fails(tmp_path):
         exit 0
     """))
     (venv / "bin" / "python").chmod(0o755)
-    (venv / ".myops-deps").touch()  # newer than Makefile and requirements-dev.txt: no venv step
+    (venv / f".myops-deps-torch{_pinned_torch()}").touch()  # newer than Makefile and requirements-dev.txt: no venv step
     # Under `make test`, MAKEFLAGS carries the outer make's VENV=...: never let it through.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
     for target in ("install", "test", "demo"):
@@ -295,6 +316,77 @@ def test_make_stops_when_the_build_fails(tmp_path):
         assert "pip uninstall -y -q myops" in made
         assert "import myops" not in made and "pytest" not in made and "myops demo" not in made
     assert "error: pretend compile error" in (tmp_path / "build" / "install.log").read_text()
+
+
+# ---------------------------------------------------------------------------- one torch per venv and build folder
+
+def _pinned_torch() -> str:
+    return re.search(r"^TORCH_PINNED := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+
+
+def _make_env() -> dict:
+    # Under `make test`, MAKEFLAGS carries the outer make's VENV=...: never let it through.
+    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+
+
+def _venv_with_torch(venv: Path, torch_version: str, calls: Path) -> Path:
+    """A fake venv whose Python says torch `torch_version` is installed and records its calls."""
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        echo "$*" >> {calls}
+        case "$*" in
+          *"m.version('torch')"*) echo "{torch_version}" ;;
+        esac
+        exit 0
+    """))
+    (venv / "bin" / "python").chmod(0o755)
+    return venv
+
+
+def test_make_never_reuses_a_venv_made_for_another_torch(tmp_path):
+    """TORCH_VERSION=2.15.0 with a venv that holds torch 2.11.0: make stops before pip touches it."""
+    if shutil.which("make") is None:
+        pytest.skip("make not available")
+    calls = tmp_path / "calls.txt"
+    venv = _venv_with_torch(tmp_path / "venv", "2.11.0+cu130", calls)
+    for target in ("venv", "install", "test"):
+        calls.write_text("")
+        r = subprocess.run(["make", "-C", str(ROOT), target, "TORCH_VERSION=2.15.0", f"VENV={venv}",
+                            f"BUILD={tmp_path / 'build'}"], capture_output=True, text=True, env=_make_env())
+        assert r.returncode != 0, r.stdout
+        assert f"{venv} holds torch 2.11.0+cu130, not TORCH_VERSION=2.15.0" in r.stderr, r.stderr
+        assert "pip" not in calls.read_text()
+
+
+def test_make_never_mixes_two_torch_versions_in_a_build_folder(tmp_path):
+    if shutil.which("make") is None:
+        pytest.skip("make not available")
+    calls = tmp_path / "calls.txt"
+    venv = _venv_with_torch(tmp_path / "venv", "2.15.0+cu132", calls)
+    (venv / ".myops-deps-torch2.15.0").touch()
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "torch-version").write_text("2.11.0+cu130\n")
+    r = subprocess.run(["make", "-C", str(ROOT), "install", "TORCH_VERSION=2.15.0", f"VENV={venv}", f"BUILD={build}"],
+                       capture_output=True, text=True, env=_make_env())
+    assert r.returncode != 0, r.stdout
+    assert f"{build} was built against torch 2.11.0+cu130, {venv} has torch 2.15.0+cu132" in r.stderr, r.stderr
+    assert "pip" not in calls.read_text()
+
+
+def test_make_defaults_give_each_torch_version_its_own_venv_and_build_folder():
+    if shutil.which("make") is None:
+        pytest.skip("make not available")
+    def dry_run(*args):
+        return subprocess.run(["make", "-C", str(ROOT), "-n", "install", *args], capture_output=True,
+                              text=True, env=_make_env()).stdout
+    pinned = dry_run()
+    assert f"torch=={_pinned_torch()}" in pinned and "test -x .venv/bin/python " in pinned
+    assert f"{ROOT}/build/setup" in pinned
+    other = dry_run("TORCH_VERSION=2.15.0")
+    assert "torch==2.15.0" in other and "test -x .venv-torch2.15.0/bin/python " in other
+    assert "build-torch2.15.0/torch-version" in other and f"{ROOT}/build/" not in other
 
 
 # ---------------------------------------------------------------------------- make gpu-check without a GPU

@@ -16,15 +16,10 @@ around that short of the op taking a Tensor.
 from __future__ import annotations
 
 import numbers
+import operator
 
 import torch
 from torch import Tensor
-
-try:
-    import numpy as _np
-    _NP_INTEGER = (_np.integer,)
-except ImportError:  # numpy is optional for torch
-    _NP_INTEGER = ()
 
 
 def eager_entry(overload):
@@ -58,14 +53,24 @@ def as_optional_float(value, op: str, name: str) -> float | None:
 
 def as_int(value, op: str, name: str) -> int:
     """A Python int, numpy integer or integral 0-d tensor -> int (floats, even 2.0, raise)."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        raise ValueError(f"{op}: {name} must be an int, got {value!r}")
+    if isinstance(value, int):
         return value
-    if isinstance(value, _NP_INTEGER):
-        return int(value)
-    if isinstance(value, Tensor) and value.ndim == 0 and not value.is_floating_point() \
-            and not value.is_complex() and value.dtype != torch.bool:
-        return int(value)
-    raise ValueError(f"{op}: {name} must be an int, got {value!r}")
+    if isinstance(value, Tensor):
+        if value.ndim == 0 and not value.is_floating_point() and not value.is_complex() \
+                and value.dtype != torch.bool:
+            return int(value)
+        raise ValueError(f"{op}: {name} must be an int, got {value!r}")
+    # numpy integers (np.int64, np.uint8; not np.bool_ or np.float64, whose __index__ raises).
+    # operator.index, not isinstance(value, np.integer): Dynamo traces a numpy scalar as a 0-d
+    # array for which that isinstance is False, while operator.index of it graph-breaks and so
+    # runs on the real value (torch 2.11 only got it right by giving up on the whole function
+    # at the error message's repr(); torch 2.15 resumes right there and raised).
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{op}: {name} must be an int, got {value!r}") from None
 
 
 def as_ints(value, op: str, name: str, lengths: tuple[int, ...]) -> list[int]:
