@@ -325,8 +325,10 @@ def _pinned_torch() -> str:
 
 
 def _make_env() -> dict:
-    # Under `make test`, MAKEFLAGS carries the outer make's VENV=...: never let it through.
-    return {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    # Under `make test`, MAKEFLAGS carries the outer make's VENV=...: never let it through; nor
+    # the knobs .ci/run exports (VENV, BUILD, TORCH_VERSION) and the Makefile's own export.
+    dropped = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "VENV", "BUILD", "TORCH_VERSION", "MYOPS_BUILD_DIR")
+    return {k: v for k, v in os.environ.items() if k not in dropped}
 
 
 def _venv_with_torch(venv: Path, torch_version: str, calls: Path) -> Path:
@@ -379,7 +381,8 @@ def test_make_defaults_give_each_torch_version_its_own_venv_and_build_folder():
     if shutil.which("make") is None:
         pytest.skip("make not available")
     def dry_run(*args):
-        return subprocess.run(["make", "-C", str(ROOT), "-n", "install", *args], capture_output=True,
+        # -B: every recipe shown, whether or not a venv of that name exists already here.
+        return subprocess.run(["make", "-C", str(ROOT), "-n", "-B", "install", *args], capture_output=True,
                               text=True, env=_make_env()).stdout
     pinned = dry_run()
     assert f"torch=={_pinned_torch()}" in pinned and "test -x .venv/bin/python " in pinned
