@@ -19,6 +19,7 @@
 #include <ATen/ops/add.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <c10/util/Exception.h>
+#include <c10/util/intrusive_ptr.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 #include <torch/csrc/autograd/saved_variable.h>
@@ -73,7 +74,7 @@ class FormulaNode final : public torch::autograd::Node {
   variable_list apply(variable_list&& grads) override {
     BackwardArgs args;
     args.saved.reserve(saved_.size());
-    for (const auto& s : saved_) args.saved.push_back(s.is_output ? s.var.unpack(shared_from_this()) : s.var.unpack());
+    for (const auto& s : saved_) args.saved.push_back(s.is_output ? s.var.unpack(getptr()) : s.var.unpack());
     bool any = false;
     for (const auto& g : grads) any = any || g.defined();
     const size_t n = num_outputs();
@@ -107,20 +108,46 @@ class FormulaNode final : public torch::autograd::Node {
   std::vector<Saved> saved_;
 };
 
+// How torch owns graph nodes: std::shared_ptr<Node> (deleted through deleteNode, which
+// unwinds long graphs without deep recursion) up to torch 2.14, c10::intrusive_ptr<Node> from
+// 2.15. Read from Edge::function, so no version number is needed. (deleteNode is called
+// unqualified on a dependent type: found by ADL only where it exists.)
+template <typename Handle>
+struct NodeOwnership;
+template <typename Base>
+struct NodeOwnership<std::shared_ptr<Base>> {
+  template <typename T>
+  using Ptr = std::shared_ptr<T>;
+  template <typename T, typename... Args>
+  static Ptr<T> make(Args&&... args) {
+    return Ptr<T>(new T(std::forward<Args>(args)...), [](Base* node) { deleteNode(node); });
+  }
+};
+template <typename Base>
+struct NodeOwnership<c10::intrusive_ptr<Base>> {
+  template <typename T>
+  using Ptr = c10::intrusive_ptr<T>;
+  template <typename T, typename... Args>
+  static Ptr<T> make(Args&&... args) {
+    return c10::make_intrusive<T>(std::forward<Args>(args)...);
+  }
+};
+using Ownership = NodeOwnership<decltype(torch::autograd::Edge::function)>;
+using NodePtr = Ownership::Ptr<FormulaNode>;
+
 // A node for this call when grad mode is on and any input requires grad, else null (then the
 // kernel records nothing, as VariableType's `if (_any_requires_grad)`). Its edges follow
 // `inputs` in order, an absent optional included, so formulas index inputs by position.
 template <typename... Inputs>
-std::shared_ptr<FormulaNode> make_node(const char* name, BackwardFormula formula, const Inputs&... inputs) {
-  if (!torch::autograd::compute_requires_grad(inputs...)) return nullptr;
-  std::shared_ptr<FormulaNode> node(new FormulaNode(name, std::move(formula), /*materialize_grads=*/true),
-                                    torch::autograd::deleteNode);
+NodePtr make_node(const char* name, BackwardFormula formula, const Inputs&... inputs) {
+  if (!torch::autograd::compute_requires_grad(inputs...)) return NodePtr();
+  NodePtr node = Ownership::make<FormulaNode>(name, std::move(formula), /*materialize_grads=*/true);
   node->set_next_edges(torch::autograd::collect_next_edges(inputs...));
   return node;
 }
 
 // Makes `outputs` outputs of `node` (in order: output i's gradient is grads[i]).
-inline void set_history(const std::shared_ptr<FormulaNode>& node, const variable_list& outputs) {
+inline void set_history(const NodePtr& node, const variable_list& outputs) {
   if (node) torch::autograd::set_history(outputs, node);
 }
 
