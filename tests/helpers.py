@@ -4,6 +4,7 @@ sample against the reference (used in process and inside the per-ISA subprocesse
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,14 @@ import torch
 from opinfo import as_tuple, clone_args
 
 TESTS_DIR = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    """A free TCP port on localhost, for a process group's rendezvous (tests/test_ddp.py,
+    tests/test_dtensor.py)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run_python(code: str, env=None, timeout=600) -> subprocess.CompletedProcess:

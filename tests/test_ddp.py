@@ -9,7 +9,6 @@ This module is also the worker: `python tests/test_ddp.py RANK WORLD_SIZE PORT O
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 
 import myops
+from helpers import free_port
 
 WORLD_SIZE = 2
 STEPS = 3
@@ -106,12 +106,6 @@ def worker(rank, world_size, port, out_dir):
 
 # ---------------------------------------------------------------------------------- the test
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _gloo_unavailable():
     import torch.distributed as dist
     if not dist.is_available():
@@ -132,7 +126,7 @@ def test_ddp_two_processes_equal_single_process(tmp_path):
                                                       os.environ.get("PYTHONPATH")) if p)}
     if Path("/sys/class/net/lo").exists():
         env["GLOO_SOCKET_IFNAME"] = "lo"  # loopback only
-    port = _free_port()
+    port = free_port()
     env["MASTER_PORT"] = str(port)
     procs = [subprocess.Popen([sys.executable, __file__, str(rank), str(WORLD_SIZE), str(port), str(tmp_path)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import torch
 
 import myops
+from helpers import free_port
 
 WORLD_SIZE = 2
 TIMEOUT_S = 180
@@ -156,12 +156,6 @@ def worker(rank, world_size, port, out_dir):
 
 # ---------------------------------------------------------------------------------- the test
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_dtensor_sharding_rules_two_ranks(tmp_path):
     import pytest
     import torch.distributed as dist
@@ -173,7 +167,7 @@ def test_dtensor_sharding_rules_two_ranks(tmp_path):
                                                       os.environ.get("PYTHONPATH")) if p)}
     if Path("/sys/class/net/lo").exists():
         env["GLOO_SOCKET_IFNAME"] = "lo"
-    port = _free_port()
+    port = free_port()
     procs = [subprocess.Popen([sys.executable, __file__, str(rank), str(WORLD_SIZE), str(port), str(tmp_path)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for rank in range(WORLD_SIZE)]
