@@ -284,41 +284,7 @@ def test_package_requires_the_torch_it_was_built_against(tmp_path):
     assert requires == [f"torch=={torch.__version__.split('+')[0]}"]
 
 
-# ---------------------------------------------------------------------------- make install on a failed build
-
-def test_make_stops_when_the_build_fails(tmp_path):
-    """`make install` (and so demo/test) stops when the build fails, and leaves no myops
-    installed: a stale libmyops.so can't be tested. A fake venv Python whose pip build fails."""
-    if shutil.which("make") is None:
-        pytest.skip("make not available")
-    venv = tmp_path / "venv"
-    (venv / "bin").mkdir(parents=True)
-    calls = tmp_path / "calls.txt"
-    (venv / "bin" / "python").write_text(textwrap.dedent(f"""\
-        #!/bin/sh
-        echo "$*" >> {calls}
-        case "$*" in
-          *"pip install"*) echo "[1/2] compiling"; echo "error: pretend compile error"; exit 1 ;;
-        esac
-        exit 0
-    """))
-    (venv / "bin" / "python").chmod(0o755)
-    (venv / f".myops-deps-torch{_pinned_torch()}").touch()  # newer than Makefile and requirements-dev.txt: no venv step
-    # Under `make test`, MAKEFLAGS carries the outer make's VENV=...: never let it through.
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    for target in ("install", "test", "demo"):
-        calls.write_text("")
-        r = subprocess.run(["make", "-C", str(ROOT), target, f"VENV={venv}", f"BUILD={tmp_path / 'build'}"],
-                           capture_output=True, text=True, env=env)
-        assert r.returncode != 0, r.stdout
-        assert "the build FAILED" in r.stderr and "error: pretend compile error" in r.stdout
-        made = calls.read_text()
-        assert "pip uninstall -y -q myops" in made
-        assert "import myops" not in made and "pytest" not in made and "myops demo" not in made
-    assert "error: pretend compile error" in (tmp_path / "build" / "install.log").read_text()
-
-
-# ---------------------------------------------------------------------------- one torch per venv and build folder
+# ---------------------------------------------------------------------------- make: a failed build; one torch per venv and build folder
 
 def _pinned_torch() -> str:
     return re.search(r"^TORCH_PINNED := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
@@ -331,14 +297,19 @@ def _make_env() -> dict:
     return {k: v for k, v in os.environ.items() if k not in dropped}
 
 
-def _venv_with_torch(venv: Path, torch_version: str, calls: Path) -> Path:
-    """A fake venv whose Python says torch `torch_version` is installed and records its calls."""
+def _fake_venv(venv: Path, calls: Path, *, torch_version: str = "", pip_install_fails: bool = False) -> Path:
+    """A fake venv whose Python records its calls, says torch `torch_version` is installed (if
+    given) and, with pip_install_fails, fails `pip install` the way a compile error does."""
     (venv / "bin").mkdir(parents=True)
+    torch_case = f"""*"m.version('torch')"*) echo "{torch_version}" ;;""" if torch_version else ""
+    pip_case = ('*"pip install"*) echo "[1/2] compiling"; echo "error: pretend compile error"; exit 1 ;;'
+                if pip_install_fails else "")
     (venv / "bin" / "python").write_text(textwrap.dedent(f"""\
         #!/bin/sh
         echo "$*" >> {calls}
         case "$*" in
-          *"m.version('torch')"*) echo "{torch_version}" ;;
+          {torch_case}
+          {pip_case}
         esac
         exit 0
     """))
@@ -346,12 +317,32 @@ def _venv_with_torch(venv: Path, torch_version: str, calls: Path) -> Path:
     return venv
 
 
+def test_make_stops_when_the_build_fails(tmp_path):
+    """`make install` (and so demo/test) stops when the build fails, and leaves no myops
+    installed: a stale libmyops.so can't be tested. A fake venv Python whose pip build fails."""
+    if shutil.which("make") is None:
+        pytest.skip("make not available")
+    calls = tmp_path / "calls.txt"
+    venv = _fake_venv(tmp_path / "venv", calls, pip_install_fails=True)
+    (venv / f".myops-deps-torch{_pinned_torch()}").touch()  # newer than Makefile and requirements-dev.txt: no venv step
+    for target in ("install", "test", "demo"):
+        calls.write_text("")
+        r = subprocess.run(["make", "-C", str(ROOT), target, f"VENV={venv}", f"BUILD={tmp_path / 'build'}"],
+                           capture_output=True, text=True, env=_make_env())
+        assert r.returncode != 0, r.stdout
+        assert "the build FAILED" in r.stderr and "error: pretend compile error" in r.stdout
+        made = calls.read_text()
+        assert "pip uninstall -y -q myops" in made
+        assert "import myops" not in made and "pytest" not in made and "myops demo" not in made
+    assert "error: pretend compile error" in (tmp_path / "build" / "install.log").read_text()
+
+
 def test_make_never_reuses_a_venv_made_for_another_torch(tmp_path):
     """TORCH_VERSION=2.15.0 with a venv that holds torch 2.11.0: make stops before pip touches it."""
     if shutil.which("make") is None:
         pytest.skip("make not available")
     calls = tmp_path / "calls.txt"
-    venv = _venv_with_torch(tmp_path / "venv", "2.11.0+cu130", calls)
+    venv = _fake_venv(tmp_path / "venv", calls, torch_version="2.11.0+cu130")
     for target in ("venv", "install", "test"):
         calls.write_text("")
         r = subprocess.run(["make", "-C", str(ROOT), target, "TORCH_VERSION=2.15.0", f"VENV={venv}",
@@ -365,7 +356,7 @@ def test_make_never_mixes_two_torch_versions_in_a_build_folder(tmp_path):
     if shutil.which("make") is None:
         pytest.skip("make not available")
     calls = tmp_path / "calls.txt"
-    venv = _venv_with_torch(tmp_path / "venv", "2.15.0+cu132", calls)
+    venv = _fake_venv(tmp_path / "venv", calls, torch_version="2.15.0+cu132")
     (venv / ".myops-deps-torch2.15.0").touch()
     build = tmp_path / "build"
     build.mkdir()
