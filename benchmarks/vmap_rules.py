@@ -1,7 +1,7 @@
 """torch.vmap through myops' batching rules vs functorch's per-sample fallback, batch 64, small
 inputs, CPU; writes benchmarks/results/vmap-cpu.{json,md}.
 
-    python benchmarks/vmap_rules.py [--quick]
+    python benchmarks/vmap_rules.py [--quick] [--only TEXT]
 
 Three variants of each case, timed side by side in one process, one thread, in process CPU
 time (medians of torch.utils.benchmark's blocked runs, interleaved rounds; only the ratios mean
@@ -123,6 +123,8 @@ def median(fn, min_run_time):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="0.5 s per variant and case instead of 2 s")
+    parser.add_argument("--only", metavar="TEXT", help="only the cases whose label contains TEXT; prints, "
+                        "writes no results")
     args = parser.parse_args()
     min_run_time = 0.5 if args.quick else 2.0
     torch._C._functorch._set_vmap_fallback_warning_enabled(False)
@@ -132,6 +134,8 @@ def main():
     slow = {}
     rows = []
     for label, name, call_args, in_dims in cases():
+        if args.only and args.only not in label:
+            continue
         op = getattr(torch.ops.myops, name).default
         if name not in slow:
             slow[name] = without_rule(name)
@@ -167,6 +171,8 @@ def main():
         ratio = f"{row['fallback_over_rule']:6.2f}x" if fallback else "  none "
         print(f"{label:<48} rule {times['rule'] * 1e6:9.1f} us  fallback/rule {ratio}  "
               f"loop/rule {row['loop_over_rule']:6.2f}x", flush=True)
+    if args.only:
+        return
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.machine())
     meta = {"command": "python benchmarks/vmap_rules.py" + (" --quick" if args.quick else ""), "cpu": cpu,

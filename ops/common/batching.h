@@ -41,6 +41,12 @@ struct Arg {
   // The logical rank (what the user's per-sample function sees).
   int64_t rank() const { return value.dim() - (batched() ? 1 : 0); }
   int64_t batch_size() const { return value.size(*bdim); }
+  // The logical sizes (what the user's per-sample function sees).
+  std::vector<int64_t> logical_sizes() const {
+    std::vector<int64_t> sizes(value.sizes().begin(), value.sizes().end());
+    if (batched()) sizes.erase(sizes.begin() + *bdim);
+    return sizes;
+  }
   // The physical tensor with its vmap dim first: [B, *logical].
   at::Tensor front() const { return value.movedim(*bdim, 0); }
   // [B, *logical] also when not batched (expanded: no copy), for an op that needs every
