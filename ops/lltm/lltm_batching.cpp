@@ -4,12 +4,12 @@
 // independent, so their vmap dim is folded into the batch B: one call on [V * B, *] rows.
 //
 // lltm and lltm_forward take ONE weights/bias pair for all rows. With a batched weights or
-// bias (model ensembles) the rule computes the gate pre-activations itself, one bmm over the
-// samples (X_v @ W_v^T + b_v), and takes from the op only the fused gate pass: called on the
+// bias (model ensembles) the rule computes the gate pre-activations itself, one baddbmm over
+// the samples (b_v + X_v @ W_v^T), and takes from the op only the fused gate pass: called on the
 // folded rows with weights = I (3S x 3S), zero bias, and the pre-activations split as old_h
-// (first S columns) | input (the other 2S), its gates are exactly X_v @ W_v^T + b_v (a product
-// with I is exact). The wasted work is one [V*B, 3S] x [3S, 3S] product, far less than a
-// per-sample loop of small calls.
+// (first S columns) | input (the other 2S), its gates are exactly b_v + X_v @ W_v^T (a product
+// with I is exact). The wasted work is one [V*B, 3S] x [3S, 3S] product (less on regrouped
+// rows, below), far less than a per-sample loop of small calls.
 //
 // lltm_backward's weight and bias gradients are sums over the rows, which must stay per
 // sample (per-sample gradients are the point of vmap over a backward). So the rule takes from
@@ -20,11 +20,13 @@
 // computed here on the physical tensors: per sample as one bmm / one sum over [V, B, *] where
 // a sum must not mix samples, as one mm over the folded rows where it need not (an unbatched
 // weights). Doing them on BatchedTensors through ATen's mm rules instead cost twice as much
-// (its bmm path copies). The wasted work is the identity products on [V*B, 3S] rows.
+// (its bmm path copies). The wasted work is the identity products on [V*B, 3S] rows (less on
+// regrouped rows, below).
 //
 // A product with I turns an inf into NaN in the row's other columns (inf * 0): with inf
 // pre-activations or gradients the batched results differ from the per-sample op there.
 #include <ATen/ops/add.h>
+#include <ATen/ops/baddbmm.h>
 #include <ATen/ops/bmm.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/eye.h>
@@ -84,9 +86,8 @@ bool products_ok(const Arg& in, const Arg& w, const Arg& b, const Arg& h, const 
 std::pair<at::Tensor, at::Tensor> pre_activations(const Arg& in, const Arg& w, const Arg& b, const Arg& h,
                                                   int64_t batch) {
   const at::Tensor X = at::cat({h.front_or_expand(batch), in.front_or_expand(batch)}, 2);
-  // Out of place: in a nested vmap, the bias may be batched at an outer level where the product is not.
-  const at::Tensor product = w.batched() ? at::bmm(X, w.front().transpose(1, 2)) : at::matmul(X, w.value.t());
-  return {X, at::add(product, b.batched() ? b.front().unsqueeze(1) : b.value)};
+  const at::Tensor bias = b.front_or_expand(batch).unsqueeze(1);  // [V, 1, 3S]
+  return {X, w.batched() ? at::baddbmm(bias, X, w.front().transpose(1, 2)) : at::add(bias, at::matmul(X, w.value.t()))};
 }
 
 // The identity products below cost n * 3S * 3S for n rows. The gate passes work element by
@@ -120,15 +121,16 @@ at::Tensor merge_gate_rows(const at::Tensor& g, int64_t k) {  // the inverse
 }
 
 // lltm_forward's gate pass on n rows of pre-activations [n, 3S] and old_cell [n, S] (see the top
-// of the file): new_h, new_cell, gates.
-std::tuple<at::Tensor, at::Tensor, at::Tensor> gate_pass_forward(const at::Tensor& pre, const at::Tensor& old_cell) {
+// of the file): new_h, new_cell, and the gates when `with_gates` (else undefined: lltm needs none).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> gate_pass_forward(const at::Tensor& pre, const at::Tensor& old_cell,
+                                                                 bool with_gates) {
   const int64_t k = regroup_factor(old_cell.size(1), pre.scalar_type());
   const at::Tensor p = split_gate_rows(pre, k), c = split_rows(old_cell, k);
   const int64_t state = c.size(1);
   const auto [new_h, new_cell, gates, unused_x] =
       myops::lltm_forward(p.narrow(1, state, 2 * state), at::eye(3 * state, pre.options()),
                           at::zeros({3 * state}, pre.options()), p.narrow(1, 0, state), c);
-  return {merge_rows(new_h, k), merge_rows(new_cell, k), merge_gate_rows(gates, k)};
+  return {merge_rows(new_h, k), merge_rows(new_cell, k), with_gates ? merge_gate_rows(gates, k) : at::Tensor()};
 }
 
 // lltm and lltm_forward: the same rule around `op`; `with_x`: the op returns X too (last).
@@ -143,7 +145,7 @@ Tuple forward_rule(const char* name, Op op, const at::Tensor& input, const at::T
   const int64_t batch = batching::batch_size_of(in, w, b, h, c);
   if ((w.batched() || b.batched()) && products_ok(in, w, b, h, c)) {
     const auto [X, pre] = pre_activations(in, w, b, h, batch);
-    const auto out = gate_pass_forward(pre.flatten(0, 1), batching::fold_into(c, batch, 0));
+    const auto out = gate_pass_forward(pre.flatten(0, 1), batching::fold_into(c, batch, 0), with_x);
     if constexpr (with_x) {
       const auto& [new_h, new_cell, gates] = out;
       return {level.wrap(batching::unfold_from(new_h, batch, 0), 0),
