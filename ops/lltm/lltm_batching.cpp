@@ -155,6 +155,8 @@ Tuple forward_rule(const char* name, Op op, const at::Tensor& input, const at::T
       return unfold_rows(level, Tuple(std::get<0>(out), std::get<1>(out)), batch);
     }
   }
+  // Arguments the op rejects (with a batched weights or bias), or per-sample ranks it rejects:
+  // one call per sample, for the op's own error.
   if (w.batched() || b.batched() || !all_2d({&in, &h, &c})) {
     return wrap_stacked(level, batching::stack_sample_tuples<Tuple>(batch, [&](int64_t i) {
       return op(in.sample(i), w.sample(i), b.sample(i), h.sample(i), c.sample(i));
@@ -167,14 +169,14 @@ Tuple forward_rule(const char* name, Op op, const at::Tensor& input, const at::T
 
 T2 lltm_batched(const at::Tensor& input, const at::Tensor& weights, const at::Tensor& bias, const at::Tensor& old_h,
                 const at::Tensor& old_cell) {
-  return forward_rule<T2, false>("myops.lltm", [](auto&&... a) { return myops::lltm(a...); }, input, weights, bias, old_h,
-                          old_cell);
+  return forward_rule<T2, false>("myops.lltm", [](auto&&... a) { return myops::lltm(a...); }, input, weights, bias,
+                                 old_h, old_cell);
 }
 
 T4 lltm_forward_batched(const at::Tensor& input, const at::Tensor& weights, const at::Tensor& bias,
                         const at::Tensor& old_h, const at::Tensor& old_cell) {
-  return forward_rule<T4, true>("myops.lltm_forward", [](auto&&... a) { return myops::lltm_forward(a...); }, input,
-                          weights, bias, old_h, old_cell);
+  return forward_rule<T4, true>("myops.lltm_forward", [](auto&&... a) { return myops::lltm_forward(a...); },
+                                input, weights, bias, old_h, old_cell);
 }
 
 // d_gates [n, 3S] and grad_old_cell [n, S] of n rows: the op's gate pass (see the top of the
@@ -226,7 +228,8 @@ T5 lltm_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, 
   }
   // The products of lltm_impl.h's gradients_from_d_gates, per sample. d: [V, B, 3S].
   const std::optional<int64_t> rows_bdim = rows ? std::optional<int64_t>(0) : std::nullopt;
-  const at::Tensor d = rows ? batching::unfold_from(d_flat, batch, 0) : d_flat.unsqueeze(0).expand({batch, B, 3 * state});
+  const at::Tensor d =
+      rows ? batching::unfold_from(d_flat, batch, 0) : d_flat.unsqueeze(0).expand({batch, B, 3 * state});
   const int64_t features = xs[1] - state;
   // grad_X = d_gates @ weights, its two column blocks as two products (outputs that are views of
   // one buffer would alias each other): one mm over the folded rows for an unbatched weights.
