@@ -301,6 +301,25 @@ def test_lltm_batched_weights_errors_name_the_op(device):
             x, torch.randn(9, 8, device=device), torch.randn(V, 9, dtype=torch.float64, device=device), h, h)
 
 
+def test_empty_vmap_batch(device):
+    """vmap over a batch of size 0 (what jacrev/jacfwd of a zero-element output make): the rules
+    that know each sample's result size give an empty result of the per-sample loop's shape;
+    the others a clear RuntimeError. Never a crash (the rules divided by the batch size)."""
+    r = lambda *shape: torch.randn(*shape, device=device)  # noqa: E731
+    ops = torch.ops.myops
+    cases = [
+        (ops.lltm, (r(0, 4, 3), r(12, 7), r(12), r(0, 4, 4), r(0, 4, 4)), (0, None, None, 0, 0), [(0, 4, 4)] * 2),
+        (ops.lltm, (r(4, 3), r(0, 12, 7), r(12), r(4, 4), r(4, 4)), (None, 0, None, None, None), [(0, 4, 4)] * 2),
+        (ops.lltm_cell_backward, (r(0, 2, 4), r(0, 2, 4), r(0, 2, 12), r(0, 2, 4)), 0, [(0, 2, 12), (0, 2, 4)]),
+        (ops.upfirdn2d, (r(0, 1, 2, 5, 5),), 0, [(0, 1, 2, 5, 5)]),
+    ]
+    for op, args, in_dims, shapes in cases:
+        got = as_tuple(torch.vmap(op, in_dims=in_dims)(*args))
+        assert [tuple(t.shape) for t in got] == shapes, op
+    with pytest.raises(RuntimeError, match="does not support a vmap batch of size 0"):
+        torch.vmap(ops.filtered_lrelu)(r(0, 1, 2, 8, 8))
+
+
 def test_batched_shape_errors_name_the_op(device):
     """A per-sample shape the op rejects is reported by the op itself."""
     x = torch.randn(V, 2, 3, 5, device=device)  # samples are 3-D, upfirdn2d wants 4-D

@@ -55,10 +55,11 @@ bool all_2d(std::initializer_list<const Arg*> args) {
 }
 
 // The results of one call on rows folded into the batch, as BatchedTensors with vmap dim 0.
+// `rows`: B, the rows of one sample (what unfold_from needs for an empty vmap batch).
 template <typename Tuple>
-Tuple unfold_rows(const batching::Level& level, const Tuple& out, int64_t batch) {
+Tuple unfold_rows(const batching::Level& level, const Tuple& out, int64_t batch, int64_t rows) {
   return batching::map_tuple(out, [&](const at::Tensor& t) {
-    return level.wrap(batching::unfold_from(t, batch, 0), 0);
+    return level.wrap(batching::unfold_from(t, batch, 0, rows), 0);
   });
 }
 
@@ -143,16 +144,17 @@ Tuple forward_rule(const char* name, Op op, const at::Tensor& input, const at::T
   const Arg in = level.unwrap(input), w = level.unwrap(weights), b = level.unwrap(bias);
   const Arg h = level.unwrap(old_h), c = level.unwrap(old_cell);
   const int64_t batch = batching::batch_size_of(in, w, b, h, c);
+  const int64_t B = in.logical_sizes().empty() ? 0 : in.logical_sizes()[0];  // rows of one sample
   if ((w.batched() || b.batched()) && products_ok(in, w, b, h, c)) {
     const auto [X, pre] = pre_activations(in, w, b, h, batch);
     const auto out = gate_pass_forward(pre.flatten(0, 1), batching::fold_into(c, batch, 0), with_x);
     if constexpr (with_x) {
       const auto& [new_h, new_cell, gates] = out;
-      return {level.wrap(batching::unfold_from(new_h, batch, 0), 0),
-              level.wrap(batching::unfold_from(new_cell, batch, 0), 0),
-              level.wrap(batching::unfold_from(gates, batch, 0), 0), level.wrap(X, 0)};
+      return {level.wrap(batching::unfold_from(new_h, batch, 0, B), 0),
+              level.wrap(batching::unfold_from(new_cell, batch, 0, B), 0),
+              level.wrap(batching::unfold_from(gates, batch, 0, B), 0), level.wrap(X, 0)};
     } else {
-      return unfold_rows(level, Tuple(std::get<0>(out), std::get<1>(out)), batch);
+      return unfold_rows(level, Tuple(std::get<0>(out), std::get<1>(out)), batch, B);
     }
   }
   // Arguments the op rejects (with a batched weights or bias), or per-sample ranks it rejects:
@@ -164,7 +166,7 @@ Tuple forward_rule(const char* name, Op op, const at::Tensor& input, const at::T
   }
   const Tuple out = op(batching::fold_into(in, batch, 0), w.value, b.value, batching::fold_into(h, batch, 0),
                        batching::fold_into(c, batch, 0));
-  return unfold_rows(level, out, batch);
+  return unfold_rows(level, out, batch, B);
 }
 
 T2 lltm_batched(const at::Tensor& input, const at::Tensor& weights, const at::Tensor& bias, const at::Tensor& old_h,
@@ -229,14 +231,14 @@ T5 lltm_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, 
   // The products of lltm_impl.h's gradients_from_d_gates, per sample. d: [V, B, 3S].
   const std::optional<int64_t> rows_bdim = rows ? std::optional<int64_t>(0) : std::nullopt;
   const at::Tensor d =
-      rows ? batching::unfold_from(d_flat, batch, 0) : d_flat.unsqueeze(0).expand({batch, B, 3 * state});
+      rows ? batching::unfold_from(d_flat, batch, 0, B) : d_flat.unsqueeze(0).expand({batch, B, 3 * state});
   const int64_t features = xs[1] - state;
   // grad_X = d_gates @ weights, its two column blocks as two products (outputs that are views of
   // one buffer would alias each other): one mm over the folded rows for an unbatched weights.
   auto grad_x_block = [&](int64_t start, int64_t width) -> std::pair<at::Tensor, std::optional<int64_t>> {
     if (w.batched()) return {at::bmm(d, w.front().narrow(2, start, width)), 0};
     const at::Tensor out = at::mm(d_flat, w.value.narrow(1, start, width));
-    return {rows ? batching::unfold_from(out, batch, 0) : out, rows_bdim};
+    return {rows ? batching::unfold_from(out, batch, 0, B) : out, rows_bdim};
   };
   const auto [grad_input, input_bdim] = grad_x_block(state, features);
   const auto [grad_old_h, old_h_bdim] = grad_x_block(0, state);
@@ -252,7 +254,7 @@ T5 lltm_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, 
   const at::Tensor grad_bias = rows ? d.sum(1) : d_flat.sum(0);
   return {level.wrap(grad_input, input_bdim), level.wrap(grad_weights, weights_bdim), level.wrap(grad_bias, rows_bdim),
           level.wrap(grad_old_h, old_h_bdim),
-          level.wrap(rows ? batching::unfold_from(grad_old_cell, batch, 0) : grad_old_cell, rows_bdim)};
+          level.wrap(rows ? batching::unfold_from(grad_old_cell, batch, 0, B) : grad_old_cell, rows_bdim)};
 }
 
 // The cell ops: every argument is [B, *] rows.
@@ -276,7 +278,8 @@ Tuple rows_rule(const char* name, Op op, const Ts&... args) {
       return call([i](const Arg& a) { return a.sample(i); });
     }));
   }
-  return unfold_rows(level, call([batch](const Arg& a) { return batching::fold_into(a, batch, 0); }), batch);
+  return unfold_rows(level, call([batch](const Arg& a) { return batching::fold_into(a, batch, 0); }), batch,
+                     p.back().logical_sizes()[0]);  // old_cell's rows (the op checked them)
 }
 
 T2 lltm_cell_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& pre_gates,
