@@ -1,7 +1,7 @@
 """torch.vmap through myops' batching rules vs functorch's per-sample fallback, batch 64, small
 inputs, CPU; writes benchmarks/results/vmap-cpu.{json,md}.
 
-    python benchmarks/vmap_rules.py [--quick]
+    python benchmarks/vmap_rules.py [--quick] [--only TEXT]
 
 Three variants of each case, timed side by side in one process, one thread, in process CPU
 time (medians of torch.utils.benchmark's blocked runs, interleaved rounds; only the ratios mean
@@ -12,8 +12,14 @@ something on a shared machine):
   with the same schema whose CPU kernel calls torch.ops.myops.<op> (a Python call per sample:
   a few microseconds that the real fallback on myops' ops, before the rules, did not pay);
 - loop: a Python loop over the samples + torch.stack (what users write without vmap).
-Cases marked "loop in rule" batch an argument the op takes once for all (a filter, lltm's
-weights): their rule loops over the samples itself, so no speed-up is expected there.
+The case marked "loop in rule" batches upfirdn2d's filter, which the op takes once for the whole
+tensor: its rule loops over the samples itself (one op call each), so it stays near the
+fallback. Per-sample filters would be a grouped convolution (ATen's conv2d with groups =
+V*N*C on the zero-stuffed, padded input ran this case in ~0.2x the loop's time), but that is a
+second implementation of upfirdn2d (up/down/padding/flip/gain/separable filters, every dtype
+and memory format) next to its kernels, so the rule does not take it. lltm's batched weights
+(model ensembles) are no longer looped: one baddbmm for the pre-activations, then the op's gate
+pass on the folded rows (ops/lltm/lltm_batching.cpp).
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ def cases():
         ("filtered_lrelu_backward", "filtered_lrelu_backward", (r(V, *fl_out), x_img, *fl), (0, 0) + (None,) * 10),
         ("lltm rows [64] x [8, 16], S=32", "lltm", (r(V, B, F), weights, bias, r(V, B, S), r(V, B, S)),
          (0, None, None, 0, 0)),
-        ("lltm batched weights (loop in rule)", "lltm",
+        ("lltm batched weights (bmm + gate pass)", "lltm",
          (r(V, B, F), weights.expand(V, *weights.shape).contiguous(), bias, r(V, B, S), r(V, B, S)),
          (0, 0, None, 0, 0)),
         ("lltm_backward per-sample weight grads", "lltm_backward",
@@ -123,6 +129,8 @@ def median(fn, min_run_time):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="0.5 s per variant and case instead of 2 s")
+    parser.add_argument("--only", metavar="TEXT", help="only the cases whose label contains TEXT; prints, "
+                        "writes no results")
     args = parser.parse_args()
     min_run_time = 0.5 if args.quick else 2.0
     torch._C._functorch._set_vmap_fallback_warning_enabled(False)
@@ -132,6 +140,8 @@ def main():
     slow = {}
     rows = []
     for label, name, call_args, in_dims in cases():
+        if args.only and args.only not in label:
+            continue
         op = getattr(torch.ops.myops, name).default
         if name not in slow:
             slow[name] = without_rule(name)
@@ -167,6 +177,8 @@ def main():
         ratio = f"{row['fallback_over_rule']:6.2f}x" if fallback else "  none "
         print(f"{label:<48} rule {times['rule'] * 1e6:9.1f} us  fallback/rule {ratio}  "
               f"loop/rule {row['loop_over_rule']:6.2f}x", flush=True)
+    if args.only:
+        return
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.machine())
     meta = {"command": "python benchmarks/vmap_rules.py" + (" --quick" if args.quick else ""), "cpu": cpu,

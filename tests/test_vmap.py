@@ -12,6 +12,7 @@ is_grads_batched=True, which vmaps the ops' backward ops) and add_out's errors a
 
 from __future__ import annotations
 
+import itertools
 import random
 import zlib
 
@@ -247,6 +248,76 @@ def test_per_sample_gradients_of_lltm_backward(device):
     op, sample, tol = _lookup("lltm_backward", "basic", device)
     args, in_dims = _batched_args(sample.args, {0: 0, 1: 0, 2: 0, 3: 0, 4: 0}, device)
     _check(op, args, in_dims, None, tol)
+
+
+@pytest.mark.parametrize("name", ["lltm", "lltm_forward", "lltm_backward"])
+def test_lltm_every_batched_subset(name, device):
+    """Every subset of the lltm ops' tensor arguments batched, the others shared (in_dims None),
+    at dim 0 or -1: each path of the rules (rows folded; a batched weights or bias through one
+    bmm and the gate pass; lltm_backward's products per sample or over the folded rows)."""
+    op, sample, tol = _lookup(name, "basic", device)
+    positions = _tensor_positions(sample.args)
+    for mask in itertools.product((False, True), repeat=len(positions)):
+        if not any(mask):
+            continue
+        chosen = [p for p, m in zip(positions, mask) if m]
+        dims = {p: (0 if k % 2 == 0 else -1) for k, p in enumerate(chosen)}
+        args, in_dims = _batched_args(sample.args, dims, device)
+        _check(op, args, in_dims, None, tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("state", [32, 64])
+def test_lltm_rules_at_wide_states(state, dtype, device):
+    """States whose gate passes the rules run on regrouped rows ([n * k, S / k]: S a multiple of
+    two or more 64-byte vectors): lltm and lltm_forward with a batched weights and bias,
+    lltm_backward with batched rows and with only weights batched, against the loop."""
+    tol = OPS_BY_NAME["lltm"].tolerances
+    t = lambda *shape: make_tensor(shape, device=device, dtype=dtype, low=-1, high=1)  # noqa: E731
+    B, F = 3, 5
+    rows = (t(V, B, F), t(V, 3 * state, state + F) / 4, t(V, 3 * state), t(V, B, state), t(V, B, state))
+    # The stacked arguments, those at in_dim None as one sample's value.
+    pick = lambda args, dims: [a if d is not None else a[0] for a, d in zip(args, dims)]  # noqa: E731
+    for name in ("lltm", "lltm_forward"):
+        for dims in [(0, 0, 0, 0, 0), (None, 0, None, 0, None), (0, None, 0, 0, 0)]:
+            _check(getattr(torch.ops.myops, name).default, pick(rows, dims), dims, None, tol)
+    new_h, new_cell, gates, X = torch.ops.myops.lltm_forward(rows[0][0], rows[1][0], rows[2][0], rows[3][0],
+                                                             rows[4][0])
+    stack = lambda x: torch.stack([x] + [t(*x.shape) for _ in range(V - 1)])  # noqa: E731
+    backward = torch.ops.myops.lltm_backward.default
+    args = (stack(new_h), stack(new_cell), stack(new_cell), stack(gates), stack(X), rows[1])
+    for dims in [(0, 0, 0, 0, 0, None), (0, None, 0, None, None, 0), (None, None, None, None, 0, 0)]:
+        _check(backward, pick(args, dims), dims, None, tol)
+
+
+def test_lltm_batched_weights_errors_name_the_op(device):
+    """A batched weights or bias the op would reject: the op's own errors, not the bmm's."""
+    x, h, b = torch.randn(4, 5, device=device), torch.randn(4, 3, device=device), torch.randn(9, device=device)
+    lltm = torch.ops.myops.lltm
+    with pytest.raises(RuntimeError, match=r"myops.lltm: weights must have shape \[3 \* state, state \+ features\]"):
+        torch.vmap(lltm, in_dims=(None, 0, None, None, None))(x, torch.randn(V, 9, 7, device=device), b, h, h)
+    with pytest.raises(TypeError, match="myops.lltm: bias must have input's dtype"):
+        torch.vmap(lltm, in_dims=(None, None, 0, None, None))(
+            x, torch.randn(9, 8, device=device), torch.randn(V, 9, dtype=torch.float64, device=device), h, h)
+
+
+def test_empty_vmap_batch(device):
+    """vmap over a batch of size 0 (what jacrev/jacfwd of a zero-element output make): the rules
+    that know each sample's result size give an empty result of the per-sample loop's shape;
+    the others a clear RuntimeError. Never a crash (the rules divided by the batch size)."""
+    r = lambda *shape: torch.randn(*shape, device=device)  # noqa: E731
+    ops = torch.ops.myops
+    cases = [
+        (ops.lltm, (r(0, 4, 3), r(12, 7), r(12), r(0, 4, 4), r(0, 4, 4)), (0, None, None, 0, 0), [(0, 4, 4)] * 2),
+        (ops.lltm, (r(4, 3), r(0, 12, 7), r(12), r(4, 4), r(4, 4)), (None, 0, None, None, None), [(0, 4, 4)] * 2),
+        (ops.lltm_cell_backward, (r(0, 2, 4), r(0, 2, 4), r(0, 2, 12), r(0, 2, 4)), 0, [(0, 2, 12), (0, 2, 4)]),
+        (ops.upfirdn2d, (r(0, 1, 2, 5, 5),), 0, [(0, 1, 2, 5, 5)]),
+    ]
+    for op, args, in_dims, shapes in cases:
+        got = as_tuple(torch.vmap(op, in_dims=in_dims)(*args))
+        assert [tuple(t.shape) for t in got] == shapes, op
+    with pytest.raises(RuntimeError, match="does not support a vmap batch of size 0"):
+        torch.vmap(ops.filtered_lrelu)(r(0, 1, 2, 8, 8))
 
 
 def test_batched_shape_errors_name_the_op(device):

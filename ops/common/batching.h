@@ -41,6 +41,12 @@ struct Arg {
   // The logical rank (what the user's per-sample function sees).
   int64_t rank() const { return value.dim() - (batched() ? 1 : 0); }
   int64_t batch_size() const { return value.size(*bdim); }
+  // The logical sizes (what the user's per-sample function sees).
+  std::vector<int64_t> logical_sizes() const {
+    std::vector<int64_t> sizes(value.sizes().begin(), value.sizes().end());
+    if (batched()) sizes.erase(sizes.begin() + *bdim);
+    return sizes;
+  }
   // The physical tensor with its vmap dim first: [B, *logical].
   at::Tensor front() const { return value.movedim(*bdim, 0); }
   // [B, *logical] also when not batched (expanded: no copy), for an op that needs every
@@ -143,10 +149,16 @@ inline at::Tensor fold_into(const Arg& a, int64_t batch, int64_t dim) {
   return a.front_or_expand(batch).movedim(0, dim).flatten(dim, dim + 1);
 }
 
-// The inverse for an op's result: [*, B * D', *] -> [*, B, D', *] (vmap dim at `dim`).
-inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim) {
-  // D' from the size, not -1: it may be 0.
-  return out.unflatten(dim, {batch, out.size(dim) / batch});
+// The inverse for an op's result: [*, B * D', *] -> [*, B, D', *] (vmap dim at `dim`). D' from
+// the size (not -1: it may be 0), or `per_sample` where the rule knows it: with B = 0 (vmap over
+// an empty batch, as jacrev/jacfwd of a zero-element output make) the size says nothing.
+inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim,
+                              std::optional<int64_t> per_sample = std::nullopt) {
+  if (!per_sample) {
+    TORCH_CHECK(batch > 0, "myops: this op's vmap batching rule does not support a vmap batch of size 0");
+    per_sample = out.size(dim) / batch;
+  }
+  return out.unflatten(dim, {batch, *per_sample});
 }
 
 // The per-sample loop, for an argument a rule cannot fold into one call (a batched FIR filter:

@@ -5,6 +5,7 @@
 // results do not depend on the number of threads.
 #include <ATen/Parallel.h>
 
+#include <array>
 #include <tuple>
 
 #include "ops/common/cpu_vec.h"
@@ -116,6 +117,52 @@ void backward_gates_typed(const at::Tensor& grad_h_t, const at::Tensor& grad_cel
   });
 }
 
+// lltm's double backward and forward-mode AD (lltm_cell_backward, lltm_cell_double_backward):
+// the operands of a make_cell_iter iterator (outputs, then inputs; [B, S] each), rows split
+// across threads as in the gate passes above, a Vectorized body where every operand's rows are
+// contiguous and a scalar tail. fn(ops, inputs) returns the outputs (std::arrays in op-math).
+// (A scalar loop over the iterator ran at ~65 ns an element, its transcendentals dominating:
+// vmap over these ops, whose rule makes one call of V * B rows, was then no faster than V calls.)
+template <typename scalar_t, size_t n_out, size_t n_in, typename Fn>
+void cell_rows(at::TensorIteratorBase& iter, Fn fn) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  using L = Lanes<scalar_t>;
+  constexpr size_t n = n_out + n_in;
+  TORCH_INTERNAL_ASSERT(iter.ntensors() == static_cast<int>(n));
+  std::array<Strided2d<scalar_t>, n> t;
+  bool vector_ok = true;
+  for (size_t k = 0; k < n; ++k) {
+    t[k] = strided_2d<scalar_t>(iter.tensor(k));
+    vector_ok = vector_ok && t[k].col_stride == 1;
+  }
+  const int64_t batch = iter.tensor(0).size(0), S = iter.tensor(0).size(1);
+  at::parallel_for(0, batch, grain_rows(S), [&](int64_t row_begin, int64_t row_end) {
+    for (int64_t b = row_begin; b < row_end; ++b) {
+      int64_t j = 0;
+      if (vector_ok) {
+        for (; j + L::width() <= S; j += L::width()) {
+          std::array<typename L::Parts, n_in> in;
+          for (size_t k = 0; k < n_in; ++k) in[k] = L::load(&t[n_out + k](b, j));
+          std::array<typename L::Parts, n_out> out;
+          for (int p = 0; p < L::kParts; ++p) {
+            std::array<at::vec::Vectorized<opmath_t>, n_in> v;
+            for (size_t k = 0; k < n_in; ++k) v[k] = in[k][p];
+            const auto r = fn(VecOps{}, v);
+            for (size_t k = 0; k < n_out; ++k) out[k][p] = r[k];
+          }
+          for (size_t k = 0; k < n_out; ++k) L::store(&t[k](b, j), out[k]);
+        }
+      }
+      for (; j < S; ++j) {
+        std::array<opmath_t, n_in> v;
+        for (size_t k = 0; k < n_in; ++k) v[k] = static_cast<opmath_t>(t[n_out + k](b, j));
+        const auto r = fn(ScalarOps{}, v);
+        for (size_t k = 0; k < n_out; ++k) t[k](b, j) = static_cast<scalar_t>(r[k]);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void forward_gates_kernel(const at::Tensor& gates, const at::Tensor& old_cell,
@@ -133,30 +180,22 @@ void backward_gates_kernel(const at::Tensor& grad_h, const at::Tensor& grad_cell
   });
 }
 
-// lltm's double backward (cold: only create_graph=True takes it): scalar lambdas over the
-// TensorIterator of make_cell_iter, which splits the work across threads.
 void cell_backward_kernel(at::TensorIteratorBase& iter) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_backward_cpu", [&] {
-    using opmath_t = at::opmath_type<scalar_t>;
-    at::native::cpu_kernel_multiple_outputs(
-        iter, [](scalar_t gh, scalar_t gc, scalar_t pi, scalar_t po, scalar_t pc, scalar_t old) {
-          const auto r = math::cell_backward_from_pre<ScalarOps, opmath_t>(gh, gc, pi, po, pc, old);
-          return std::tuple<scalar_t, scalar_t, scalar_t, scalar_t>(r.d_pre_input, r.d_pre_output,
-                                                                    r.d_pre_candidate, r.d_old_cell);
-        });
+    cell_rows<scalar_t, 4, 6>(iter, [](auto ops, const auto& in) {
+      const auto r = math::cell_backward_from_pre<decltype(ops)>(in[0], in[1], in[2], in[3], in[4], in[5]);
+      return std::array{r.d_pre_input, r.d_pre_output, r.d_pre_candidate, r.d_old_cell};
+    });
   });
 }
 
 void cell_double_backward_kernel(at::TensorIteratorBase& iter) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_double_backward_cpu", [&] {
-    using opmath_t = at::opmath_type<scalar_t>;
-    at::native::cpu_kernel_multiple_outputs(
-        iter, [](scalar_t ui, scalar_t uo, scalar_t uc, scalar_t uold, scalar_t gh, scalar_t gc, scalar_t pi,
-                 scalar_t po, scalar_t pc, scalar_t old) {
-          const auto r = math::cell_double_backward<ScalarOps, opmath_t>(ui, uo, uc, uold, gh, gc, pi, po, pc, old);
-          return std::tuple<scalar_t, scalar_t, scalar_t, scalar_t, scalar_t, scalar_t>(
-              r.d_grad_h, r.d_grad_cell, r.d_pre_input, r.d_pre_output, r.d_pre_candidate, r.d_old_cell);
-        });
+    cell_rows<scalar_t, 6, 10>(iter, [](auto ops, const auto& in) {
+      const auto r = math::cell_double_backward<decltype(ops)>(in[0], in[1], in[2], in[3], in[4], in[5], in[6],
+                                                                 in[7], in[8], in[9]);
+      return std::array{r.d_grad_h, r.d_grad_cell, r.d_pre_input, r.d_pre_output, r.d_pre_candidate, r.d_old_cell};
+    });
   });
 }
 

@@ -28,7 +28,7 @@ at::Tensor upfirdn2d_batched(const at::Tensor& x, const std::optional<at::Tensor
   }
   const at::Tensor out = myops::upfirdn2d(batching::fold_into(px, batch, 0), pf.value(), up, down, padding,
                                           flip_filter, gain);
-  return level.wrap(batching::unfold_from(out, batch, 0), 0);
+  return level.wrap(batching::unfold_from(out, batch, 0, px.logical_sizes()[0]), 0);
 }
 
 }  // namespace

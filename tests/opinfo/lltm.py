@@ -99,6 +99,8 @@ def _cell_layouts(device, dtype, requires_grad, make):
     yield Sample("transposed_gates", make(cell_args(device, dtype, requires_grad, 4, 3, layout="transposed")))
     yield Sample("expanded_grad_h", make(cell_args(device, dtype, requires_grad, 3, 4, layout="expanded")))
     yield Sample("zero_batch", make(cell_args(device, dtype, requires_grad, 0, 4)))
+    # state 37: the CPU kernels' Vectorized body (8-32 lanes) and their scalar tail in every row.
+    yield Sample("wide_state", make(cell_args(device, dtype, requires_grad, 3, 37)))
 
 
 def cell_backward_samples(device, dtype, requires_grad):
