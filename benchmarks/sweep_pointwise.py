@@ -25,7 +25,9 @@ thread, which swamps everything below a few MB; --threads 1 avoids that.
 With --cpu-time (needs --threads 1) each block is timed with the calling thread's CPU time
 (time.thread_time: user + system, page faults included) instead of the wall clock, so the time
 the process spends descheduled by other work does not count at all; what other work still
-changes (shared caches, memory bandwidth) hits the interleaved variants alike.
+changes (shared caches, memory bandwidth) hits the interleaved variants alike. (Caveat: on a
+machine at load ~15 its compile/myops column came out 30-130x at 256K-1M elements, which the
+wall clock never showed; not understood yet, so read only aten/myops from such runs.)
 """
 
 from __future__ import annotations
