@@ -110,7 +110,7 @@ inline void check_backward_args(const char* op, const at::Tensor& grad, const at
 // transposed y) and otherwise picks x's suggested memory format; on Meta tensors it gives the
 // very same strides, symbolic sizes included.
 // A dense x (the usual case) takes empty_like's own branch for it directly: empty_strided with
-// x's sizes and strides, one dispatcher call instead of two (~0.1 us of a ~2.5 us call).
+// x's sizes and strides, one dispatcher call instead of two.
 inline at::Tensor empty_output(const at::Tensor& x) {
   if (x.is_non_overlapping_and_dense()) {
     return at::empty_strided_symint(x.sym_sizes(), x.sym_strides(), x.options());
