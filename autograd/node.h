@@ -138,10 +138,13 @@ using NodePtr = Ownership::Ptr<FormulaNode>;
 // A node for this call when grad mode is on and any input requires grad, else null (then the
 // kernel records nothing, as VariableType's `if (_any_requires_grad)`). Its edges follow
 // `inputs` in order, an absent optional included, so formulas index inputs by position.
-template <typename... Inputs>
-NodePtr make_node(const char* name, BackwardFormula formula, const Inputs&... inputs) {
+// The formula (a lambda) becomes a std::function only when a node is made: most calls need no
+// node, and the conversion heap-allocates the lambda's captures (bias_act's: ~90 bytes).
+template <typename Formula, typename... Inputs>
+NodePtr make_node(const char* name, Formula&& formula, const Inputs&... inputs) {
   if (!torch::autograd::compute_requires_grad(inputs...)) return NodePtr();
-  NodePtr node = Ownership::make<FormulaNode>(name, std::move(formula), /*materialize_grads=*/true);
+  NodePtr node = Ownership::make<FormulaNode>(name, BackwardFormula(std::forward<Formula>(formula)),
+                                              /*materialize_grads=*/true);
   node->set_next_edges(torch::autograd::collect_next_edges(inputs...));
   return node;
 }

@@ -9,6 +9,7 @@ wrapper adds). One command:
     python benchmarks/sweep_pointwise.py --quick    # 3 sizes, few rounds (a few minutes)
     python benchmarks/sweep_pointwise.py --thp      # THP_MEM_ALLOC_ENABLE=1 in the workers
     python benchmarks/sweep_pointwise.py --threads 1  # on a busy machine (see below)
+    python benchmarks/sweep_pointwise.py --threads 1 --cpu-time  # on a very busy one
 
 Writes benchmarks/results/sweep-pointwise[-thp][-quick].{csv,json,md,png} (the JSON holds the
 command, the CPU model, the threads, torch's version and each worker's ISA).
@@ -21,6 +22,12 @@ fastest code Inductor makes); its compile happens before timing. On a machine wh
 busy with other work, every multi-threaded run (myops, ATen and Inductor alike: OpenMP forks and
 joins at each call) now and then waits a whole scheduler time slice (~10 ms) for a descheduled
 thread, which swamps everything below a few MB; --threads 1 avoids that.
+With --cpu-time (needs --threads 1) each block is timed with the calling thread's CPU time
+(time.thread_time: user + system, page faults included) instead of the wall clock, so the time
+the process spends descheduled by other work does not count at all; what other work still
+changes (shared caches, memory bandwidth) hits the interleaved variants alike. (Caveat: on a
+machine at load ~15 its compile/myops column came out 30-130x at 256K-1M elements, which the
+wall clock never showed; not understood yet, so read only aten/myops from such runs.)
 """
 
 from __future__ import annotations
@@ -103,11 +110,14 @@ def _variants(op: str, n: int, dtype):
     raise ValueError(op)
 
 
+CLOCK = time.perf_counter  # the worker's clock: time.thread_time under --cpu-time
+
+
 def _time_block(fn, number: int) -> float:
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - t0) / number
+    return (CLOCK() - t0) / number
 
 
 def time_interleaved(fns: dict, rounds: int, block_s: float) -> dict:
@@ -193,7 +203,7 @@ def percall_rows(rounds: int) -> list:
         keys = list(fns)
         for r in range(rounds):
             for k in keys[r % len(keys):] + keys[:r % len(keys)]:
-                times[k].append(min(timeit.repeat(fns[k], number=number, repeat=3)) / number)
+                times[k].append(min(timeit.repeat(fns[k], number=number, repeat=3, timer=CLOCK)) / number)
         row = {"op": name, "aten_op": aten_names[name],
                "myops_us": statistics.median(times["myops"]) * 1e6,
                "aten_us": statistics.median(times["aten"]) * 1e6,
@@ -208,16 +218,20 @@ def percall_rows(rounds: int) -> list:
 
 
 def worker(args) -> int:
+    global CLOCK
     import torch
 
     import myops  # noqa: F401
 
     if args.threads:
         torch.set_num_threads(args.threads)  # before any compile: Inductor bakes it into its loops
+    if args.cpu_time:
+        CLOCK = time.thread_time
     sizes = SIZES_QUICK if args.quick else SIZES_FULL
     sizes = [n for n in sizes if n >= args.min_numel and (not args.max_numel or n <= args.max_numel)]
     rounds = 5 if args.quick else 11
     result = {"isa": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+              "clock": CLOCK.__name__,
               "sweep": sweep_rows(sizes, rounds, 0.002 if args.quick else 0.005, args.ops),
               "percall": percall_rows(5 if args.quick else 15)}
     Path(args.worker_out).write_text(json.dumps(result))
@@ -294,11 +308,15 @@ def main(argv=None) -> int:
     parser.add_argument("--min-numel", type=int, default=0, help="skip smaller sizes")
     parser.add_argument("--max-numel", type=int, default=0, help="skip larger sizes (0: none)")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads in the workers (0: torch's default)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the calling thread's CPU time (needs --threads 1)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--tag", default="", help="suffix of the result files' names")
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.ops = args.ops or OPS
+    if args.cpu_time and args.threads != 1:
+        parser.error("--cpu-time needs --threads 1 (other threads' work would not be counted)")
     if args.worker_out:
         return worker(args)
 
@@ -317,6 +335,7 @@ def main(argv=None) -> int:
                "--min-numel", str(args.min_numel),
                "--threads", str(args.threads)]
         cmd += ["--quick"] if args.quick else []
+        cmd += ["--cpu-time"] if args.cpu_time else []
         cmd += [a for op in args.ops for a in ("--op", op)]
         print(f"== ATEN_CPU_CAPABILITY={isa}", flush=True)
         subprocess.run(cmd, env=env, check=True)
@@ -326,12 +345,14 @@ def main(argv=None) -> int:
     import torch
 
     tag = ("sweep-pointwise" + ("-thp" if args.thp else "") + ("-quick" if args.quick else "")
-           + (f"-t{args.threads}" if args.threads else "") + (f"-{args.tag}" if args.tag else ""))
+           + (f"-t{args.threads}" if args.threads else "") + ("-cpu" if args.cpu_time else "")
+           + (f"-{args.tag}" if args.tag else ""))
     meta = {"command": "python benchmarks/sweep_pointwise.py " + " ".join(sys.argv[1:] if argv is None else argv),
             "cpu": cpu_model(), "torch": torch.__version__, "date": datetime.date.today().isoformat(),
             "THP_MEM_ALLOC_ENABLE": "1" if args.thp else os.environ.get("THP_MEM_ALLOC_ENABLE", ""),
             "isas": {isa: res["isa"] for isa, res in results.items()},
-            "threads": {isa: res["threads"] for isa, res in results.items()}}
+            "threads": {isa: res["threads"] for isa, res in results.items()},
+            "clock": "time.thread_time" if args.cpu_time else "time.perf_counter"}
     (args.out / f"{tag}.json").write_text(json.dumps({"machine": meta, "results": results}, indent=1))
     with open(args.out / f"{tag}.csv", "w", newline="") as f:
         rows = [{"isa": isa, **r} for isa, res in results.items() for r in res["sweep"]]
@@ -339,6 +360,7 @@ def main(argv=None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     header = (f"`{meta['command']}` — {meta['cpu']}, torch {meta['torch']}, threads {meta['threads']}, "
+              f"clock {meta['clock']}, "
               f"ISA {meta['isas']}, THP_MEM_ALLOC_ENABLE={meta['THP_MEM_ALLOC_ENABLE'] or 'unset'}, {meta['date']}")
     (args.out / f"{tag}.md").write_text(header + "\n\n" + markdown(results) + "\n")
     plot(results, args.out / f"{tag}.png", header.replace("`", ""))

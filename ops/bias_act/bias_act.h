@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/empty_strided.h>
 #include <c10/util/Exception.h>
 #include <c10/util/string_view.h>
 
@@ -108,7 +109,12 @@ inline void check_backward_args(const char* op, const at::Tensor& grad, const at
 // x's strides when x is dense (channels_last in -> channels_last out, a transposed x gives a
 // transposed y) and otherwise picks x's suggested memory format; on Meta tensors it gives the
 // very same strides, symbolic sizes included.
+// A dense x (the usual case) takes empty_like's own branch for it directly: empty_strided with
+// x's sizes and strides, one dispatcher call instead of two.
 inline at::Tensor empty_output(const at::Tensor& x) {
+  if (x.is_non_overlapping_and_dense()) {
+    return at::empty_strided_symint(x.sym_sizes(), x.sym_strides(), x.options());
+  }
   return at::empty_like(x, at::MemoryFormat::Preserve);
 }
 

@@ -10,6 +10,7 @@
 #include <ATen/native/cpu/Loops.h>
 
 #include <array>
+#include <tuple>
 #include <utility>
 
 #include "ops/common/scalar_ops.h"
@@ -51,7 +52,7 @@ struct Opmath {
   static constexpr int kParts = kReduced ? 2 : 1;
   using Parts = std::array<at::vec::Vectorized<opmath_t>, kParts>;
 
-  static Parts widen(Vec v) {
+  C10_ALWAYS_INLINE static Parts widen(Vec v) {
     if constexpr (kReduced) {
       const auto [lo, hi] = at::vec::convert_to_float<scalar_t>(v);
       return {lo, hi};
@@ -59,27 +60,36 @@ struct Opmath {
       return {v};
     }
   }
-  static Vec narrow(const Parts& p) {
+  C10_ALWAYS_INLINE static Vec narrow(const Parts& p) {
     if constexpr (kReduced) {
       return at::vec::convert_from_float<scalar_t>(p[0], p[1]);
     } else {
       return p[0];
     }
   }
-  static Parts load(const scalar_t* p) { return widen(Vec::loadu(p)); }
-  static void store(scalar_t* p, const Parts& v) { narrow(v).store(p); }
+  C10_ALWAYS_INLINE static Parts load(const scalar_t* p) { return widen(Vec::loadu(p)); }
+  C10_ALWAYS_INLINE static void store(scalar_t* p, const Parts& v) { narrow(v).store(p); }
 };
 
-// op(a, b, ...) on vectors, computed in the op-math type and rounded once.
+// op(a, b, ...) on vectors, computed in the op-math type and rounded once: for float16/bfloat16,
+// op on the low float halves and op on the high halves (what ATen's own binary_op_as_fp32
+// does). Always inlined, as are widen/narrow above: GCC otherwise kept this wrapper
+// out of line in the larger kernel files (a call per vector in the inner loop, with its
+// rounding constants rebuilt at each call; bfloat16 mul/add were 0.64-0.86x torch's).
+template <typename scalar_t, typename Op, typename... Wide>
+C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> op_on_float_halves(const Op& op, const Wide&... w) {
+  auto lo = op(std::get<0>(w)...);
+  auto hi = op(std::get<1>(w)...);
+  return at::vec::convert_from_float<scalar_t>(lo, hi);
+}
+
 template <typename scalar_t, typename Op, typename... Vecs>
-at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs... v) {
-  using M = Opmath<scalar_t>;
-  const std::array<typename M::Parts, sizeof...(Vecs)> wide = {M::widen(v)...};
-  typename M::Parts out;
-  for (int k = 0; k < M::kParts; ++k) {
-    out[k] = std::apply([&](const auto&... w) { return op(w[k]...); }, wide);
+C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs... v) {
+  if constexpr (Opmath<scalar_t>::kReduced) {
+    return op_on_float_halves<scalar_t>(op, at::vec::convert_to_float<scalar_t>(v)...);
+  } else {
+    return op(v...);
   }
-  return M::narrow(out);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
