@@ -3,7 +3,9 @@ dtype the op takes, forward, backward and double backward (where the op is diffe
 twice), the large samples (the CPU loops' vector body, tail and threads) forward and backward,
 every error case (it must raise its exception type), and, on the small samples, the C++ vmap
 batching rules (torch.vmap with functorch's per-sample fallback off, so that a missing rule
-raises; and a backward under vmap, autograd.grad with is_grads_batched) and the forward-mode
+raises; the backward ops are in the table, so their rules too), a backward pass with
+autograd.grad(is_grads_batched=True) (which torch 2.11 runs through its legacy vmap prototype:
+the backward ops once per sample there, not through their rules), and the forward-mode
 tangent formulas (torch.autograd.forward_ad dual inputs; for the ops differentiable twice also
 the backward ops' tangents, a backward pass on dual inputs). Values are not compared with the
 references (the test suite does that): this script only drives the C++ code, for `make
@@ -129,8 +131,8 @@ def run_forward_ad(op, args, twice):
 
 
 def run_batched_backward(op, args):
-    """autograd.grad(..., is_grads_batched=True): the op's backward ops under vmap over V output
-    gradients. Returns the calls made."""
+    """autograd.grad(..., is_grads_batched=True) over V output gradients (torch's legacy vmap
+    prototype: its per-sample fallback calls the backward ops). Returns the calls made."""
     inputs = _grad_inputs(args)
     outs = [o for o in as_tuple(op.op(*args)) if isinstance(o, torch.Tensor) and o.requires_grad]
     if not inputs or not outs:
