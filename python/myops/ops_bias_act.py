@@ -98,8 +98,17 @@ def bias_act_reference(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act:
     if gain != 1:
         x = x * gain
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+        x = clamp_reference(x, clamp)
     return x
+
+
+def clamp_reference(x: Tensor, clamp: float) -> Tensor:
+    """x clamped to [-clamp, clamp], the bound first rounded to x's dtype (what torch.clamp
+    does), so that a bound past the dtype's range rounds to inf and clamps nothing: torch.clamp
+    itself refuses such a bound (float16, clamp 1e30: "value cannot be converted to type
+    c10::Half without overflow"), while the ops take any clamp >= 0 (found by `make fuzz`)."""
+    bound = float(torch.tensor(clamp, dtype=x.dtype)) if x.is_floating_point() else clamp
+    return x.clamp(-bound, bound)
 
 
 def bias_act_backward_reference(grad: Tensor, x: Tensor, b: Optional[Tensor], dim: int, act: str,

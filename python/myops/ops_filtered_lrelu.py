@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._args import as_float, as_int
+from .ops_bias_act import clamp_reference
 
 __all__ = ["filtered_lrelu"]
 
@@ -106,7 +107,7 @@ def filtered_lrelu_reference(x: Tensor, fu: Optional[Tensor] = None, fd: Optiona
     x = _fir(x, fu, flip_filter, up * up)
     x = F.leaky_relu(x, slope) * gain
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+        x = clamp_reference(x, clamp)
     return _fir(x, fd, flip_filter, 1.0)[:, :, ::down, ::down]
 
 

@@ -80,6 +80,9 @@ def binary_errors(op_name, with_out=False):
             yield ErrorCase("out_wrong_shape", (a, b, f((3, 2))), RuntimeError, f"{pre}: out must have the broadcast shape \\[2, 3\\]")
             yield ErrorCase("out_needs_resize", (a, b, f(0)), RuntimeError, "out is never resized")
             yield ErrorCase("out_wrong_dtype", (a, b, f((2, 3), torch.float64)), TypeError, f"{pre}: out must have the result dtype Float")
+            # Both wrong: a and b are checked first (the order the fuzz strategy had wrong, make fuzz).
+            yield ErrorCase("not_broadcastable_out_wrong_dtype", (f(2), f(4), f(2, torch.float64)), RuntimeError,
+                            f"{pre}: a and b cannot be broadcast together: shapes \\[2\\] and \\[4\\]")
             yield ErrorCase("out_wrong_device", (a, b, f((2, 3), dev=other)), RuntimeError,
                             f"{pre}: (out must be on|expected all tensors on the same device)")
             base = f(7)
@@ -148,10 +151,11 @@ def _fuzz_binary(kind):
         if kind == "muladd":
             args += (draw(scalars(0.0, 1.0, -2.5, 0.5, 1e-30, 1e30, -0.0, float("nan"), float("inf"), lo=-4, hi=4)),)
         if kind == "add_out":
+            broadcastable = True
             try:
                 out_shape = torch.broadcast_shapes(a.shape, b.shape)
             except RuntimeError:
-                out_shape = a.shape
+                out_shape, broadcastable = a.shape, False
             rdt = torch.result_type(a, b)
             which = draw(st.sampled_from(("fresh", "strided", "a", "wrong_shape", "wrong_dtype")))
             if which == "a" and a.shape == out_shape and a.dtype == rdt and 0 not in a.stride():
@@ -161,7 +165,8 @@ def _fuzz_binary(kind):
                 error = RuntimeError
             elif which == "wrong_dtype" and rdt != torch.float64:
                 out = torch.empty(out_shape, dtype=torch.float64, device=device)
-                error = TypeError
+                # a and b are checked first: out's dtype means nothing without a result shape.
+                error = TypeError if broadcastable else RuntimeError
             elif which == "strided":
                 out, _ = draw(tensors(out_shape, rdt, device, layouts=("transposed", "sliced", "offset", "channels_last")))
             else:

@@ -76,6 +76,8 @@ def filtered_lrelu_samples(device, dtype, requires_grad):
     yield _gap(S("up2_down4_sep12_even", (x((1, 1, 7, 8)), fil(12), fil(12), None, 2, 4, [6, 5, 6, 5], SQRT2, 0.2, None, True)))
     yield S("negative_padding_crop", (x((1, 2, 8, 9)), fil((2, 3)), fil(3), b(2), 2, 2, [-1, -2, 0, -1], SQRT2, 0.2, None, False))
     yield S("clamp_zero", (x((1, 2, 5, 6)), fil(4), fil(4), b(2), 2, 2, [2, 1, 2, 1], SQRT2, 0.2, 0.0, False))
+    # A clamp past float16's range (no clamp there), found by make fuzz: see bias_act's clamp_huge.
+    yield S("clamp_huge", (x((1, 2, 5, 6)), fil(4), fil(4), b(2), 2, 2, [2, 1, 2, 1], SQRT2, 0.2, 1e30, False))
     yield _gap(S("slope0_params", (x((2, 2, 5, 5)), fil((3, 3)), fil((2, 2)), b(2), 2, 2, [1, 1, 2, 0], 0.7, 0.0, None, True)))
     yield S("slope_large_gain", (x((1, 3, 6, 5)), fil(1), fil(2), b(3), 1, 2, [0, 1, 1, 0], 3.0, 0.5, None, False))
     yield _gap(S("stylegan3_layer_sep12", (x((1, 2, 10, 10)), fil(12), fil(12), b(2), 2, 2, stylegan3_padding(10, 6, 2, 2, 12, 12),

@@ -1,7 +1,10 @@
 // LeakSanitizer check (`make sanitize`): every myops op, N times (default 1,000), through the
 // typed C++ API: forward with inputs requiring grad, backward and double backward through the
-// C++ autograd formulas where the op has them, the backward ops called directly, and one error
-// case per family (the exception path). Run with ASAN_OPTIONS=detect_leaks=1: a leak of a call
+// C++ autograd formulas where the op has them, the backward ops called directly, one error case
+// per family (the exception path), every op under one level of vmap (the C++ batching rules;
+// functorch's per-sample fallback off, so that a rule must exist) and with forward-mode AD dual
+// inputs (the tangent formulas; forward over reverse too: a backward pass on dual inputs runs
+// the backward ops' tangents). Run with ASAN_OPTIONS=detect_leaks=1: a leak of a call
 // shows up N times at exit. Prints the calls made; exit status 0 (LSan exits non-zero on a leak).
 //   leak_check [N]
 #include <ATen/ATen.h>
@@ -10,7 +13,11 @@
 #include <myops/filtered_lrelu.h>
 #include <myops/lltm.h>
 #include <myops/upfirdn2d.h>
+#include <ATen/functorch/BatchedFallback.h>
+#include <ATen/functorch/BatchedTensorImpl.h>
+#include <ATen/functorch/DynamicLayer.h>
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/forward_grad.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -56,11 +63,54 @@ void expect_error(const char* what, F&& f) {
   std::exit(1);
 }
 
+// f(batch) inside one level of vmap of size 2 (torch.vmap's _vmap_increment_nesting), where
+// batch(t) is t (leading dim 2) as a BatchedTensor of that level. The results die before the
+// level is popped, as in torch.vmap.
+template <typename F>
+void under_vmap(F&& f) {
+  namespace ft = at::functorch;
+  const int64_t level = ft::initAndPushDynamicLayer(ft::TransformType::Vmap, c10::SymInt(2), ft::RandomnessType::Error);
+  struct Pop {
+    ~Pop() { ft::popDynamicLayerAndDeleteMetadata(); }
+  } pop;
+  f([level](const at::Tensor& t) { return ft::addBatchDim(t, 0, level); });
+}
+
+// Two different samples stacked: a physical tensor for under_vmap's batch().
+at::Tensor two(const at::Tensor& t) { return at::stack({t.detach(), -t.detach()}); }
+
+// f(dual, tangents) inside a forward-AD level (torch.autograd.forward_ad.dual_level()), where
+// dual(t) is t with a random tangent, requiring grad when t does (forward over reverse), and
+// tangents(outputs) reads the outputs' tangents (computed by the op; read, not checked).
+template <typename F>
+void under_dual_level(F&& f) {
+  const uint64_t level = torch::autograd::ForwardADLevel::get_next_idx();
+  struct Release {
+    uint64_t level;
+    ~Release() { torch::autograd::ForwardADLevel::release_idx(level); }
+  } release{level};
+  f(
+      [level](const at::Tensor& t) {
+        at::Tensor d = t.detach().clone();
+        d._set_fw_grad(at::randn_like(d), level, /*is_inplace_op=*/false);
+        return d.requires_grad_(t.requires_grad());
+      },
+      [level](const TensorList& outs, bool required = true) {
+        for (const auto& o : outs) {
+          if (!o._fw_grad(level).defined() && required) {
+            std::fprintf(stderr, "leak_check: an output has no tangent\n");
+            std::exit(1);
+          }
+        }
+      });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines in order with sanitizer reports
   const int n = argc > 1 ? std::atoi(argv[1]) : 1000;
+  at::functorch::setVmapFallbackEnabled(false);  // under vmap, an op without a batching rule raises
   at::manual_seed(0);
   const auto x4 = leaf({2, 16, 5, 7});
   const auto b16 = leaf({16});
@@ -119,6 +169,64 @@ int main(int argc, char** argv) {
          TensorList d;
          for (const auto& t : cell_in) d.push_back(t.detach());
          myops::lltm_cell_double_backward(at::ones({B, 3 * S}), at::ones({B, S}), d[0], d[1], d[2], d[3]);
+       }},
+      {"vmap", [&] {
+         under_vmap([&](auto batch) {
+           (void)myops::bias_act(batch(two(x4)), b16.detach(), 1, "lrelu", 0.2, std::nullopt, 64.0);
+           (void)myops::bias_act_backward(batch(two(x4)), x4.detach(), batch(two(b16)), 1, "elu", std::nullopt,
+                                          std::nullopt, std::nullopt, 2);
+           (void)myops::muladd(batch(two(a)), b.detach(), 0.5);
+           (void)myops::mul(a.detach(), batch(two(b)));
+           (void)myops::add(batch(two(a)), batch(two(b)));
+           auto out = batch(at::empty({2, 4, 3, 33}));
+           myops::add_out(batch(two(a)), b.detach(), out);
+           (void)myops::upfirdn2d(batch(two(img)), f1, {2, 2}, {1, 1}, {2, 1, 2, 1}, false, 4.0);
+           const auto y = myops::filtered_lrelu(batch(two(fl)), fh, fh, fb.detach(), 2, 2, {3, 3, 3, 3}, 1.4, 0.2,
+                                                0.5, false);
+           (void)myops::filtered_lrelu_backward(at::ones_like(y), batch(two(fl)), fh, fh, fb.detach(), 2, 2,
+                                                {3, 3, 3, 3}, 1.4, 0.2, std::nullopt, false);
+           (void)myops::lltm(batch(two(lltm_in[0])), lltm_in[1].detach(), lltm_in[2].detach(),
+                             batch(two(lltm_in[3])), lltm_in[4].detach());
+           (void)myops::lltm_cell_backward(batch(two(cell_in[0])), cell_in[1].detach(), cell_in[2].detach(),
+                                           cell_in[3].detach());
+           (void)myops::lltm_cell_double_backward(at::ones({B, 3 * S}), batch(at::ones({2, B, S})),
+                                                  batch(two(cell_in[0])), cell_in[1].detach(), cell_in[2].detach(),
+                                                  cell_in[3].detach());
+           const auto [h, c, gates, X] = myops::lltm_forward(batch(two(lltm_in[0])), lltm_in[1].detach(),
+                                                             lltm_in[2].detach(), lltm_in[3].detach(),
+                                                             lltm_in[4].detach());
+           (void)myops::lltm_backward(at::ones_like(h), at::ones_like(c), c, gates, X, lltm_in[1].detach());
+         });
+       }},
+      {"forward AD", [&] {
+         under_dual_level([&](auto dual, auto read_tangents) {
+           read_tangents({myops::bias_act(dual(x4.detach()), dual(b16.detach()), 1, "lrelu", 0.2, std::nullopt, 64.0),
+                          myops::muladd(dual(a.detach()), dual(b.detach()), 0.5), myops::mul(dual(a.detach()), b.detach()),
+                          myops::add(a.detach(), dual(b.detach())),
+                          myops::upfirdn2d(dual(img.detach()), f1, {2, 2}, {1, 1}, {2, 1, 2, 1}, false, 4.0),
+                          myops::filtered_lrelu(dual(fl.detach()), fh, fh, dual(fb.detach()), 2, 2, {3, 3, 3, 3})});
+           const auto [h, c] = myops::lltm(dual(lltm_in[0].detach()), dual(lltm_in[1].detach()), dual(lltm_in[2].detach()),
+                                           dual(lltm_in[3].detach()), dual(lltm_in[4].detach()));
+           read_tangents({h, c});
+         });
+       }},
+      {"forward AD over backward", [&] {  // hessian: the backward ops' tangents
+         under_dual_level([&](auto dual, auto read_tangents) {
+           const TensorList xb = {dual(x4), dual(b16)};
+           const TensorList ba = grad({myops::bias_act(xb[0], xb[1], 1, "lrelu", 0.2, std::nullopt, 64.0)}, xb,
+                                      {at::randn_like(x4)}, std::nullopt, true, true);
+           const TensorList fx = {dual(fl), dual(fb)};
+           const auto fy = myops::filtered_lrelu(fx[0], fh, fh, fx[1], 2, 2, {3, 3, 3, 3}, 1.4, 0.2, 0.5);
+           const TensorList fg = grad({fy}, fx, {at::randn_like(fy)}, std::nullopt, true, true);
+           TensorList li;
+           for (const auto& t : lltm_in) li.push_back(dual(t));
+           const auto [h, c] = myops::lltm(li[0], li[1], li[2], li[3], li[4]);
+           const TensorList lg = grad({h, c}, li, {at::randn({B, S}), at::randn({B, S})}, std::nullopt, true, true);
+           // (Read only: a gradient may have no tangent where the op's second derivative is zero.)
+           read_tangents(ba, false);
+           read_tangents(fg, false);
+           read_tangents(lg, false);
+         });
        }},
       {"errors", [&] {
          expect_error("bias_act act", [&] { myops::bias_act(x4, b16, 1, "nope"); });
