@@ -48,19 +48,29 @@ inline bool use_plane_path(int64_t planes, int64_t lanes, int64_t in_h, int64_t 
 
 // Transposes the L x L block v[0..L) in registers (L = Vec::size(), a power of 2): log2(L)
 // rounds of pairing row i with row i + L/2 by interleave2 (a perfect shuffle of the index
-// bits; after log2(L) rounds row and column bits have swapped).
-template <typename Vec>
-inline void transpose_block(Vec* v) {
+// bits; after log2(L) rounds row and column bits have swapped). Rounds alternate between v and
+// `t`, unrolled at compile time, so that both stay in registers (no copy between rounds).
+template <int Half, typename Vec>
+inline void transpose_rounds(Vec* v, Vec* t) {
   constexpr int L = Vec::size();
-  for (int round = 1; round < L; round *= 2) {
-    Vec next[L];
+  if constexpr (Half < L) {
+#pragma GCC unroll 64
     for (int i = 0; i < L / 2; ++i) {
       const auto [lo, hi] = at::vec::interleave2(v[i], v[i + L / 2]);
-      next[2 * i] = lo;
-      next[2 * i + 1] = hi;
+      t[2 * i] = lo;
+      t[2 * i + 1] = hi;
     }
-    for (int i = 0; i < L; ++i) v[i] = next[i];
+    transpose_rounds<Half * 2>(t, v);
+  } else if constexpr (__builtin_ctz(L) % 2 == 1) {  // an odd number of rounds: the result is in t
+#pragma GCC unroll 64
+    for (int i = 0; i < L; ++i) t[i] = v[i];
   }
+}
+
+template <typename Vec>
+inline void transpose_block(Vec* v) {
+  Vec t[Vec::size()];
+  transpose_rounds<1>(v, t);
 }
 
 // Where the L planes of a group live: lane l's plane starts at base[l] (valid lanes only), its
@@ -75,9 +85,8 @@ struct Lanes {
 };
 
 template <typename T>
-Lanes<T> lanes_of(T* data, int64_t p0, int64_t count, int64_t C, int64_t s0, int64_t s1, int64_t h,
-                  int64_t w, int64_t s2, int64_t s3, int L) {
-  Lanes<T> g;
+void lanes_of(Lanes<T>& g, T* data, int64_t p0, int64_t count, int64_t C, int64_t s0, int64_t s1, int64_t h,
+              int64_t w, int64_t s2, int64_t s3, int L) {
   g.valid = static_cast<int>(count);
   int64_t n = p0 / C, c = p0 % C;  // (one division per group, not per lane)
   for (int64_t l = 0; l < count; ++l) {
@@ -91,7 +100,6 @@ Lanes<T> lanes_of(T* data, int64_t p0, int64_t count, int64_t C, int64_t s0, int
   g.row_len = flat ? h * w : w;
   g.row_stride = flat ? 0 : s2;
   g.col_stride = s3;
-  return g;
 }
 
 // buf[j][l] (op-math, j over the group's pixels in row-major order) = lane l's pixel j.
@@ -123,7 +131,13 @@ void gather(const Lanes<const scalar_t>& g, acc_t* buf, acc_t* tmp, const acc_t*
     for (int64_t j = 0; j < g.row_len; j += L) {
       const int64_t n = std::min<int64_t>(L, g.row_len - j);
       Vec v[L];
-      for (int l = 0; l < L; ++l) v[l] = n == L ? Vec::loadu(row[l] + j) : Vec::loadu(row[l] + j, n);
+      if (n == L) {  // (fixed trip counts: the block stays in registers)
+        for (int l = 0; l < L; ++l) v[l] = Vec::loadu(row[l] + j);
+        transpose_block(v);
+        for (int i = 0; i < L; ++i) v[i].store(dst + (j + i) * L);
+        continue;
+      }
+      for (int l = 0; l < L; ++l) v[l] = Vec::loadu(row[l] + j, n);
       transpose_block(v);
       for (int64_t i = 0; i < n; ++i) v[i].store(dst + (j + i) * L);
     }
@@ -157,6 +171,12 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
     for (int64_t j = 0; j < g.row_len; j += L) {
       const int64_t n = std::min<int64_t>(L, g.row_len - j);
       Vec v[L];
+      if (n == L && g.valid == L) {  // (fixed trip counts: the block stays in registers)
+        for (int i = 0; i < L; ++i) v[i] = Vec::loadu(src + (j + i) * L);
+        transpose_block(v);
+        for (int l = 0; l < L; ++l) v[l].store(out[l] + j);
+        continue;
+      }
       for (int i = 0; i < L; ++i) v[i] = i < n ? Vec::loadu(src + (j + i) * L) : Vec(acc_t(0));
       transpose_block(v);
       for (int l = 0; l < g.valid; ++l) store_n(v[l], out[l] + j, n);
@@ -180,18 +200,74 @@ inline std::vector<Span> spans(int64_t outs, int64_t up, int64_t down, int64_t p
   return s;
 }
 
-// out[o][L] = sum over the span's taps of w[k + t*up] * in[(first + t)][L], for the outputs
-// of one row; `in` rows of pixels `in_step` values apart (L for a row of the group).
+// One resampling step on interleaved buffers, planned once per call: out[j] = sum_k w[k] *
+// in[base_j + off[k]] (vectors of L planes, k in order, one FMA each from 0). Outputs whose taps
+// are the same (weights and offsets relative to their base: the outputs of one polyphase
+// class) form a run, so a run's tap count is unrolled at compile time with its weights in
+// registers (with_static_count), and each output costs only its FMAs, its loads and a store.
 template <typename acc_t>
-inline at::vec::Vectorized<acc_t> span_sum(at::vec::Vectorized<acc_t> sum, const acc_t* in, const acc_t* w,
-                                           const Span& s, int64_t up) {
-  using Vec = at::vec::Vectorized<acc_t>;
-  constexpr int L = Vec::size();
-  const acc_t* p = in + s.first * L;
-  const acc_t* c = w + s.k;
-  for (int64_t t = 0; t < s.n; ++t) sum = at::vec::fmadd(Vec(c[t * up]), Vec::loadu(p + t * L), sum);
-  return sum;
-}
+struct TapRuns {
+  struct Run {
+    int64_t tap0, n, item0, items;  // taps [tap0, tap0 + n) of w/off; items [item0, item0 + items)
+  };
+  std::vector<Run> runs;
+  std::vector<acc_t> w;
+  std::vector<int64_t> off;
+  std::vector<std::array<int64_t, 2>> item;  // {input base, output offset}, in values
+
+  // Adds output `out_at` reading in[base + offs[k]] with weights ws[k], k < n, to the run `key`
+  // names (one run per key; the caller's key fixes the weights and offsets).
+  void add(std::vector<std::vector<std::array<int64_t, 2>>>& pending, int64_t key, const acc_t* ws,
+           const int64_t* offs, int64_t n, int64_t base, int64_t out_at) {
+    if (key >= static_cast<int64_t>(pending.size())) pending.resize(key + 1);
+    if (pending[key].empty()) {
+      runs.push_back({static_cast<int64_t>(w.size()), n, key, 0});  // item0: the key for now
+      w.insert(w.end(), ws, ws + n);
+      off.insert(off.end(), offs, offs + n);
+    }
+    pending[key].push_back({base, out_at});
+  }
+  // After the last add(): the items laid out run by run.
+  void finish(std::vector<std::vector<std::array<int64_t, 2>>>& pending) {
+    for (Run& r : runs) {
+      const auto& items = pending[r.item0];
+      r.item0 = static_cast<int64_t>(item.size());
+      r.items = static_cast<int64_t>(items.size());
+      item.insert(item.end(), items.begin(), items.end());
+    }
+  }
+
+  void apply(const acc_t* in, acc_t* out) const {
+    using Vec = at::vec::Vectorized<acc_t>;
+    for (const Run& r : runs) {
+      const std::array<int64_t, 2>* it = item.data() + r.item0;
+      const acc_t* wr = w.data() + r.tap0;
+      const int64_t* o = off.data() + r.tap0;
+      const int64_t items = r.items;
+      with_static_count(r.n, [&](auto nk) {
+        constexpr int NK = decltype(nk)::value;
+        if constexpr (NK > 0) {
+          Vec wv[NK];
+          int64_t ov[NK];
+          for (int k = 0; k < NK; ++k) wv[k] = Vec(wr[k]), ov[k] = o[k];
+          for (int64_t i = 0; i < items; ++i) {
+            const acc_t* p = in + it[i][0];
+            Vec sum(acc_t(0));
+            for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], Vec::loadu(p + ov[k]), sum);
+            sum.store(out + it[i][1]);
+          }
+        } else {
+          for (int64_t i = 0; i < items; ++i) {
+            const acc_t* p = in + it[i][0];
+            Vec sum(acc_t(0));
+            for (int64_t k = 0; k < r.n; ++k) sum = at::vec::fmadd(Vec(wr[k]), Vec::loadu(p + o[k]), sum);
+            sum.store(out + it[i][1]);
+          }
+        }
+      });
+    }
+  }
+};
 
 // upfirdn2d of x into out (both [N, C, H, W], any strides) by the plane path.
 template <typename scalar_t>
@@ -214,6 +290,57 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
     if (s.n > 0) lo = std::min(lo, s.first), hi = std::max(hi, s.first + s.n - 1);
   }
   const int64_t h_rows = std::max<int64_t>(hi - lo + 1, 0);
+  // The steps, with their taps in the row path's order. A class key numbers the distinct tap
+  // sets (a span along an axis is fixed by its first coefficient k and count n).
+  const int64_t max_nx = math::max_taps(a.fw, a.up_x) + 1, max_ny = math::max_taps(a.fh, a.up_y) + 1;
+  // (no tap: k may lie anywhere, and every such span is the same empty sum: key 0)
+  const auto key_x = [&](const Span& s) { return s.n > 0 ? s.k * max_nx + s.n : 0; };
+  const auto key_y = [&](const Span& s) { return s.n > 0 ? s.k * max_ny + s.n : 0; };
+  TapRuns<acc_t> step1, step2;  // 2-D: step1 only; 1-D: horizontal, then vertical
+  {
+    std::vector<std::vector<std::array<int64_t, 2>>> pending;
+    std::vector<acc_t> ws;
+    std::vector<int64_t> offs;
+    if (separable) {
+      for (int64_t iy = lo; iy <= hi; ++iy) {
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          const Span& h = hs[ox];
+          ws.clear(), offs.clear();
+          for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * a.up_x]), offs.push_back(t * L);
+          step1.add(pending, key_x(h), ws.data(), offs.data(), h.n, (iy * in_w + h.first) * L, ((iy - lo) * out_w + ox) * L);
+        }
+      }
+      step1.finish(pending);
+      pending.clear();
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        const Span& v = vs[oy];
+        ws.clear(), offs.clear();
+        for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef[v.k + t * a.up_y]), offs.push_back(t * out_w * L);
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          step2.add(pending, key_y(v), ws.data(), offs.data(), v.n, ((v.first - lo) * out_w + ox) * L, (oy * out_w + ox) * L);
+        }
+      }
+      step2.finish(pending);
+    } else {
+      const int64_t keys_x = a.fw * max_nx;
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        const Span& v = vs[oy];
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          const Span& h = hs[ox];
+          ws.clear(), offs.clear();
+          for (int64_t ty = 0; ty < v.n; ++ty) {  // vertical tap, then horizontal tap
+            for (int64_t tx = 0; tx < h.n; ++tx) {
+              ws.push_back(coef[(v.k + ty * a.up_y) * fw + h.k + tx * a.up_x]);
+              offs.push_back((ty * in_w + tx) * L);
+            }
+          }
+          step1.add(pending, key_y(v) * keys_x + key_x(h), ws.data(), offs.data(), v.n * h.n,
+                    (v.first * in_w + h.first) * L, (oy * out_w + ox) * L);
+        }
+      }
+      step1.finish(pending);
+    }
+  }
   const int64_t taps_per_output = separable
       ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
       : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
@@ -228,45 +355,20 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
     const int64_t row_max = std::max(in_h * in_w, out_h * out_w);
     std::vector<acc_t> in_buf(in_h * in_w * L), out_buf(out_h * out_w * L), h_buf(separable ? h_rows * out_w * L : 0);
     std::vector<acc_t> tmp(row_max * L), zeros(row_max, acc_t(0));
+    Lanes<const scalar_t> src;
+    Lanes<scalar_t> dst;
     for (int64_t grp = begin; grp < end; ++grp) {
       const int64_t p0 = grp * L, count = std::min<int64_t>(L, planes - p0);
-      gather(lanes_of(x_data, p0, count, C, x.stride(0), x.stride(1), in_h, in_w, x.stride(2), x.stride(3), L),
-             in_buf.data(), tmp.data(), zeros.data());
-      const acc_t* in = in_buf.data();
-      acc_t* o = out_buf.data();
+      lanes_of(src, x_data, p0, count, C, x.stride(0), x.stride(1), in_h, in_w, x.stride(2), x.stride(3), L);
+      lanes_of(dst, out_data, p0, count, C, out.stride(0), out.stride(1), out_h, out_w, out.stride(2), out.stride(3), L);
+      gather(src, in_buf.data(), tmp.data(), zeros.data());
       if (separable) {
-        acc_t* h = h_buf.data();
-        for (int64_t iy = lo; iy <= hi; ++iy) {
-          for (int64_t ox = 0; ox < out_w; ++ox) {
-            span_sum(Vec(acc_t(0)), in + iy * in_w * L, coef, hs[ox], a.up_x).store(h + ((iy - lo) * out_w + ox) * L);
-          }
-        }
-        for (int64_t oy = 0; oy < out_h; ++oy) {
-          const Span& v = vs[oy];
-          for (int64_t ox = 0; ox < out_w; ++ox) {
-            Vec sum(acc_t(0));
-            const acc_t* p = h + ((v.first - lo) * out_w + ox) * L;
-            for (int64_t t = 0; t < v.n; ++t) {
-              sum = at::vec::fmadd(Vec(coef[v.k + t * a.up_y]), Vec::loadu(p + t * out_w * L), sum);
-            }
-            sum.store(o + (oy * out_w + ox) * L);
-          }
-        }
+        step1.apply(in_buf.data(), h_buf.data());
+        step2.apply(h_buf.data(), out_buf.data());
       } else {
-        for (int64_t oy = 0; oy < out_h; ++oy) {
-          const Span& v = vs[oy];
-          for (int64_t ox = 0; ox < out_w; ++ox) {
-            Vec sum(acc_t(0));
-            for (int64_t t = 0; t < v.n; ++t) {  // vertical tap t: input row first + t, filter row k + t*up
-              sum = span_sum(sum, in + (v.first + t) * in_w * L, coef + (v.k + t * a.up_y) * fw, hs[ox], a.up_x);
-            }
-            sum.store(o + (oy * out_w + ox) * L);
-          }
-        }
+        step1.apply(in_buf.data(), out_buf.data());
       }
-      scatter(out_buf.data(), lanes_of(out_data, p0, count, C, out.stride(0), out.stride(1), out_h, out_w,
-                                       out.stride(2), out.stride(3), L),
-              tmp.data());
+      scatter(out_buf.data(), dst, tmp.data());
     }
   });
 }
