@@ -35,11 +35,13 @@ namespace myops::ops::upfirdn2d {
 namespace CPU_CAPABILITY {
 namespace {
 
-// When the plane path runs, in one place. Measured (benchmarks/upfirdn2d_speed.py, AVX-512,
-// one thread, StyleGAN2's calls): it wins while a group's input and output buffers stay in
-// L2 (planes up to 32x32 in and out: 64 KiB of each per group at 16 lanes); from 64x64 the
-// row path's rows are long enough to fill vectors and it is as fast without the transposes.
-// Fewer than L planes would leave most lanes empty.
+// When the plane path runs, in one place. Measured (AVX-512, one thread, StyleGAN2's 2-D 4x4
+// calls, each .so timed against the depthwise conv in the same run, load ~17): down 2 of
+// 4x512x32x32 is 2.7x the conv by planes vs 1.8-2.2x by rows; up 2 of 4x512x16x16 (32x32 out)
+// about even forward (2.0-2.3x vs 2.4-2.6x) and better forward + backward (1.6-1.8x vs
+// 1.4-1.5x: its backward is the 32x32 down); smaller planes are far better by planes. So planes
+// up to 32x32 in and out (a group's buffers, 64 KiB each at 16 lanes, stay in L2); from 64x64
+// the rows fill vectors. Fewer planes than lanes would leave lanes empty.
 inline bool use_plane_path(int64_t planes, int64_t lanes, int64_t in_h, int64_t in_w, int64_t out_h,
                            int64_t out_w) {
   constexpr int64_t kMaxPlane = 32 * 32;
@@ -141,6 +143,18 @@ void gather(const Lanes<const scalar_t>& g, acc_t* buf, acc_t* tmp, const acc_t*
       transpose_block(v);
       for (int64_t i = 0; i < n; ++i) v[i].store(dst + (j + i) * L);
     }
+  }
+}
+
+// Asks for the cache lines of a group's planes (contiguous ones) while the previous group is
+// computed: the gather reads L planes side by side, L streams, more than the hardware
+// prefetchers follow (the loads stalled on memory before).
+template <typename scalar_t>
+inline void prefetch_planes(const Lanes<const scalar_t>& g) {
+  if (g.rows != 1 || g.col_stride != 1) return;
+  constexpr int64_t kLine = 64 / sizeof(scalar_t);
+  for (int l = 0; l < g.valid; ++l) {
+    for (int64_t j = 0; j < g.row_len; j += kLine) __builtin_prefetch(g.base[l] + j);
   }
 }
 
@@ -357,9 +371,20 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
     std::vector<acc_t> tmp(row_max * L), zeros(row_max, acc_t(0));
     Lanes<const scalar_t> src;
     Lanes<scalar_t> dst;
+    Lanes<const scalar_t> next;
+    const auto lanes_in = [&](Lanes<const scalar_t>& g, int64_t grp) {
+      const int64_t p0 = grp * L;
+      lanes_of(g, x_data, p0, std::min<int64_t>(L, planes - p0), C, x.stride(0), x.stride(1), in_h, in_w,
+               x.stride(2), x.stride(3), L);
+    };
+    lanes_in(next, begin);
     for (int64_t grp = begin; grp < end; ++grp) {
       const int64_t p0 = grp * L, count = std::min<int64_t>(L, planes - p0);
-      lanes_of(src, x_data, p0, count, C, x.stride(0), x.stride(1), in_h, in_w, x.stride(2), x.stride(3), L);
+      src = next;
+      if (grp + 1 < end) {
+        lanes_in(next, grp + 1);
+        prefetch_planes(next);
+      }
       lanes_of(dst, out_data, p0, count, C, out.stride(0), out.stride(1), out_h, out_w, out.stride(2), out.stride(3), L);
       gather(src, in_buf.data(), tmp.data(), zeros.data());
       if (separable) {
