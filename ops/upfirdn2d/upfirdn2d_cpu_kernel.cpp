@@ -20,6 +20,9 @@
 // scalar.)
 // The row machinery (HorizontalPass, weighted_row_sum, row loads/stores) is in
 // upfirdn2d_cpu_rows.h, shared with filtered_lrelu's fused kernel.
+// Small planes (up to 32x32, at least a vector's worth of them) take the plane path instead
+// (upfirdn2d_cpu_planes.h): L planes side by side in the lanes of a vector, the same sums in
+// the same order, so the two paths agree bit for bit.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
