@@ -20,12 +20,16 @@
 // scalar.)
 // The row machinery (HorizontalPass, weighted_row_sum, row loads/stores) is in
 // upfirdn2d_cpu_rows.h, shared with filtered_lrelu's fused kernel.
+// Small planes (up to 32x32, at least a vector's worth of them) take the plane path instead
+// (upfirdn2d_cpu_planes.h): L planes side by side in the lanes of a vector, the same sums in
+// the same order, so the two paths agree bit for bit.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "ops/upfirdn2d/upfirdn2d_cpu_planes.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
 #include "ops/upfirdn2d/upfirdn2d_kernels.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
@@ -39,6 +43,11 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t C = x.size(1), in_h = x.size(2), in_w = x.size(3);
   const int64_t out_h = out.size(2), out_w = out.size(3);
+  // Small planes, many of them: across planes, a vector at a time (upfirdn2d_cpu_planes.h).
+  if (use_plane_path(x.size(0) * C, at::vec::Vectorized<acc_t>::size(), in_h, in_w, out_h, out_w)) {
+    run_planes<scalar_t>(x, coef_t, a, out);
+    return;
+  }
   const bool separable = a.kind == FilterKind::Separable;
   const int64_t fh = a.fh, fw = a.fw;
   const acc_t* coef = coef_t.const_data_ptr<acc_t>();

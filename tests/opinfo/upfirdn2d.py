@@ -46,6 +46,21 @@ def upfirdn2d_samples(device, dtype, requires_grad):
     yield S("expanded_batch", (_layout(_t((1, 2, 5, 7), device, dtype, False).expand(3, 2, 5, 7), requires_grad),
                                fil(2), [1, 1], [2, 2], [0, 0, 0, 0], False, 1.0))
     yield S("zero_batch", (x((0, 3, 5, 7)), fil(4), [2, 2], [1, 1], [2, 1, 2, 1], False, 1.0))
+    # The plane path (ops/upfirdn2d/upfirdn2d_cpu_planes.h): small planes, at least one vector
+    # of them (16 float lanes on AVX-512, 8 on AVX2; float64: 8 / 4), counts that leave a part
+    # group, StyleGAN2's up/down/FIR calls with 1-D and 2-D filters, every layout it reads.
+    yield S("planes_up2_2d4x4", (x((3, 7, 4, 4)), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    yield S("planes_down2_2d4x4", (x((2, 9, 8, 8)), fil((4, 4)), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0))
+    yield S("planes_fir_2d4x4_pad2", (x((2, 9, 6, 6)), fil((4, 4)), [1, 1], [1, 1], [2, 2, 2, 2], True, 4.0))
+    yield S("planes_up2_sep4", (x((3, 7, 5, 6)), fil(4), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    yield S("planes_down2_sep4_crop", (x((1, 17, 8, 7)), fil(4), [1, 1], [2, 2], [1, 0, -1, 1], False, 1.0))
+    yield S("planes_up4_down2_sep7", (x((1, 19, 5, 3)), fil(7), [4, 2], [2, 1], [3, 3, 1, 2], False, 0.25))
+    yield S("planes_identity", (x((4, 5, 3, 3)), None, [1, 1], [1, 1], [0, 0, 0, 0], False, 2.0))
+    cl20 = _t((2, 20, 4, 4), device, dtype, False).contiguous(memory_format=torch.channels_last)
+    yield S("planes_channels_last_up2_2d", (_layout(cl20, requires_grad), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    yield S("planes_channels_last_down2_sep", (_layout(cl20, requires_grad), fil(4), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0))
+    yield S("planes_strided", (_layout(_t((2, 36, 7, 6), device, dtype, False)[:, ::2].transpose(2, 3), requires_grad),
+                               fil((3, 4)), [2, 1], [1, 2], [1, 2, 0, 1], False, 1.0))
     if dtype == torch.float64:
         yield S("f32_filter", (x((1, 2, 5, 7)), _filter(4, device, torch.float32), [2, 2], [2, 2], [1, 2, 1, 2], False, 1.0))
 

@@ -1,0 +1,403 @@
+// The plane-vectorized path of the upfirdn2d CPU loops (issue 13): small planes (StyleGAN2's
+// 4x4 ... 32x32 feature maps with hundreds of channels) taken L at a time, L = Vec::size()
+// (op-math floats: 16 on AVX-512, 8 on AVX2), with the L planes in the lanes of one vector.
+// Why: a row of a 4..16-pixel plane fills a fraction of a vector, and the row path pays its
+// per-row set-up for a handful of outputs; across planes every tap is one full-width FMA.
+//
+// A group of L planes is gathered into an interleaved op-math buffer [H][W][L] (register
+// transposes of L x L blocks; a channels_last input already has its planes interleaved: plain
+// vector loads), resampled there (the polyphase taps of upfirdn2d_math.h: only the taps that
+// land on input pixels), and scattered back to the output's layout. A last group of fewer
+// than L planes runs with its missing lanes zero and not stored.
+//
+// Every output sums its taps in the order the row path does (2-D: vertical tap, then
+// horizontal tap, one FMA each from 0; 1-D: the horizontal pass of each input row, then the
+// weighted sum of those rows), with the same at::vec::fmadd, so both paths give the same bits
+// (up to the sign of a zero: the row path also adds the zero-padding taps) and the result
+// does not depend on the path, the group, or the number of threads.
+// Included only from upfirdn2d_cpu_kernel.cpp (compiled once per ISA), after
+// upfirdn2d_cpu_rows.h, whose load_row / store_row it uses.
+#pragma once
+
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <algorithm>
+#include <array>
+#include <type_traits>
+#include <vector>
+
+#include "ops/upfirdn2d/upfirdn2d.h"
+#include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
+#include "ops/upfirdn2d/upfirdn2d_math.h"
+
+namespace myops::ops::upfirdn2d {
+namespace CPU_CAPABILITY {
+namespace {
+
+// When the plane path runs, in one place. Measured (AVX-512, one thread, StyleGAN2's 2-D 4x4
+// calls, each .so timed against the depthwise conv in the same run, load ~17): down 2 of
+// 4x512x32x32 is 2.7x the conv by planes vs 1.8-2.2x by rows; up 2 of 4x512x16x16 (32x32 out)
+// about even forward (2.0-2.3x vs 2.4-2.6x) and better forward + backward (1.6-1.8x vs
+// 1.4-1.5x: its backward is the 32x32 down); smaller planes are far better by planes. So planes
+// up to 32x32 in and out (a group's buffers, 64 KiB each at 16 lanes, stay in L2); from 64x64
+// the rows fill vectors. Fewer planes than lanes would leave lanes empty.
+inline bool use_plane_path(int64_t planes, int64_t lanes, int64_t in_h, int64_t in_w, int64_t out_h,
+                           int64_t out_w) {
+  constexpr int64_t kMaxPlane = 32 * 32;
+  return planes >= lanes && in_h * in_w <= kMaxPlane && out_h * out_w <= kMaxPlane;
+}
+
+// Transposes the L x L block v[0..L) in registers (L = Vec::size(), a power of 2): log2(L)
+// rounds of pairing row i with row i + L/2 by interleave2 (a perfect shuffle of the index
+// bits; after log2(L) rounds row and column bits have swapped). Rounds alternate between v and
+// `t`, unrolled at compile time, so that both stay in registers (no copy between rounds).
+template <int Half, typename Vec>
+inline void transpose_rounds(Vec* v, Vec* t) {
+  constexpr int L = Vec::size();
+  if constexpr (Half < L) {
+#pragma GCC unroll 64
+    for (int i = 0; i < L / 2; ++i) {
+      const auto [lo, hi] = at::vec::interleave2(v[i], v[i + L / 2]);
+      t[2 * i] = lo;
+      t[2 * i + 1] = hi;
+    }
+    transpose_rounds<Half * 2>(t, v);
+  } else if constexpr (__builtin_ctz(L) % 2 == 1) {  // an odd number of rounds: the result is in t
+#pragma GCC unroll 64
+    for (int i = 0; i < L; ++i) t[i] = v[i];
+  }
+}
+
+template <typename Vec>
+inline void transpose_block(Vec* v) {
+  Vec t[Vec::size()];
+  transpose_rounds<1>(v, t);
+}
+
+// Where the L planes of a group live: lane l's plane starts at base[l] (valid lanes only), its
+// pixels are `rows` rows of `row_len` pixels, rows row_stride apart, pixels col_stride apart
+// (a plane contiguous in memory is one row of H*W pixels).
+template <typename T>
+struct Lanes {
+  T* base[64];
+  int valid;            // lanes [valid, L) have no plane (the last group)
+  bool interleaved;     // base[l] == base[0] + l for every lane: channels_last
+  int64_t rows, row_len, row_stride, col_stride;
+};
+
+template <typename T>
+void lanes_of(Lanes<T>& g, T* data, int64_t p0, int64_t count, int64_t C, int64_t s0, int64_t s1, int64_t h,
+              int64_t w, int64_t s2, int64_t s3, int L) {
+  g.valid = static_cast<int>(count);
+  int64_t n = p0 / C, c = p0 % C;  // (one division per group, not per lane)
+  for (int64_t l = 0; l < count; ++l) {
+    g.base[l] = data + n * s0 + c * s1;
+    if (++c == C) c = 0, ++n;
+  }
+  g.interleaved = count == L;
+  for (int64_t l = 1; l < count && g.interleaved; ++l) g.interleaved = g.base[l] == g.base[0] + l;
+  const bool flat = s2 == w * s3 || h == 1;  // the plane's rows follow each other
+  g.rows = flat ? 1 : h;
+  g.row_len = flat ? h * w : w;
+  g.row_stride = flat ? 0 : s2;
+  g.col_stride = s3;
+}
+
+// buf[j][l] (op-math, j over the group's pixels in row-major order) = lane l's pixel j.
+// `tmp` holds L rows of row_len op-math values, `zeros` row_len zeros (the empty lanes).
+template <typename scalar_t, typename acc_t>
+void gather(const Lanes<const scalar_t>& g, acc_t* buf, acc_t* tmp, const acc_t* zeros) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  constexpr int L = Vec::size();
+  if (g.interleaved) {  // channels_last: the L planes' pixel is L consecutive values
+    for (int64_t r = 0; r < g.rows; ++r) {
+      for (int64_t j = 0; j < g.row_len; ++j) {
+        const scalar_t* src = g.base[0] + r * g.row_stride + j * g.col_stride;
+        acc_t* dst = buf + (r * g.row_len + j) * L;
+        if constexpr (std::is_same_v<scalar_t, acc_t>) {
+          Vec::loadu(src).store(dst);
+        } else {
+          for (int l = 0; l < L; ++l) dst[l] = static_cast<acc_t>(src[l]);
+        }
+      }
+    }
+    return;
+  }
+  const acc_t* row[L];
+  for (int64_t r = 0; r < g.rows; ++r) {
+    for (int l = 0; l < L; ++l) {
+      row[l] = l < g.valid ? load_row(g.base[l] + r * g.row_stride, g.col_stride, g.row_len, tmp + l * g.row_len) : zeros;
+    }
+    acc_t* dst = buf + r * g.row_len * L;
+    for (int64_t j = 0; j < g.row_len; j += L) {
+      const int64_t n = std::min<int64_t>(L, g.row_len - j);
+      Vec v[L];
+      if (n == L) {  // (fixed trip counts: the block stays in registers)
+        for (int l = 0; l < L; ++l) v[l] = Vec::loadu(row[l] + j);
+        transpose_block(v);
+        for (int i = 0; i < L; ++i) v[i].store(dst + (j + i) * L);
+        continue;
+      }
+      for (int l = 0; l < L; ++l) v[l] = Vec::loadu(row[l] + j, n);
+      transpose_block(v);
+      for (int64_t i = 0; i < n; ++i) v[i].store(dst + (j + i) * L);
+    }
+  }
+}
+
+// Asks for the cache lines of a group's planes (contiguous ones) while the previous group is
+// computed: the gather reads L planes side by side, L streams, more than the hardware
+// prefetchers follow (the loads stalled on memory before).
+template <typename scalar_t>
+inline void prefetch_planes(const Lanes<const scalar_t>& g) {
+  if (g.rows != 1 || g.col_stride != 1) return;
+  constexpr int64_t kLine = 64 / sizeof(scalar_t);
+  for (int l = 0; l < g.valid; ++l) {
+    for (int64_t j = 0; j < g.row_len; j += kLine) __builtin_prefetch(g.base[l] + j);
+  }
+}
+
+// The inverse of gather: lane l's pixel j = buf[j][l], rounded once to scalar_t; empty lanes
+// are not stored.
+template <typename scalar_t, typename acc_t>
+void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  constexpr int L = Vec::size();
+  if (g.interleaved) {
+    for (int64_t r = 0; r < g.rows; ++r) {
+      for (int64_t j = 0; j < g.row_len; ++j) {
+        scalar_t* dst = g.base[0] + r * g.row_stride + j * g.col_stride;
+        const acc_t* src = buf + (r * g.row_len + j) * L;
+        if constexpr (std::is_same_v<scalar_t, acc_t>) {
+          Vec::loadu(src).store(dst);
+        } else {
+          for (int l = 0; l < L; ++l) dst[l] = static_cast<scalar_t>(src[l]);
+        }
+      }
+    }
+    return;
+  }
+  for (int64_t r = 0; r < g.rows; ++r) {
+    acc_t* out[L];
+    for (int l = 0; l < g.valid; ++l) out[l] = row_target(g.base[l] + r * g.row_stride, g.col_stride, tmp + l * g.row_len);
+    const acc_t* src = buf + r * g.row_len * L;
+    for (int64_t j = 0; j < g.row_len; j += L) {
+      const int64_t n = std::min<int64_t>(L, g.row_len - j);
+      Vec v[L];
+      if (n == L && g.valid == L) {  // (fixed trip counts: the block stays in registers)
+        for (int i = 0; i < L; ++i) v[i] = Vec::loadu(src + (j + i) * L);
+        transpose_block(v);
+        for (int l = 0; l < L; ++l) v[l].store(out[l] + j);
+        continue;
+      }
+      for (int i = 0; i < L; ++i) v[i] = i < n ? Vec::loadu(src + (j + i) * L) : Vec(acc_t(0));
+      transpose_block(v);
+      for (int l = 0; l < g.valid; ++l) store_n(v[l], out[l] + j, n);
+    }
+    for (int l = 0; l < g.valid; ++l) store_row(out[l], g.base[l] + r * g.row_stride, g.col_stride, g.row_len);
+  }
+}
+
+// The taps of one output along an axis that land on input pixels: input `first` + t reads
+// coefficient `k` + t*up, t < n.
+struct Span {
+  int64_t first, k, n;
+};
+
+inline std::vector<Span> spans(int64_t outs, int64_t up, int64_t down, int64_t pad0, int64_t taps, int64_t in) {
+  std::vector<Span> s(outs);
+  for (int64_t o = 0; o < outs; ++o) {
+    const AxisTaps t = axis_taps(o, up, down, pad0, taps, in);
+    s[o] = {t.i0 + t.t_begin, t.k0 + t.t_begin * up, t.t_end - t.t_begin};
+  }
+  return s;
+}
+
+// One resampling step on interleaved buffers, planned once per call: out[j] = sum_k w[k] *
+// in[base_j + off[k]] (vectors of L planes, k in order, one FMA each from 0). Outputs whose taps
+// are the same (weights and offsets relative to their base: the outputs of one polyphase
+// class) form a run, so a run's tap count is unrolled at compile time with its weights in
+// registers (with_static_count), and each output costs only its FMAs, its loads and a store.
+template <typename acc_t>
+struct TapRuns {
+  struct Run {
+    int64_t tap0, n, item0, items;  // taps [tap0, tap0 + n) of w/off; items [item0, item0 + items)
+  };
+  std::vector<Run> runs;
+  std::vector<acc_t> w;
+  std::vector<int64_t> off;
+  std::vector<std::array<int64_t, 2>> item;  // {input base, output offset}, in values
+
+  // Adds output `out_at` reading in[base + offs[k]] with weights ws[k], k < n, to the run `key`
+  // names (one run per key; the caller's key fixes the weights and offsets).
+  void add(std::vector<std::vector<std::array<int64_t, 2>>>& pending, int64_t key, const acc_t* ws,
+           const int64_t* offs, int64_t n, int64_t base, int64_t out_at) {
+    if (key >= static_cast<int64_t>(pending.size())) pending.resize(key + 1);
+    if (pending[key].empty()) {
+      runs.push_back({static_cast<int64_t>(w.size()), n, key, 0});  // item0: the key for now
+      w.insert(w.end(), ws, ws + n);
+      off.insert(off.end(), offs, offs + n);
+    }
+    pending[key].push_back({base, out_at});
+  }
+  // After the last add(): the items laid out run by run.
+  void finish(std::vector<std::vector<std::array<int64_t, 2>>>& pending) {
+    for (Run& r : runs) {
+      const auto& items = pending[r.item0];
+      r.item0 = static_cast<int64_t>(item.size());
+      r.items = static_cast<int64_t>(items.size());
+      item.insert(item.end(), items.begin(), items.end());
+    }
+  }
+
+  void apply(const acc_t* in, acc_t* out) const {
+    using Vec = at::vec::Vectorized<acc_t>;
+    for (const Run& r : runs) {
+      const std::array<int64_t, 2>* it = item.data() + r.item0;
+      const acc_t* wr = w.data() + r.tap0;
+      const int64_t* o = off.data() + r.tap0;
+      const int64_t items = r.items;
+      with_static_count(r.n, [&](auto nk) {
+        constexpr int NK = decltype(nk)::value;
+        if constexpr (NK > 0) {
+          Vec wv[NK];
+          int64_t ov[NK];
+          for (int k = 0; k < NK; ++k) wv[k] = Vec(wr[k]), ov[k] = o[k];
+          for (int64_t i = 0; i < items; ++i) {
+            const acc_t* p = in + it[i][0];
+            Vec sum(acc_t(0));
+            for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], Vec::loadu(p + ov[k]), sum);
+            sum.store(out + it[i][1]);
+          }
+        } else {
+          for (int64_t i = 0; i < items; ++i) {
+            const acc_t* p = in + it[i][0];
+            Vec sum(acc_t(0));
+            for (int64_t k = 0; k < r.n; ++k) sum = at::vec::fmadd(Vec(wr[k]), Vec::loadu(p + o[k]), sum);
+            sum.store(out + it[i][1]);
+          }
+        }
+      });
+    }
+  }
+};
+
+// upfirdn2d of x into out (both [N, C, H, W], any strides) by the plane path.
+template <typename scalar_t>
+void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
+  using acc_t = at::opmath_type<scalar_t>;
+  using Vec = at::vec::Vectorized<acc_t>;
+  constexpr int L = Vec::size();
+  static_assert(L <= 64, "Lanes holds at most 64 planes");
+  const int64_t C = x.size(1), in_h = x.size(2), in_w = x.size(3);
+  const int64_t out_h = out.size(2), out_w = out.size(3);
+  const int64_t planes = x.size(0) * C, groups = (planes + L - 1) / L;
+  const bool separable = a.kind == FilterKind::Separable;
+  const int64_t fw = a.fw;
+  const acc_t* coef = coef_t.const_data_ptr<acc_t>();
+  const std::vector<Span> hs = spans(out_w, a.up_x, a.down_x, a.pad_x0, a.fw, in_w);
+  const std::vector<Span> vs = spans(out_h, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
+  // 1-D: the input rows the vertical taps reach, [lo, hi], each filtered horizontally once.
+  int64_t lo = in_h, hi = -1;
+  for (const Span& s : vs) {
+    if (s.n > 0) lo = std::min(lo, s.first), hi = std::max(hi, s.first + s.n - 1);
+  }
+  const int64_t h_rows = std::max<int64_t>(hi - lo + 1, 0);
+  // The steps, with their taps in the row path's order. A class key numbers the distinct tap
+  // sets (a span along an axis is fixed by its first coefficient k and count n).
+  const int64_t max_nx = math::max_taps(a.fw, a.up_x) + 1, max_ny = math::max_taps(a.fh, a.up_y) + 1;
+  // (no tap: k may lie anywhere, and every such span is the same empty sum: key 0)
+  const auto key_x = [&](const Span& s) { return s.n > 0 ? s.k * max_nx + s.n : 0; };
+  const auto key_y = [&](const Span& s) { return s.n > 0 ? s.k * max_ny + s.n : 0; };
+  TapRuns<acc_t> step1, step2;  // 2-D: step1 only; 1-D: horizontal, then vertical
+  {
+    std::vector<std::vector<std::array<int64_t, 2>>> pending;
+    std::vector<acc_t> ws;
+    std::vector<int64_t> offs;
+    if (separable) {
+      for (int64_t iy = lo; iy <= hi; ++iy) {
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          const Span& h = hs[ox];
+          ws.clear(), offs.clear();
+          for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * a.up_x]), offs.push_back(t * L);
+          step1.add(pending, key_x(h), ws.data(), offs.data(), h.n, (iy * in_w + h.first) * L, ((iy - lo) * out_w + ox) * L);
+        }
+      }
+      step1.finish(pending);
+      pending.clear();
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        const Span& v = vs[oy];
+        ws.clear(), offs.clear();
+        for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef[v.k + t * a.up_y]), offs.push_back(t * out_w * L);
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          step2.add(pending, key_y(v), ws.data(), offs.data(), v.n, ((v.first - lo) * out_w + ox) * L, (oy * out_w + ox) * L);
+        }
+      }
+      step2.finish(pending);
+    } else {
+      const int64_t keys_x = a.fw * max_nx;
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        const Span& v = vs[oy];
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          const Span& h = hs[ox];
+          ws.clear(), offs.clear();
+          for (int64_t ty = 0; ty < v.n; ++ty) {  // vertical tap, then horizontal tap
+            for (int64_t tx = 0; tx < h.n; ++tx) {
+              ws.push_back(coef[(v.k + ty * a.up_y) * fw + h.k + tx * a.up_x]);
+              offs.push_back((ty * in_w + tx) * L);
+            }
+          }
+          step1.add(pending, key_y(v) * keys_x + key_x(h), ws.data(), offs.data(), v.n * h.n,
+                    (v.first * in_w + h.first) * L, (oy * out_w + ox) * L);
+        }
+      }
+      step1.finish(pending);
+    }
+  }
+  const int64_t taps_per_output = separable
+      ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
+      : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
+  // A group's work in vector multiply-adds plus its transposes; ~32K (ATen's GRAIN_SIZE) of
+  // them per parallel chunk.
+  const int64_t work = out_h * out_w * (taps_per_output + 4) + in_h * in_w * 4;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1));
+  const scalar_t* x_data = x.const_data_ptr<scalar_t>();
+  scalar_t* out_data = out.data_ptr<scalar_t>();
+
+  at::parallel_for(0, groups, grain, [&](int64_t begin, int64_t end) {
+    const int64_t row_max = std::max(in_h * in_w, out_h * out_w);
+    std::vector<acc_t> in_buf(in_h * in_w * L), out_buf(out_h * out_w * L), h_buf(separable ? h_rows * out_w * L : 0);
+    std::vector<acc_t> tmp(row_max * L), zeros(row_max, acc_t(0));
+    Lanes<const scalar_t> src;
+    Lanes<scalar_t> dst;
+    Lanes<const scalar_t> next;
+    const auto lanes_in = [&](Lanes<const scalar_t>& g, int64_t grp) {
+      const int64_t p0 = grp * L;
+      lanes_of(g, x_data, p0, std::min<int64_t>(L, planes - p0), C, x.stride(0), x.stride(1), in_h, in_w,
+               x.stride(2), x.stride(3), L);
+    };
+    lanes_in(next, begin);
+    for (int64_t grp = begin; grp < end; ++grp) {
+      const int64_t p0 = grp * L, count = std::min<int64_t>(L, planes - p0);
+      src = next;
+      if (grp + 1 < end) {
+        lanes_in(next, grp + 1);
+        prefetch_planes(next);
+      }
+      lanes_of(dst, out_data, p0, count, C, out.stride(0), out.stride(1), out_h, out_w, out.stride(2), out.stride(3), L);
+      gather(src, in_buf.data(), tmp.data(), zeros.data());
+      if (separable) {
+        step1.apply(in_buf.data(), h_buf.data());
+        step2.apply(h_buf.data(), out_buf.data());
+      } else {
+        step1.apply(in_buf.data(), out_buf.data());
+      }
+      scatter(out_buf.data(), dst, tmp.data());
+    }
+  });
+}
+
+}  // namespace
+}  // namespace CPU_CAPABILITY
+}  // namespace myops::ops::upfirdn2d
