@@ -302,9 +302,9 @@ def test_lltm_batched_weights_errors_name_the_op(device):
 
 
 def test_empty_vmap_batch(device):
-    """vmap over a batch of size 0 (what jacrev/jacfwd of a zero-element output make): the rules
-    that know each sample's result size give an empty result of the per-sample loop's shape;
-    the others a clear RuntimeError. Never a crash (the rules divided by the batch size)."""
+    """vmap over a batch of size 0 (what jacrev/jacfwd of a zero-element output make): every rule
+    that folds the vmap dim into a dim of the op gives an empty result of the per-sample loop's
+    shape (they once divided by the batch size: a crash, then a RuntimeError)."""
     r = lambda *shape: torch.randn(*shape, device=device)  # noqa: E731
     ops = torch.ops.myops
     cases = [
@@ -312,12 +312,18 @@ def test_empty_vmap_batch(device):
         (ops.lltm, (r(4, 3), r(0, 12, 7), r(12), r(4, 4), r(4, 4)), (None, 0, None, None, None), [(0, 4, 4)] * 2),
         (ops.lltm_cell_backward, (r(0, 2, 4), r(0, 2, 4), r(0, 2, 12), r(0, 2, 4)), 0, [(0, 2, 12), (0, 2, 4)]),
         (ops.upfirdn2d, (r(0, 1, 2, 5, 5),), 0, [(0, 1, 2, 5, 5)]),
+        (ops.filtered_lrelu, (r(0, 1, 2, 8, 8),), 0, [(0, 1, 2, 8, 8)]),
+        (lambda x, b: ops.filtered_lrelu(x, None, None, b), (r(0, 1, 2, 8, 8), r(0, 2)), 0, [(0, 1, 2, 8, 8)]),
+        (lambda g, x, b: ops.filtered_lrelu_backward(g, x, None, None, b, 1, 1, [0, 0, 0, 0], 2 ** 0.5, 0.2, None, False),
+         (r(0, 1, 2, 8, 8), r(0, 1, 2, 8, 8), r(0, 2)), 0,
+         [(0, 1, 2, 8, 8)]),
+        (lambda x, b: ops.bias_act(x, b), (r(2, 3), r(0, 3)), (None, 0), [(0, 2, 3)]),
+        (lambda g, x, b: ops.bias_act_backward(g, x, b, 1, "lrelu", None, None, None),
+         (r(0, 2, 3), r(0, 2, 3), r(0, 3)), 0, [(0, 2, 3)]),
     ]
     for op, args, in_dims, shapes in cases:
         got = as_tuple(torch.vmap(op, in_dims=in_dims)(*args))
         assert [tuple(t.shape) for t in got] == shapes, op
-    with pytest.raises(RuntimeError, match="does not support a vmap batch of size 0"):
-        torch.vmap(ops.filtered_lrelu)(r(0, 1, 2, 8, 8))
 
 
 def test_batched_shape_errors_name_the_op(device):

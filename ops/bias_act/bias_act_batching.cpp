@@ -28,6 +28,7 @@ struct Folded {
   int64_t bdim;  // the result's vmap dim
   int64_t batch;
   bool merged;   // vmap dim merged into `dim` (unflatten the result)
+  int64_t channels;  // x's logical size at `dim` when merged (each sample's share of it)
 };
 
 // xs: arguments with x's shape (x; grad and x for the backward), at least one batched or b
@@ -38,7 +39,7 @@ Folded fold(const char* op, const std::vector<Arg>& xs, const OptArg& b, int64_t
   for (const Arg& a : xs) {
     if (batch < 0 && a.batched()) batch = a.batch_size();
   }
-  Folded f{{}, b.value(), dim, 0, batch, false};
+  Folded f{{}, b.value(), dim, 0, batch, false, 0};
   if (!b.batched()) {
     for (const Arg& a : xs) f.xs.push_back(a.front_or_expand(batch));
     // With no b, dim is ignored (even out of range) by the op: pass it on unchanged.
@@ -51,11 +52,12 @@ Folded fold(const char* op, const std::vector<Arg>& xs, const OptArg& b, int64_t
   f.dim = d;
   f.bdim = d;
   f.merged = true;
+  f.channels = xs[0].logical_sizes()[d];
   return f;
 }
 
 at::Tensor unfold(const Folded& f, const at::Tensor& out) {
-  return f.merged ? batching::unfold_from(out, f.batch, f.dim) : out;
+  return f.merged ? batching::unfold_from(out, f.batch, f.dim, f.channels) : out;
 }
 
 at::Tensor bias_act_batched(const at::Tensor& x, const OptTensor& b, int64_t dim, c10::string_view act,

@@ -149,16 +149,12 @@ inline at::Tensor fold_into(const Arg& a, int64_t batch, int64_t dim) {
   return a.front_or_expand(batch).movedim(0, dim).flatten(dim, dim + 1);
 }
 
-// The inverse for an op's result: [*, B * D', *] -> [*, B, D', *] (vmap dim at `dim`). D' from
-// the size (not -1: it may be 0), or `per_sample` where the rule knows it: with B = 0 (vmap over
-// an empty batch, as jacrev/jacfwd of a zero-element output make) the size says nothing.
-inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim,
-                              std::optional<int64_t> per_sample = std::nullopt) {
-  if (!per_sample) {
-    TORCH_CHECK(batch > 0, "myops: this op's vmap batching rule does not support a vmap batch of size 0");
-    per_sample = out.size(dim) / batch;
-  }
-  return out.unflatten(dim, {batch, *per_sample});
+// The inverse for an op's result: [*, B * D', *] -> [*, B, D', *] (vmap dim at `dim`), with
+// D' = `per_sample`, each sample's size there, which the rule knows from its arguments. (Not
+// from out.size(dim) / B: with B = 0, a vmap over an empty batch as jacrev/jacfwd of a
+// zero-element output make, that divides by zero; not -1: D' may be 0.)
+inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim, int64_t per_sample) {
+  return out.unflatten(dim, {batch, per_sample});
 }
 
 // The per-sample loop, for an argument a rule cannot fold into one call (a batched FIR filter:

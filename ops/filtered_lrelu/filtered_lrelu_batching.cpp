@@ -48,7 +48,7 @@ at::Tensor filtered_lrelu_batched(const at::Tensor& x, const OptTensor& fu, cons
   const int64_t dim = fold_dim(pb);
   const at::Tensor out = myops::filtered_lrelu(batching::fold_into(px, batch, dim), pfu.value(), pfd.value(),
                                                fold_bias(pb), up, down, padding, gain, slope, clamp, flip_filter);
-  return level.wrap(batching::unfold_from(out, batch, dim), dim);
+  return level.wrap(batching::unfold_from(out, batch, dim, px.logical_sizes()[dim]), dim);
 }
 
 at::Tensor filtered_lrelu_backward_batched(const at::Tensor& grad, const at::Tensor& x, const OptTensor& fu,
@@ -73,7 +73,7 @@ at::Tensor filtered_lrelu_backward_batched(const at::Tensor& grad, const at::Ten
   const at::Tensor out = myops::filtered_lrelu_backward(
       batching::fold_into(pgrad, batch, dim), batching::fold_into(px, batch, dim), pfu.value(), pfd.value(),
       fold_bias(pb), up, down, padding, gain, slope, clamp, flip_filter);
-  return level.wrap(batching::unfold_from(out, batch, dim), dim);
+  return level.wrap(batching::unfold_from(out, batch, dim, px.logical_sizes()[dim]), dim);
 }
 
 }  // namespace
