@@ -33,6 +33,7 @@ import torch.autograd.forward_ad as fwAD
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import myops  # noqa: E402  (loads $MYOPS_LIBRARY)
+from helpers import stack_batched  # noqa: E402
 from op_db import OPS, as_tuple, clone_args  # noqa: E402
 
 
@@ -59,22 +60,9 @@ V = 2  # vmap batch size
 
 
 def _batched(args, dims):
-    """args with the tensors at `dims` (index -> in_dim) stacked V times at that dim (an argument
-    passed twice, add_out's out being a, stays one tensor), and the in_dims for torch.vmap."""
-    new, by_id, in_dims = [], {}, []
-    for i, a in enumerate(args):
-        if not isinstance(a, torch.Tensor):
-            new.append(a)
-            in_dims.append(None)
-            continue
-        first = next(j for j, b in enumerate(args) if b is a)
-        if id(a) not in by_id:
-            d = dims.get(first)
-            a = a.detach()
-            by_id[id(args[i])] = a.clone() if d is None else torch.stack([a, -a], d % (a.dim() + 1))
-        new.append(by_id[id(args[i])])
-        in_dims.append(dims.get(first))
-    return new, tuple(in_dims)
+    """args with the tensors at `dims` (index -> in_dim) stacked V times at that dim (the
+    sample's values and their negation), and the in_dims for torch.vmap."""
+    return stack_batched(args, dims, lambda a: [a, -a])
 
 
 def run_vmap(op, args):

@@ -61,6 +61,26 @@ def run_scripts_in_fresh_process(tmp_path: Path, cases: list) -> list:
 
 # ---------------------------------------------------------------- checks against the reference
 
+def stack_batched(args, dims, sample_values):
+    """args for torch.vmap: the tensor at each index of `dims` (index -> in_dim) replaced by the
+    list sample_values(t) of per-sample values stacked at that dim, every other tensor detached
+    and cloned; an argument passed twice (add_out's out being a) stays one tensor. Returns
+    (args, in_dims)."""
+    new, by_id, in_dims = [], {}, []
+    for a in args:
+        if not isinstance(a, torch.Tensor):
+            new.append(a)
+            in_dims.append(None)
+            continue
+        first = next(j for j, b in enumerate(args) if b is a)
+        if id(a) not in by_id:
+            d = dims.get(first)
+            by_id[id(a)] = a.detach().clone() if d is None else torch.stack(sample_values(a.detach()), d % (a.dim() + 1))
+        new.append(by_id[id(a)])
+        in_dims.append(dims.get(first))
+    return new, tuple(in_dims)
+
+
 def reference_result(op, args):
     """The reference evaluated in float64 (so rounding differences are ours alone), plus the
     dtype PyTorch itself gives for these arguments."""

@@ -21,6 +21,7 @@ import torch
 from torch.testing import make_tensor
 
 from op_db import OPS, OPS_BY_NAME, samples
+from helpers import stack_batched
 from opinfo import Sample, as_tuple
 
 V = 3  # vmap batch size of the tests
@@ -108,23 +109,8 @@ def _choices(name, sample_name, args, out_arg):
 def _batched_args(args, dims, device):
     """args with the tensors at `dims` replaced by V different values stacked at that dim
     (first value: the sample's own); an argument passed twice (out is a) stays one tensor."""
-    new, by_id, in_dims = [], {}, []
-    for i, a in enumerate(args):
-        if not isinstance(a, torch.Tensor):
-            new.append(a)
-            in_dims.append(None)
-            continue
-        first = next(j for j, b in enumerate(args) if b is a)
-        if id(a) not in by_id:
-            if first in dims:
-                values = [a.detach()] + [make_tensor(a.shape, device=device, dtype=a.dtype, low=-2, high=2)
-                                         for _ in range(V - 1)]
-                by_id[id(a)] = torch.stack(values, dims[first] % (a.dim() + 1))
-            else:
-                by_id[id(a)] = a.detach().clone()
-        new.append(by_id[id(a)])
-        in_dims.append(dims.get(first))
-    return new, tuple(in_dims)
+    return stack_batched(args, dims, lambda a: [a] + [make_tensor(a.shape, device=device, dtype=a.dtype, low=-2, high=2)
+                                                      for _ in range(V - 1)])
 
 
 def _clone(args):
