@@ -71,6 +71,21 @@ def _is_filter(op, i):
     return (op.name == "upfirdn2d" and i == 1) or (op.name == "filtered_lrelu" and i in (1, 2))
 
 
+def _assert_close_to_sum(result, want, magnitude, atol, rtol):
+    """|result - want| <= atol + rtol * (|want| + magnitude) elementwise (NaN where want has
+    NaN, the same inf; magnitude counted only where finite): the rounding-error bound of a sum whose terms add up to `magnitude` in
+    absolute value (OpInfo.fuzz_magnitude)."""
+    got, exp = result.double(), want.to(result.dtype).double()
+    magnitude = torch.as_tensor(magnitude, dtype=torch.float64).expand_as(exp)
+    magnitude = torch.where(magnitude.isfinite(), magnitude, 0.0)  # (inf terms: the value alone)
+    same = (got == exp) | (got.isnan() & exp.isnan())
+    close = (got - exp).abs() <= atol + rtol * (exp.abs() + magnitude)
+    bad = ~(same | close)
+    assert not bad.any(), (f"{int(bad.sum())} of {bad.numel()} elements differ beyond the error bound of a sum: "
+                           f"got {got[bad][:4].tolist()}, expected {exp[bad][:4].tolist()}, "
+                           f"magnitude {magnitude[bad][:4].tolist()}")
+
+
 def check_case(op, case, grad: bool) -> str:
     note(repr(case))
     args = case.args
@@ -95,7 +110,10 @@ def check_case(op, case, grad: bool) -> str:
         assert result.dtype == pt.dtype and result.shape == pt.shape and result.device == pt.device
         atol, rtol = op.tolerances[result.dtype]
         try:
-            torch.testing.assert_close(result.double(), want.to(result.dtype).double(), atol=atol, rtol=rtol, equal_nan=True)
+            if op.fuzz_magnitude is not None:
+                _assert_close_to_sum(result, want, op.fuzz_magnitude(*args), atol, rtol)
+            else:
+                torch.testing.assert_close(result.double(), want.to(result.dtype).double(), atol=atol, rtol=rtol, equal_nan=True)
         except AssertionError:
             # With NaN/Inf/huge values an intermediate may overflow in the op's working dtype
             # (lltm's float32 matrix product: inf - inf = NaN) where float64 does not: then the

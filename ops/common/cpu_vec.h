@@ -126,5 +126,39 @@ void opmath_kernel_vec(at::TensorIteratorBase& iter, at::ScalarType dtype, const
   });
 }
 
+// opmath_kernel_vec<2> for an op symmetric in its two inputs (op(a, b) == op(b, a): mul, add,
+// muladd), where a CPU scalar input (one element broadcast, e.g. a 0-dim tensor) keeps its own
+// precision: TensorIterator would first round it to the common dtype (a float32 0-dim tensor
+// next to a float16 tensor: float16), which loses its digits (2.1397 -> 2.1406) or its value
+// (a float32 denormal -> 0, and then inf * 0 = NaN). Like ATen's binary kernels and CUDA's
+// opmath_symmetric_gpu_kernel_with_scalars (our CUDA loops), the scalar is read from the
+// original tensor in the op-math type and the loop runs over the other input alone. Only for
+// float16/bfloat16: for float and double the op-math type is the dtype, nothing is lost.
+template <typename MakeOp>
+void opmath_symmetric_kernel_vec(at::TensorIteratorBase& iter, const MakeOp& make_op) {
+  const at::ScalarType dtype = iter.common_dtype();
+  if (at::isReducedFloatingType(dtype)) {
+    for (const int arg : {2, 1}) {  // (operand 0 is the output)
+      if (!iter.is_cpu_scalar(arg)) continue;
+      AT_DISPATCH_REDUCED_FLOATING_TYPES(dtype, "myops_cpu_kernel_scalar", [&] {
+        using opmath_t = at::opmath_type<scalar_t>;
+        using Vec = at::vec::Vectorized<scalar_t>;
+        const opmath_t s = iter.original_scalar_value<opmath_t>(arg);
+        iter.remove_operand(arg);
+        const auto op = make_op(opmath_t{});
+        const at::vec::Vectorized<opmath_t> s_vec(s);
+        at::native::cpu_kernel_vec(
+            iter,
+            [op, s](scalar_t a) -> scalar_t { return static_cast<scalar_t>(op(ScalarOps{}, static_cast<opmath_t>(a), s)); },
+            [op, s_vec](Vec a) {
+              return vec_in_opmath<scalar_t>([op, s_vec](auto x) { return op(VecOps{}, x, s_vec); }, a);
+            });
+      });
+      return;
+    }
+  }
+  opmath_kernel_vec<2>(iter, dtype, make_op);
+}
+
 }  // namespace CPU_CAPABILITY
 }  // namespace myops

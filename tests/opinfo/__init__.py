@@ -135,6 +135,12 @@ class OpInfo:
     # opinfo._fuzz.FuzzCase (random shapes, strides, dtypes, values and arguments, edges and
     # invalid ones included), written in the family's own file. None: not fuzzed.
     fuzz: Callable | None = None
+    # args -> the magnitude of the terms summed into each output (float64, broadcastable to
+    # it): the reference on |x|, |filters|, |gain|. A sum's rounding error scales with that, not
+    # with its value: where terms cancel (a filter with negative taps, gain 1e6), a float32
+    # result is right to ~eps * magnitude but not within rtol of itself. test_fuzz.py allows
+    # rtol * magnitude on top of the tolerances. None: the value alone (elementwise ops).
+    fuzz_magnitude: Callable | None = None
 
     def __post_init__(self):
         unknown = set(self.skips) - set(PROPERTIES)

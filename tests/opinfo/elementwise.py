@@ -28,16 +28,38 @@ def binary_pairs(device, dtype, requires_grad):
         # type promotion: a in `dtype` with b in float32 (float16 + float32 -> float32)
         yield "promote_f32", t((4, 5)), _t((4, 5), device, torch.float32, requires_grad)
     yield "cpu_scalar_with_tensor", _t((), "cpu", dtype, requires_grad), t((3, 5))
+    # A float32 CPU scalar that float16/bfloat16 cannot hold keeps its precision (as in ATen's
+    # kernels), it is not rounded to a's dtype first (found by make fuzz): -2048 + 2049.25 (add)
+    # and -2048 * 2049.25 + 2048^2 (muladd, below) cancel to 1.25 and -2560, which b rounded
+    # to float16 (2050) or bfloat16 (2048) misses by far more than the tolerances.
+    yield "cpu_scalar_precision", _full((3, 5), -2048.0, device, dtype, requires_grad), _scalar_f32(2049.25, requires_grad)
+
+
+def _full(shape, value, device, dtype, requires_grad):
+    return torch.full(shape, value, device=device, dtype=dtype, requires_grad=requires_grad)
+
+
+def _scalar_f32(value, requires_grad):
+    return torch.tensor(value, dtype=torch.float32, requires_grad=requires_grad)
 
 
 def muladd_samples(device, dtype, requires_grad):
     for i, (name, a, b) in enumerate(binary_pairs(device, dtype, requires_grad)):
-        yield Sample(name, (a, b, [0.5, -2.0, 0.0][i % 3]))
+        yield Sample(name, (a, b, 2048.0 ** 2 if name == "cpu_scalar_precision" else [0.5, -2.0, 0.0][i % 3]))
 
 
 def binary_samples(device, dtype, requires_grad):
     for name, a, b in binary_pairs(device, dtype, requires_grad):
         yield Sample(name, (a, b))
+
+
+def mul_samples(device, dtype, requires_grad):
+    yield from binary_samples(device, dtype, requires_grad)
+    # A product has no cancellation: a float32 scalar below float16's normal range (9e-8
+    # becomes 1.19e-7 there, +32%) shows whether it kept its precision (make fuzz found
+    # inf * a float32 denormal = NaN: the denormal had become 0). b's gradient, a sum of
+    # grad * 6e4 in float16, would overflow (as with torch.mul): only a's is checked.
+    yield Sample("cpu_scalar_precision_small", (_full((3, 5), 6e4, device, dtype, requires_grad), _scalar_f32(9e-8, False)))
 
 
 def add_out_samples(device, dtype, requires_grad):
@@ -193,7 +215,7 @@ OPS = [
            errors=binary_errors("muladd"), compile_samples=BINARY_COMPILE_SAMPLES,
            resizable_args=binary_resizable_args(0.25), large_samples=muladd_large_samples, autocast=PROMOTE,
            fuzz=_fuzz_binary("muladd")),
-    OpInfo("mul", torch.ops.myops.mul.default, myops.mul, reference.mul, binary_samples,
+    OpInfo("mul", torch.ops.myops.mul.default, myops.mul, reference.mul, mul_samples,
            errors=binary_errors("mul"), compile_samples=BINARY_COMPILE_SAMPLES,
            resizable_args=binary_resizable_args(), large_samples=binary_large_samples, autocast=PROMOTE,
            fuzz=_fuzz_binary("binary")),

@@ -256,13 +256,23 @@ def filtered_lrelu_backward_func_ref(grad, x, fu, fd, b, *args):
     return torch.func.vjp(lambda x: reference.filtered_lrelu(x, fu, fd, b, *args), x)[1](grad)[0]
 
 
+def filtered_lrelu_magnitude(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter):
+    """A bound on the |terms| behind each output (OpInfo.fuzz_magnitude): the reference on
+    |x| + |b|, |fu|, |fd| (no clamp), every term non-negative, so leaky_relu is the identity;
+    max(1, |slope|) * |gain| bounds what it multiplies a term by."""
+    ab = lambda t: None if t is None else t.detach().double().abs()  # noqa: E731
+    return reference.filtered_lrelu(ab(x), ab(fu), ab(fd), ab(b), up, down, padding, abs(gain) * max(1.0, abs(slope)),
+                                    0.0, None, flip_filter)
+
+
 OPS = [
     OpInfo("filtered_lrelu", torch.ops.myops.filtered_lrelu.default, myops.filtered_lrelu, reference.filtered_lrelu,
            filtered_lrelu_samples, errors=filtered_lrelu_errors,
            compile_samples=("defaults", "up2_down2_sep4_b", "up2_2d4x4_clamp", "stylegan3_layer_sep12",
                             "channels_last_up2_down2", "negative_padding_crop"),
            resizable_args=filtered_lrelu_resizable_args, large_samples=filtered_lrelu_large_samples,
-           autocast=Autocast("x_dtype", cast=_autocast_cast(0, (3,)), low_args=(0,)), fuzz=_fuzz_filtered_lrelu),
+           autocast=Autocast("x_dtype", cast=_autocast_cast(0, (3,)), low_args=(0,)), fuzz=_fuzz_filtered_lrelu,
+           fuzz_magnitude=filtered_lrelu_magnitude),
     # The backward op is internal (no Python wrapper): autograd and compiled backward graphs call it.
     OpInfo("filtered_lrelu_backward", torch.ops.myops.filtered_lrelu_backward.default,
            torch.ops.myops.filtered_lrelu_backward, reference.filtered_lrelu_backward, filtered_lrelu_backward_samples,

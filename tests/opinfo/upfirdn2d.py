@@ -167,11 +167,21 @@ def _fuzz_upfirdn2d(device):
     return strategy()
 
 
+def _abs(t):
+    return None if t is None else t.detach().double().abs()
+
+
+def upfirdn2d_magnitude(x, f, up, down, padding, flip_filter, gain):
+    """The sum of |terms| behind each output (OpInfo.fuzz_magnitude): linear in x, f and gain."""
+    return reference.upfirdn2d(_abs(x), _abs(f), up, down, padding, flip_filter, abs(gain))
+
+
 OPS = [
     OpInfo("upfirdn2d", torch.ops.myops.upfirdn2d.default, myops.upfirdn2d, reference.upfirdn2d, upfirdn2d_samples,
            errors=upfirdn2d_errors,
            compile_samples=("identity", "up2_sep4", "down2_2d4x4", "up4_down2_sep7_anisotropic", "channels_last_up2_sep",
                             "negative_padding_crop"),
            resizable_args=upfirdn2d_resizable_args, large_samples=upfirdn2d_large_samples,
+           fuzz_magnitude=upfirdn2d_magnitude,
            autocast=Autocast("x_dtype", cast=_autocast_cast, low_args=(0,)), fuzz=_fuzz_upfirdn2d),
 ]
