@@ -7,8 +7,9 @@ racecheck, synccheck): scripts/gpu_check.sh does that. Alone:
     python scripts/gpu_smoke.py [--dtype float16 ...] [--op lltm ...] [--device cuda:1]
 
 Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,lltm,
-lltm_cell_backward}; the backward passes run the registered backward ops (bias_act_backward,
-upfirdn2d transposed, lltm_backward, lltm_cell_double_backward) through the C++ autograd formulas. Uses the library `import myops` finds
+lltm_cell_backward,filtered_lrelu}; the backward passes run the registered backward ops
+(bias_act_backward, upfirdn2d transposed, lltm_backward, lltm_cell_double_backward,
+filtered_lrelu_backward) through the C++ autograd formulas. Uses the library `import myops` finds
 ($MYOPS_LIBRARY, or the installed package). Prints one line per op and dtype.
 Exit status: 0 all ok, 1 a mismatch or an error, 2 no CUDA device.
 """
@@ -127,7 +128,28 @@ def smoke_lltm(device, dtype):
             n_outputs=2)
 
 
-OPS = {"elementwise": smoke_elementwise, "bias_act": smoke_bias_act, "upfirdn2d": smoke_upfirdn2d, "lltm": smoke_lltm}
+def smoke_filtered_lrelu(device, dtype):
+    f_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    fs = myops.setup_filter([1.0, 3.0, 3.0, 1.0], device=device, separable=True).to(f_dtype)
+    f2 = torch.outer(fs, fs)
+    x = rand(2, 3, 9, 10, device=device, dtype=dtype)
+    b = rand(3, device=device, dtype=dtype)
+    op = torch.ops.myops.filtered_lrelu
+
+    def ref(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip):
+        fu, fd = (None if f is None else f.double() for f in (fu, fd))
+        return reference.filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip)
+
+    # StyleGAN3's layer: up 2, down 2, separable filters, bias (backward: filtered_lrelu_backward)
+    fwd_bwd(op, ref, (x, fs, fs, b, 2, 2, [2, 1, 2, 1], 2 ** 0.5, 0.2, None, False), dtype,
+            "filtered_lrelu[up2 down2, 1-D, b]")
+    # 2-D filters, a clamp well above the values (no activation at the clamp's edge), flipped
+    fwd_bwd(op, ref, (x, f2, None, b, 2, 1, [1, 2, 2, 1], 1.0, 0.1, 64.0, True), dtype,
+            "filtered_lrelu[up2, 2-D, clamp]")
+
+
+OPS = {"elementwise": smoke_elementwise, "bias_act": smoke_bias_act, "upfirdn2d": smoke_upfirdn2d, "lltm": smoke_lltm,
+       "filtered_lrelu": smoke_filtered_lrelu}
 
 
 def main(argv=None) -> int:
@@ -156,7 +178,7 @@ def main(argv=None) -> int:
             except Exception:  # noqa: BLE001  (report every family, then fail)
                 failures += 1
                 status = "FAILED\n" + traceback.format_exc()
-            print(f"  {family:12} {dtype_name:9} {time.perf_counter() - start:6.2f} s  {status}", flush=True)
+            print(f"  {family:14} {dtype_name:9} {time.perf_counter() - start:6.2f} s  {status}", flush=True)
     print(f"gpu_smoke: {'all ok' if not failures else f'{failures} FAILED'}", flush=True)
     return 1 if failures else 0
 

@@ -403,6 +403,6 @@ def test_gpu_smoke_script_runs_every_op(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_smoke.py"), "--device", "cpu",
                         "--dtype", "float32", "--dtype", "bfloat16"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    for family in ("elementwise", "bias_act", "upfirdn2d", "lltm"):
+    for family in ("elementwise", "bias_act", "upfirdn2d", "lltm", "filtered_lrelu"):
         assert re.search(rf"{family} +bfloat16 .* ok", r.stdout), r.stdout
     assert "gpu_smoke: all ok" in r.stdout
