@@ -84,3 +84,29 @@ def test_every_op_in_each_isa_copy(aten_isa):
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
     lines = result.stdout.splitlines()
     assert lines[0] == f"isa {isa}", f"ATEN_CPU_CAPABILITY={aten_isa} picked {lines[0]}"
+
+
+# muladd is a * b + c with two roundings on every ISA (never contracted into an FMA, which GCC
+# does by default where the ISA has one): bit for bit what PyTorch's a * b + c gives. Probes:
+# (1 + 2^-k)^2 - 1, where an FMA keeps the 2^-2k that the rounded product loses, and an
+# overflowing product (-inf + inf: NaN, where an FMA gives inf), at lengths that run each loop's
+# vector body and scalar tail.
+MULADD_PROGRAM = """
+    import torch, myops
+    for dtype, k in ((torch.float32, 12), (torch.float64, 30)):
+        for n in (1, 7, 64, 1000):
+            x = torch.full((n,), 1 + 2.0 ** -k, dtype=dtype)
+            assert torch.equal(myops.muladd(x, x, -1.0), x * x - 1.0), (dtype, n)
+            big = torch.full((n,), torch.finfo(dtype).max / 2, dtype=dtype)
+            got, want = myops.muladd(big, torch.tensor(4.0, dtype=dtype), float("-inf")), big * 4.0 + float("-inf")
+            assert want.isnan().all() and got.isnan().all(), (dtype, n, got[:3])
+    print("ok")
+"""
+
+
+@pytest.mark.parametrize("aten_isa", list(ISAS))
+def test_muladd_rounds_like_pytorch_in_each_isa_copy(aten_isa):
+    isa, flags = ISAS[aten_isa]
+    _skip_unless_runnable(isa, flags)
+    result = run_python(MULADD_PROGRAM, env={"ATEN_CPU_CAPABILITY": aten_isa})
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout[-3000:] + result.stderr[-3000:]

@@ -11,8 +11,26 @@
 namespace myops::ops::elementwise::math {
 namespace {
 
+#if defined(__CUDA_ARCH__)
+// The product rounded on its own: nvcc contracts `a * b + c` into one fma by default
+// (--fmad=true), and __fmul_rn/__dmul_rn are never contracted.
+C10_DEVICE inline float mul_rounded(float a, float b) { return __fmul_rn(a, b); }
+C10_DEVICE inline double mul_rounded(double a, double b) { return __dmul_rn(a, b); }
+#endif
+
+// a * b + c with two roundings, as PyTorch's a * b + c and the reference compute it, on every
+// backend and CPU ISA alike. A fused multiply-add (one rounding) would differ from them: in
+// the last bit where c cancels a * b, and where a * b overflows (-inf + inf = NaN, but the fused
+// value is finite or inf). The CPU kernels' file is compiled with -ffp-contract=off
+// (CMakeLists.txt): GCC would fuse it in the AVX2/AVX-512 copies and not in the DEFAULT one.
 template <typename T>
-C10_HOST_DEVICE inline T muladd(T a, T b, T c) { return a * b + c; }
+C10_HOST_DEVICE inline T muladd(T a, T b, T c) {
+#if defined(__CUDA_ARCH__)
+  return mul_rounded(a, b) + c;
+#else
+  return a * b + c;
+#endif
+}
 
 template <typename T>
 C10_HOST_DEVICE inline T mul(T a, T b) { return a * b; }
