@@ -30,7 +30,10 @@ _common = dict(deadline=None, print_blob=True, database=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 settings.register_profile("default", max_examples=int(os.environ.get("MYOPS_FUZZ_EXAMPLES", 100)),
                           derandomize=True, **_common)
-settings.register_profile("fuzz", max_examples=int(os.environ.get("MYOPS_FUZZ_EXAMPLES", 10000)), **_common)
+# derandomize=False said explicitly: a profile inherits from "default", which the line above
+# replaces (derandomized), so `make fuzz` once ran the very same 10,000 examples every time.
+settings.register_profile("fuzz", max_examples=int(os.environ.get("MYOPS_FUZZ_EXAMPLES", 10000)),
+                          derandomize=False, **_common)
 PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
@@ -143,3 +146,9 @@ def test_every_family_has_a_fuzz_strategy():
     fuzzed = {op.name for op in FUZZ_OPS}
     for name in ("muladd", "mul", "add", "add_out", "bias_act", "upfirdn2d", "filtered_lrelu", "lltm"):
         assert name in fuzzed, name
+
+
+def test_profiles():
+    """make test's profile draws the same examples every run; make fuzz's new ones each run."""
+    assert settings.get_profile("default").derandomize
+    assert not settings.get_profile("fuzz").derandomize
