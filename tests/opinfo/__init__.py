@@ -135,11 +135,13 @@ class OpInfo:
     # opinfo._fuzz.FuzzCase (random shapes, strides, dtypes, values and arguments, edges and
     # invalid ones included), written in the family's own file. None: not fuzzed.
     fuzz: Callable | None = None
-    # args -> the magnitude of the terms summed into each output (float64, broadcastable to
-    # it): the reference on |x|, |filters|, |gain|. A sum's rounding error scales with that, not
-    # with its value: where terms cancel (a filter with negative taps, gain 1e6), a float32
-    # result is right to ~eps * magnitude but not within rtol of itself. test_fuzz.py allows
-    # rtol * magnitude on top of the tolerances. None: the value alone (elementwise ops).
+    # args -> the magnitude of the finite terms summed into each output (float64, broadcastable
+    # to it): the reference on |x|, |filters|, |gain|, NaN/inf as 0. A sum's rounding error
+    # scales with that, not with its value: where terms cancel (a filter with negative taps,
+    # gain 1e6), a float32 result is right to ~eps * magnitude but not within rtol of itself;
+    # and where it nears the op-math type's range, a partial sum may overflow (inf, or NaN next
+    # to an inf input) although the float64 result does not. test_fuzz.py allows both.
+    # None: the value alone (elementwise ops).
     fuzz_magnitude: Callable | None = None
 
     def __post_init__(self):

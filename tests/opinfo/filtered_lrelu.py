@@ -257,10 +257,10 @@ def filtered_lrelu_backward_func_ref(grad, x, fu, fd, b, *args):
 
 
 def filtered_lrelu_magnitude(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter):
-    """A bound on the |terms| behind each output (OpInfo.fuzz_magnitude): the reference on
-    |x| + |b|, |fu|, |fd| (no clamp), every term non-negative, so leaky_relu is the identity;
-    max(1, |slope|) * |gain| bounds what it multiplies a term by."""
-    ab = lambda t: None if t is None else t.detach().double().abs()  # noqa: E731
+    """A bound on the |finite terms| behind each output (OpInfo.fuzz_magnitude): the reference
+    on |x| + |b|, |fu|, |fd| (NaN/inf as 0, no clamp), every term non-negative, so leaky_relu
+    is the identity; max(1, |slope|) * |gain| bounds what it multiplies a term by."""
+    ab = lambda t: None if t is None else t.detach().double().nan_to_num(0.0, 0.0, 0.0).abs()  # noqa: E731
     return reference.filtered_lrelu(ab(x), ab(fu), ab(fd), ab(b), up, down, padding, abs(gain) * max(1.0, abs(slope)),
                                     0.0, None, flip_filter)
 
