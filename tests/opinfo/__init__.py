@@ -135,6 +135,9 @@ class OpInfo:
     # opinfo._fuzz.FuzzCase (random shapes, strides, dtypes, values and arguments, edges and
     # invalid ones included), written in the family's own file. None: not fuzzed.
     fuzz: Callable | None = None
+    # differentiable=False ops: a regex of the NotImplementedError every torch.func transform
+    # raises (tests/test_func.py), naming the op.
+    not_differentiable_error: str | None = None
 
     def __post_init__(self):
         unknown = set(self.skips) - set(PROPERTIES)
