@@ -163,8 +163,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lltm_backward_autograd(
 }
 
 // lltm_gates_backward: lltm_backward's gate pass, no derivative either (it reads the activated
-// gates too). Unlike lltm_backward it raises NotImplementedError in both modes: what the op
-// lacks is a formula (functorch's transforms, which its vmap rule serves, see that type).
+// gates too). Asked for one in either mode it raises NotImplementedError (what the op lacks is a
+// formula; lltm_backward's RuntimeError for reverse mode predates it and is kept for callers).
 std::tuple<Tensor, Tensor> lltm_gates_backward_autograd(const Tensor& grad_h, const Tensor& grad_cell,
                                                         const Tensor& new_cell, const Tensor& gates) {
   check_no_forward_ad("myops.lltm_gates_backward", "it is lltm_backward's gate pass, with no derivative of its "

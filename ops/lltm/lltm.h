@@ -1,6 +1,6 @@
-// lltm, lltm_forward, lltm_backward, lltm_gates_backward: argument checks and output sizes, shared by the CPU, CUDA
-// and Meta kernels (templated on int64_t for the real kernels, c10::SymInt for Meta, where the
-// batch size may be symbolic).
+// lltm, lltm_forward, lltm_backward, lltm_gates_backward and the cell ops: argument checks and
+// output sizes, shared by the CPU, CUDA and Meta kernels (templated on int64_t for the real
+// kernels, c10::SymInt for Meta, where the batch size may be symbolic).
 //
 // Shapes: input [B, F], weights [3S, S+F], bias [3S], old_h and old_cell [B, S]. The gates'
 // columns are [input gate | output gate | candidate cell], S each; X = cat([old_h, input], 1).

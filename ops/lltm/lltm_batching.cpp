@@ -95,8 +95,8 @@ std::pair<at::Tensor, at::Tensor> pre_activations(const Arg& in, const Arg& w, c
 }
 
 // The identity products of gate_pass_forward cost n * 3S * 3S for n rows. The gate pass works
-// element by element (gates columns j, S + j, 2S + j with state column j of one row) and vectorize along
-// the state, so a pass may run on the rows regrouped as [n * k, S / k] (the gates' three blocks
+// element by element (gates columns j, S + j, 2S + j with state column j of one row) and
+// vectorizes along the state, so it may run on the rows regrouped as [n * k, S / k] (the gates' three blocks
 // split alike): the same values, k times less identity work. k keeps S / k a multiple of an
 // AVX-512 vector (64 bytes), the widest the CPU kernels use, so that no element moves from
 // their vector body to their scalar tail; 1 when S has no such divisor.

@@ -99,7 +99,7 @@ def gates_backward_args(device, dtype, requires_grad, batch, state, *, layout="c
 
 
 def gates_backward_samples(device, dtype, requires_grad):
-    # S = 5 and 37: the CPU gate pass's scalar tail only, and its Vectorized body + tail.
+    # S = 3 to 5: mostly the CPU gate pass's scalar tail; S = 37: its Vectorized body + tail in every dtype.
     yield Sample("basic", gates_backward_args(device, dtype, requires_grad, 3, 5))
     yield Sample("batch1", gates_backward_args(device, dtype, requires_grad, 1, 4))
     yield Sample("transposed_gates", gates_backward_args(device, dtype, requires_grad, 4, 3, layout="transposed"))
