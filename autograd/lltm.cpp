@@ -22,8 +22,8 @@
 //   lltm_cell_backward: t = J^T t_g + sum_j g_j H_j t_z = lltm_cell_backward(t_g, z)
 //                       + double_backward(t_z, g, z)'s last two outputs (so hessian =
 //                       jacfwd(jacrev(f)) works);
-//   lltm_cell_double_backward (third order), lltm_forward and lltm_backward: no tangent, a
-//   NotImplementedError naming the op.
+//   lltm_cell_double_backward (third order), lltm_forward, lltm_backward and
+//   lltm_gates_backward: no tangent, a NotImplementedError naming the op.
 #include <ATen/ops/addmm.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/mm.h>
@@ -162,6 +162,21 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> lltm_backward_autograd(
   return below_autograd([&] { return myops::lltm_backward(grad_h, grad_cell, new_cell, gates, X, weights); });
 }
 
+// lltm_gates_backward: lltm_backward's gate pass, no derivative either (it reads the activated
+// gates too). Asked for one in either mode it raises NotImplementedError (what the op lacks is a
+// formula; lltm_backward's RuntimeError for reverse mode predates it and is kept for callers).
+std::tuple<Tensor, Tensor> lltm_gates_backward_autograd(const Tensor& grad_h, const Tensor& grad_cell,
+                                                        const Tensor& new_cell, const Tensor& gates) {
+  check_no_forward_ad("myops.lltm_gates_backward", "it is lltm_backward's gate pass, with no derivative of its "
+                      "own; lltm's derivatives of every mode work through myops.lltm itself",
+                      grad_h, grad_cell, new_cell, gates);
+  TORCH_CHECK_NOT_IMPLEMENTED(!torch::autograd::compute_requires_grad(grad_h, grad_cell, new_cell, gates),
+                              "myops.lltm_gates_backward is not differentiable (it is lltm_backward's gate pass): "
+                              "double backward of myops.lltm works through myops.lltm itself (backward with "
+                              "create_graph=True)");
+  return below_autograd([&] { return myops::lltm_gates_backward(grad_h, grad_cell, new_cell, gates); });
+}
+
 // lltm_cell_backward: differentiable once (lltm's double backward), in both modes; its
 // derivative is lltm_cell_double_backward.
 std::tuple<Tensor, Tensor> lltm_cell_backward_autograd(const Tensor& grad_h, const Tensor& grad_cell,
@@ -225,6 +240,7 @@ TORCH_LIBRARY_IMPL(myops, Autograd, m) {
   m.impl("lltm", &lltm_autograd);
   m.impl("lltm_forward", &lltm_forward_autograd);
   m.impl("lltm_backward", &lltm_backward_autograd);
+  m.impl("lltm_gates_backward", &lltm_gates_backward_autograd);
   m.impl("lltm_cell_backward", &lltm_cell_backward_autograd);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_autograd);
 }

@@ -19,7 +19,8 @@ V*N*C on the zero-stuffed, padded input ran this case in ~0.2x the loop's time),
 second implementation of upfirdn2d (up/down/padding/flip/gain/separable filters, every dtype
 and memory format) next to its kernels, so the rule does not take it. lltm's batched weights
 (model ensembles) are no longer looped: one baddbmm for the pre-activations, then the op's gate
-pass on the folded rows (ops/lltm/lltm_batching.cpp).
+pass on the folded rows (ops/lltm/lltm_batching.cpp); lltm_backward's rule calls the gate pass
+alone (lltm_gates_backward) on the folded rows and computes the per-sample products itself.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def cases():
          (0, 0, None, 0, 0)),
         ("lltm_backward per-sample weight grads", "lltm_backward",
          (r(V, B, S), r(V, B, S), split(new_cell), split(gates), split(X), weights), (0, 0, 0, 0, 0, None)),
+        ("lltm_gates_backward", "lltm_gates_backward",
+         (r(V, B, S), r(V, B, S), split(new_cell), split(gates)), 0),
         ("lltm_cell_backward", "lltm_cell_backward", (r(V, B, S), r(V, B, S), r(V, B, 3 * S), r(V, B, S)), 0),
         ("lltm_cell_double_backward", "lltm_cell_double_backward",
          (r(V, B, 3 * S), r(V, B, S), r(V, B, S), r(V, B, S), r(V, B, 3 * S), r(V, B, S)), 0),

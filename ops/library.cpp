@@ -23,6 +23,9 @@ TORCH_LIBRARY(myops, m) {
   // gates [B, 3S]; X = cat([old_h, input], 1)), and the backward from those.
   m.def("lltm_forward(Tensor input, Tensor weights, Tensor bias, Tensor old_h, Tensor old_cell) -> (Tensor new_h, Tensor new_cell, Tensor gates, Tensor X)", pt2);
   m.def("lltm_backward(Tensor grad_h, Tensor grad_cell, Tensor new_cell, Tensor gates, Tensor X, Tensor weights) -> (Tensor grad_input, Tensor grad_weights, Tensor grad_bias, Tensor grad_old_h, Tensor grad_old_cell)", pt2);
+  // lltm_backward's gate pass alone: d_gates, the gradient of the gate pre-activations [B, 3S]
+  // (what lltm_backward's vmap rule needs, its per-sample products computed by the rule).
+  m.def("lltm_gates_backward(Tensor grad_h, Tensor grad_cell, Tensor new_cell, Tensor gates) -> (Tensor d_gates, Tensor grad_old_cell)", pt2);
   // lltm's double backward (create_graph=True): the gate pass of lltm_backward from the gate
   // pre-activations pre_gates [B, 3S] (differentiable), and its own backward.
   m.def("lltm_cell_backward(Tensor grad_h, Tensor grad_cell, Tensor pre_gates, Tensor old_cell) -> (Tensor d_gates, Tensor d_old_cell)", pt2);

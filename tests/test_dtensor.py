@@ -66,6 +66,8 @@ def cases():
         ("lltm_forward_batch", ops.lltm_forward.default, lltm_args, lltm_place, [S0] * 4),
         ("lltm_backward_batch", ops.lltm_backward.default, (t(B, S), t(B, S), new_cell, gates, X, lltm_args[1]),
          (S0, S0, S0, S0, S0, R), [S0, Partial(), Partial(), S0, S0]),
+        ("lltm_gates_backward_batch", ops.lltm_gates_backward.default, (t(B, S), t(B, S), new_cell, gates),
+         (S0,) * 4, [S0, S0]),
         ("lltm_cell_backward_batch", ops.lltm_cell_backward.default, (t(B, S), t(B, S), pre_gates, t(B, S)),
          (S0,) * 4, [S0, S0]),
         ("lltm_cell_double_backward_batch", ops.lltm_cell_double_backward.default,

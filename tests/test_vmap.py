@@ -255,9 +255,10 @@ def test_lltm_every_batched_subset(name, device):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("state", [32, 64])
 def test_lltm_rules_at_wide_states(state, dtype, device):
-    """States whose gate passes the rules run on regrouped rows ([n * k, S / k]: S a multiple of
-    two or more 64-byte vectors): lltm and lltm_forward with a batched weights and bias,
-    lltm_backward with batched rows and with only weights batched, against the loop."""
+    """States whose gate passes lltm and lltm_forward's rules run on regrouped rows ([n * k, S / k]:
+    S a multiple of two or more 64-byte vectors) with a batched weights and bias, and
+    lltm_backward's rule (lltm_gates_backward + products) with batched rows and with only
+    weights batched, against the loop."""
     tol = OPS_BY_NAME["lltm"].tolerances
     t = lambda *shape: make_tensor(shape, device=device, dtype=dtype, low=-1, high=1)  # noqa: E731
     B, F = 3, 5
@@ -285,6 +286,19 @@ def test_lltm_batched_weights_errors_name_the_op(device):
     with pytest.raises(TypeError, match="myops.lltm: bias must have input's dtype"):
         torch.vmap(lltm, in_dims=(None, None, 0, None, None))(
             x, torch.randn(9, 8, device=device), torch.randn(V, 9, dtype=torch.float64, device=device), h, h)
+
+
+def test_lltm_backward_errors_name_the_op(device):
+    """Gate-pass arguments lltm_backward rejects: its own errors under vmap (the rule calls
+    lltm_gates_backward only on arguments the op accepts)."""
+    r = lambda *shape, dtype=torch.float32: torch.randn(*shape, device=device, dtype=dtype)  # noqa: E731
+    backward = torch.vmap(torch.ops.myops.lltm_backward, in_dims=(0, 0, 0, 0, 0, None))
+    h, X, w = r(V, 4, 3), r(V, 4, 7), r(9, 7)
+    with pytest.raises(RuntimeError, match=r"myops.lltm_backward: gates must have shape \[batch, 3 \* state\] = "
+                                           r"\[4, 9\], got shape \[4, 8\]"):
+        backward(h, h, h, r(V, 4, 8), X, w)
+    with pytest.raises(TypeError, match="myops.lltm_backward: grad_cell must have new_cell's dtype Float, got Double"):
+        backward(h, r(V, 4, 3, dtype=torch.float64), h, r(V, 4, 9), X, w)
 
 
 def test_empty_vmap_batch(device):

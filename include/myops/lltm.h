@@ -43,6 +43,17 @@ inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> ll
   return op.call(grad_h, grad_cell, new_cell, gates, X, weights);
 }
 
+// ... or only its gate pass: d_gates, the gradient of the gate pre-activations [B, 3S] (columns:
+// input | output | candidate gate), and grad_old_cell [B, S]. lltm_backward's other gradients
+// are products of d_gates: grad_weights = d_gates^T X, grad_bias = sum(d_gates, 0),
+// [grad_old_h, grad_input] = d_gates @ weights.
+inline std::tuple<at::Tensor, at::Tensor> lltm_gates_backward(const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                                              const at::Tensor& new_cell, const at::Tensor& gates) {
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(
+      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&)>("myops::lltm_gates_backward");
+  return op.call(grad_h, grad_cell, new_cell, gates);
+}
+
 // lltm's double backward: the gradients of the gate pre-activations pre_gates [B, 3S] and of
 // old_cell from those of new_h and new_cell (differentiable) ...
 inline std::tuple<at::Tensor, at::Tensor> lltm_cell_backward(const at::Tensor& grad_h, const at::Tensor& grad_cell,

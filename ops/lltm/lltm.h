@@ -1,6 +1,6 @@
-// lltm, lltm_forward, lltm_backward: argument checks and output sizes, shared by the CPU, CUDA
-// and Meta kernels (templated on int64_t for the real kernels, c10::SymInt for Meta, where the
-// batch size may be symbolic).
+// lltm, lltm_forward, lltm_backward, lltm_gates_backward and the cell ops: argument checks and
+// output sizes, shared by the CPU, CUDA and Meta kernels (templated on int64_t for the real
+// kernels, c10::SymInt for Meta, where the batch size may be symbolic).
 //
 // Shapes: input [B, F], weights [3S, S+F], bias [3S], old_h and old_cell [B, S]. The gates'
 // columns are [input gate | output gate | candidate cell], S each; X = cat([old_h, input], 1).
@@ -86,28 +86,40 @@ Dims<T> check_forward_args(const char* op, const at::Tensor& input, const at::Te
   return d;
 }
 
-// The checks of lltm_backward; returns B, F, S (F from X's width).
+// The checks of lltm_gates_backward, and the first part of lltm_backward's (`op` names the op
+// in the errors): grad_h, grad_cell, new_cell [B, S] and gates [B, 3S], one floating dtype and
+// device. Returns B and S (features unknown here: 0).
 template <typename T>
-Dims<T> check_backward_args(const char* op, const at::Tensor& grad_h, const at::Tensor& grad_cell,
-                            const at::Tensor& new_cell, const at::Tensor& gates,
-                            const at::Tensor& X, const at::Tensor& weights) {
+Dims<T> check_gates_backward_args(const char* op, const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                  const at::Tensor& new_cell, const at::Tensor& gates) {
   check_float_dtype(op, "new_cell", new_cell);
   check_like(op, "grad_h", grad_h, "new_cell", new_cell);
   check_like(op, "grad_cell", grad_cell, "new_cell", new_cell);
   check_like(op, "gates", gates, "new_cell", new_cell);
-  check_like(op, "X", X, "new_cell", new_cell);
-  check_like(op, "weights", weights, "new_cell", new_cell);
-  const auto c = sizes_of<T>(new_cell), x = sizes_of<T>(X), w = sizes_of<T>(weights);
-  const auto g = sizes_of<T>(gates);
+  const auto c = sizes_of<T>(new_cell), g = sizes_of<T>(gates);
   TORCH_CHECK(c.size() == 2, op, ": new_cell must be 2-D [batch, state], got shape ", c);
   TORCH_CHECK(sizes_of<T>(grad_h) == c, op, ": grad_h must have new_cell's shape ", c,
               ", got shape ", sizes_of<T>(grad_h));
   TORCH_CHECK(sizes_of<T>(grad_cell) == c, op, ": grad_cell must have new_cell's shape ", c,
               ", got shape ", sizes_of<T>(grad_cell));
-  const T batch = c[0], state = c[1];
-  TORCH_CHECK(g.size() == 2 && g[0] == batch && g[1] == 3 * state, op,
-              ": gates must have shape [batch, 3 * state] = [", batch, ", ", 3 * state,
+  TORCH_CHECK(g.size() == 2 && g[0] == c[0] && g[1] == 3 * c[1], op,
+              ": gates must have shape [batch, 3 * state] = [", c[0], ", ", 3 * c[1],
               "], got shape ", g);
+  return {c[0], T(0), c[1]};
+}
+
+// The checks of lltm_backward: the gate pass's, then X and weights; returns B, F, S (F from X's
+// width). X and weights are checked after the other four, as they always were.
+template <typename T>
+Dims<T> check_backward_args(const char* op, const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                            const at::Tensor& new_cell, const at::Tensor& gates,
+                            const at::Tensor& X, const at::Tensor& weights) {
+  check_float_dtype(op, "new_cell", new_cell);
+  check_like(op, "X", X, "new_cell", new_cell);
+  check_like(op, "weights", weights, "new_cell", new_cell);
+  const Dims<T> d = check_gates_backward_args<T>(op, grad_h, grad_cell, new_cell, gates);
+  const T batch = d.batch, state = d.state;
+  const auto x = sizes_of<T>(X), w = sizes_of<T>(weights);
   TORCH_CHECK(x.size() == 2 && x[0] == batch && x[1] >= state, op,
               ": X must be 2-D [batch, state + features] with batch = ", batch,
               " and at least state = ", state, " columns, got shape ", x);
@@ -132,6 +144,12 @@ ForwardOutputs empty_forward_outputs(const at::Tensor& input, const Dims<T>& d) 
 }
 
 using BackwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+using GatesBackwardOutputs = std::tuple<at::Tensor, at::Tensor>;  // d_gates [B, 3S], grad_old_cell [B, S]
+
+template <typename T>
+GatesBackwardOutputs empty_gates_backward_outputs(const at::Tensor& like, const Dims<T>& d) {
+  return {empty_2d<T>(like, d.batch, 3 * d.state), empty_2d<T>(like, d.batch, d.state)};
+}
 
 // grad_input, grad_weights, grad_bias, grad_old_h, grad_old_cell (Meta: shapes only).
 template <typename T>

@@ -5,8 +5,9 @@
 // the outputs come out in that dtype. The cast is differentiable: float32 parameters get
 // float32 gradients.
 //
-// lltm_forward, lltm_backward, lltm_cell_backward and lltm_cell_double_backward are pieces of
-// lltm's autograd formula: called below autocast by lltm's forward, or by the backward on
+// lltm_forward, lltm_backward, lltm_gates_backward (lltm_backward's gate pass, what its vmap
+// rule calls), lltm_cell_backward and lltm_cell_double_backward are pieces of lltm's autograd
+// formula: called below autocast by lltm's forward, or by the backward on
 // tensors already in one dtype (also when backward() runs inside the autocast region). They
 // fall through: a cast there would only hide a dtype error of a direct call.
 #include <torch/library.h>
@@ -32,7 +33,8 @@ template <c10::DispatchKey key>
 void register_autocast(torch::Library& m) {
   m.impl("lltm", &lltm_autocast<key>);
   autocast::Autocast<key>::fall_through(
-      m, {"lltm_forward", "lltm_backward", "lltm_cell_backward", "lltm_cell_double_backward"});
+      m, {"lltm_forward", "lltm_backward", "lltm_gates_backward", "lltm_cell_backward",
+          "lltm_cell_double_backward"});
 }
 
 }  // namespace

@@ -13,18 +13,18 @@
 //
 // lltm_backward's weight and bias gradients are sums over the rows, which must stay per
 // sample (per-sample gradients are the point of vmap over a backward). So the rule takes from
-// the op only the gate pass: called on the folded rows with weights = I (3S x 3S) and a zero X
-// of width 3S, its grad_old_h | grad_input columns are exactly d_gates (the gate
-// pre-activations' gradient, d_gates @ I). The products (lltm_impl.h's gradients_from_d_gates:
-// grad_weights = d_gates^T X, grad_bias = sum(d_gates), grad_X = d_gates @ weights) are then
-// computed here on the physical tensors: per sample as one bmm / one sum over [V, B, *] where
-// a sum must not mix samples, as one mm over the folded rows where it need not (an unbatched
-// weights). Doing them on BatchedTensors through ATen's mm rules instead cost twice as much
-// (its bmm path copies). The wasted work is the identity products on [V*B, 3S] rows (less on
-// regrouped rows, below).
+// the library only the gate pass, lltm_gates_backward (d_gates, the gate pre-activations'
+// gradient, and grad_old_cell), called once on the folded rows, and computes the products of
+// lltm_impl.h's gradients_from_d_gates (grad_weights = d_gates^T X, grad_bias = sum(d_gates),
+// grad_X = d_gates @ weights) here on the physical tensors: per sample as one bmm / one sum over
+// [V, B, *] where a sum must not mix samples, as one mm over the folded rows where it need not
+// (an unbatched weights). Doing them on BatchedTensors through ATen's mm rules instead cost
+// twice as much (its bmm path copies). (It used to call lltm_backward itself with weights = I
+// and a zero X to get d_gates: three wasted identity products per call, a third of its time.)
 //
-// A product with I turns an inf into NaN in the row's other columns (inf * 0): with inf
-// pre-activations or gradients the batched results differ from the per-sample op there.
+// The identity products of lltm / lltm_forward's rule turn an inf into NaN in the row's other
+// columns (inf * 0): with inf pre-activations the batched results differ from the per-sample
+// op there.
 #include <ATen/ops/add.h>
 #include <ATen/ops/baddbmm.h>
 #include <ATen/ops/bmm.h>
@@ -36,8 +36,11 @@
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
+#include <optional>
+
 #include "myops/lltm.h"
 #include "ops/common/batching.h"
+#include "ops/common/checks.h"
 
 namespace myops::ops::lltm {
 namespace {
@@ -91,9 +94,9 @@ std::pair<at::Tensor, at::Tensor> pre_activations(const Arg& in, const Arg& w, c
   return {X, w.batched() ? at::baddbmm(bias, X, w.front().transpose(1, 2)) : at::add(bias, at::matmul(X, w.value.t()))};
 }
 
-// The identity products below cost n * 3S * 3S for n rows. The gate passes work element by
-// element (gates columns j, S + j, 2S + j with state column j of one row) and vectorize along
-// the state, so a pass may run on the rows regrouped as [n * k, S / k] (the gates' three blocks
+// The identity products of gate_pass_forward cost n * 3S * 3S for n rows. The gate pass works
+// element by element (gates columns j, S + j, 2S + j with state column j of one row) and
+// vectorizes along the state, so it may run on the rows regrouped as [n * k, S / k] (the gates' three blocks
 // split alike): the same values, k times less identity work. k keeps S / k a multiple of an
 // AVX-512 vector (64 bytes), the widest the CPU kernels use, so that no element moves from
 // their vector body to their scalar tail; 1 when S has no such divisor.
@@ -181,20 +184,20 @@ T4 lltm_forward_batched(const at::Tensor& input, const at::Tensor& weights, cons
                                 input, weights, bias, old_h, old_cell);
 }
 
-// d_gates [n, 3S] and grad_old_cell [n, S] of n rows: the op's gate pass (see the top of the
-// file), on regrouped rows where the shapes are the op's (otherwise the op reports them).
-std::pair<at::Tensor, at::Tensor> gate_pass_backward(const at::Tensor& grad_h, const at::Tensor& grad_cell,
-                                                     const at::Tensor& new_cell, const at::Tensor& gates) {
-  const bool shapes_ok = new_cell.dim() == 2 && grad_h.sizes() == new_cell.sizes() &&
-                         grad_cell.sizes() == new_cell.sizes() && gates.dim() == 2 &&
-                         gates.size(0) == new_cell.size(0) && gates.size(1) == 3 * new_cell.size(1);
-  const int64_t k = shapes_ok ? regroup_factor(new_cell.size(1), new_cell.scalar_type()) : 1;
-  const at::Tensor g = split_gate_rows(gates, k);
-  const int64_t n = g.size(0), state3 = g.size(1);
-  const auto [cols_input, unused_w, unused_b, cols_old_h, grad_old_cell] =
-      myops::lltm_backward(split_rows(grad_h, k), split_rows(grad_cell, k), split_rows(new_cell, k), g,
-                           at::zeros({n, state3}, g.options()), at::eye(state3, g.options()));
-  return {merge_gate_rows(at::cat({cols_old_h, cols_input}, 1), k), merge_rows(grad_old_cell, k)};
+// Whether lltm_backward's arguments are what the op accepts (per sample: grad_h, grad_cell,
+// new_cell [B, S], gates [B, 3S], X [B, S + F], weights [3S, S + F], one floating dtype and
+// device), so that the rule may call the gate pass and compute the products itself; otherwise it
+// calls the op per sample, for its errors (which then name lltm_backward and its arguments).
+bool backward_args_ok(const Arg& gh, const Arg& gc, const Arg& nc, const Arg& g, const Arg& x, const Arg& w) {
+  const at::ScalarType dtype = nc.value.scalar_type();
+  for (const Arg* a : {&gh, &gc, &g, &x, &w}) {
+    if (a->value.scalar_type() != dtype || a->value.device() != nc.value.device()) return false;
+  }
+  if (!is_supported_float(dtype) || !all_2d({&gh, &gc, &nc, &g, &x, &w})) return false;
+  const auto cs = nc.logical_sizes(), gs = g.logical_sizes(), xs = x.logical_sizes();
+  const int64_t B = cs[0], S = cs[1];
+  return gh.logical_sizes() == cs && gc.logical_sizes() == cs && gs == std::vector<int64_t>{B, 3 * S} &&
+         xs[0] == B && xs[1] >= S && w.logical_sizes() == std::vector<int64_t>{3 * S, xs[1]};
 }
 
 T5 lltm_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& new_cell,
@@ -207,27 +210,18 @@ T5 lltm_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, 
   const Arg gh = level.unwrap(grad_h), gc = level.unwrap(grad_cell), nc = level.unwrap(new_cell);
   const Arg g = level.unwrap(gates), x = level.unwrap(X), w = level.unwrap(weights);
   const int64_t batch = batching::batch_size_of(gh, gc, nc, g, x, w);
-  if (!all_2d({&gh, &gc, &nc, &g, &x, &w})) {  // the op's own shape errors
+  if (!backward_args_ok(gh, gc, nc, g, x, w)) {
     return wrap_stacked(level, batching::stack_sample_tuples<T5>(batch, [&](int64_t i) {
       return myops::lltm_backward(gh.sample(i), gc.sample(i), nc.sample(i), g.sample(i), x.sample(i), w.sample(i));
     }));
   }
   // The gate pass on the folded rows (rows: some [B, *] argument is batched), else on the B rows
-  // every sample shares. The op checks the shapes and dtypes of these four.
+  // every sample shares.
   const bool rows = gh.batched() || gc.batched() || nc.batched() || g.batched();
   auto phys = [&](const Arg& a) { return rows ? batching::fold_into(a, batch, 0) : a.value; };
-  const auto [d_flat, grad_old_cell] = gate_pass_backward(phys(gh), phys(gc), phys(nc), phys(g));
-  // X and weights: the op's checks, on one sample's values, before the products use them.
-  const int64_t state = grad_old_cell.size(1);
-  const auto xs = x.logical_sizes(), ws = w.logical_sizes();
-  const int64_t B = nc.logical_sizes()[0];
-  if (x.value.scalar_type() != d_flat.scalar_type() || w.value.scalar_type() != d_flat.scalar_type() ||
-      x.value.device() != d_flat.device() || w.value.device() != d_flat.device() || xs[0] != B || xs[1] < state ||
-      ws != std::vector<int64_t>{3 * state, xs[1]}) {
-    return wrap_stacked(level, batching::stack_sample_tuples<T5>(batch, [&](int64_t i) {
-      return myops::lltm_backward(gh.sample(i), gc.sample(i), nc.sample(i), g.sample(i), x.sample(i), w.sample(i));
-    }));
-  }
+  const auto [d_flat, grad_old_cell] = myops::lltm_gates_backward(phys(gh), phys(gc), phys(nc), phys(g));
+  const auto xs = x.logical_sizes();
+  const int64_t B = xs[0], state = nc.logical_sizes()[1];
   // The products of lltm_impl.h's gradients_from_d_gates, per sample. d: [V, B, 3S].
   const std::optional<int64_t> rows_bdim = rows ? std::optional<int64_t>(0) : std::nullopt;
   const at::Tensor d =
@@ -257,7 +251,7 @@ T5 lltm_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, 
           level.wrap(rows ? batching::unfold_from(grad_old_cell, batch, 0, B) : grad_old_cell, rows_bdim)};
 }
 
-// The cell ops: every argument is [B, *] rows.
+// The cell ops and lltm_gates_backward: every argument is [B, *] rows.
 template <typename Tuple, typename Op, typename... Ts>
 Tuple rows_rule(const char* name, Op op, const Ts&... args) {
   auto guard = batching::exclude_batched();
@@ -279,7 +273,13 @@ Tuple rows_rule(const char* name, Op op, const Ts&... args) {
     }));
   }
   return unfold_rows(level, call([batch](const Arg& a) { return batching::fold_into(a, batch, 0); }), batch,
-                     p.back().logical_sizes()[0]);  // old_cell's rows (the op checked them)
+                     p.back().logical_sizes()[0]);  // the last argument's rows (the op checked them)
+}
+
+T2 lltm_gates_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& new_cell,
+                               const at::Tensor& gates) {
+  return rows_rule<T2>("myops.lltm_gates_backward", [](auto&&... a) { return myops::lltm_gates_backward(a...); },
+                       grad_h, grad_cell, new_cell, gates);
 }
 
 T2 lltm_cell_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& pre_gates,
@@ -302,6 +302,7 @@ TORCH_LIBRARY_IMPL(myops, FuncTorchBatched, m) {
   m.impl("lltm", &lltm_batched);
   m.impl("lltm_forward", &lltm_forward_batched);
   m.impl("lltm_backward", &lltm_backward_batched);
+  m.impl("lltm_gates_backward", &lltm_gates_backward_batched);
   m.impl("lltm_cell_backward", &lltm_cell_backward_batched);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_batched);
 }

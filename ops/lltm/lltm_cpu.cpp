@@ -1,5 +1,6 @@
-// CPU registration of lltm, lltm_forward and lltm_backward: the shared entry bodies
-// (lltm_impl.h) with the gate passes compiled for the best ISA of this CPU.
+// CPU registration of the lltm family (lltm, lltm_forward, lltm_backward, lltm_gates_backward
+// and the cell ops): the shared entry bodies (lltm_impl.h) with the gate passes compiled for the
+// best ISA of this CPU.
 #include <torch/library.h>
 
 #include "ops/common/cpu_isa.h"

@@ -46,15 +46,24 @@ inline ProductGradients gradients_from_d_gates(const at::Tensor& d_gates, const 
           at::sum(d_gates, 0), at::mm(d_gates, weights.narrow_symint(1, 0, state))};
 }
 
-// The backward: d_gates and grad_old_cell from the gate pass, then the products.
-// `d`: what check_backward_args returned.
+// The backward's gate pass: d_gates (the gradient of the gate pre-activations, [B, 3S]) and
+// grad_old_cell ([B, S]). All of lltm_gates_backward, and the first half of lltm_backward.
+// `d`: what check_gates_backward_args (or check_backward_args) returned.
+inline GatesBackwardOutputs gates_backward_impl(const Dims<int64_t>& d, const at::Tensor& grad_h,
+                                                const at::Tensor& grad_cell, const at::Tensor& new_cell,
+                                                const at::Tensor& gates, BackwardGatesKernel* gate_pass) {
+  auto [d_gates, grad_old_cell] = empty_gates_backward_outputs<int64_t>(new_cell, d);
+  if (grad_old_cell.numel() > 0) gate_pass(grad_h, grad_cell, new_cell, gates, d_gates, grad_old_cell);
+  return {d_gates, grad_old_cell};
+}
+
+// The backward: the gate pass, then the products (one implementation of each: lltm_backward is
+// lltm_gates_backward + gradients_from_d_gates, without a second trip through the dispatcher).
 inline BackwardOutputs backward_impl(const Dims<int64_t>& d, const at::Tensor& grad_h,
                                      const at::Tensor& grad_cell, const at::Tensor& new_cell,
                                      const at::Tensor& gates, const at::Tensor& X,
                                      const at::Tensor& weights, BackwardGatesKernel* gate_pass) {
-  at::Tensor d_gates = empty_2d<int64_t>(new_cell, d.batch, 3 * d.state);
-  at::Tensor grad_old_cell = empty_2d<int64_t>(new_cell, d.batch, d.state);
-  if (grad_old_cell.numel() > 0) gate_pass(grad_h, grad_cell, new_cell, gates, d_gates, grad_old_cell);
+  auto [d_gates, grad_old_cell] = gates_backward_impl(d, grad_h, grad_cell, new_cell, gates, gate_pass);
   auto g = gradients_from_d_gates(d_gates, X, weights);
   return {g.grad_input, g.grad_weights, g.grad_bias, g.grad_old_h, grad_old_cell};
 }
@@ -93,6 +102,14 @@ BackwardOutputs lltm_backward_entry(const at::Tensor& grad_h, const at::Tensor& 
                                               weights);
   const DeviceGuard guard(new_cell.device());
   return backward_impl(d, grad_h, grad_cell, new_cell, gates, X, weights, gate_pass);
+}
+
+template <typename DeviceGuard, BackwardGatesKernel* gate_pass>
+GatesBackwardOutputs lltm_gates_backward_entry(const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                               const at::Tensor& new_cell, const at::Tensor& gates) {
+  const auto d = check_gates_backward_args<int64_t>("myops.lltm_gates_backward", grad_h, grad_cell, new_cell, gates);
+  const DeviceGuard guard(new_cell.device());
+  return gates_backward_impl(d, grad_h, grad_cell, new_cell, gates, gate_pass);
 }
 
 // The three [B, S] columns of a [B, 3S] gates tensor: input, output and candidate gates.
@@ -152,6 +169,7 @@ void register_backend(torch::Library& m) {
   m.impl("lltm", &lltm_entry<DeviceGuard, forward_gates>);
   m.impl("lltm_forward", &lltm_forward_entry<DeviceGuard, forward_gates>);
   m.impl("lltm_backward", &lltm_backward_entry<DeviceGuard, backward_gates>);
+  m.impl("lltm_gates_backward", &lltm_gates_backward_entry<DeviceGuard, backward_gates>);
   m.impl("lltm_cell_backward", &lltm_cell_backward_entry<DeviceGuard, cell_backward>);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_entry<DeviceGuard, cell_double_backward>);
 }

@@ -31,6 +31,12 @@ BackwardOutputs lltm_backward_meta(const at::Tensor& grad_h, const at::Tensor& g
   return empty_backward_outputs<Sym>(new_cell, d);
 }
 
+GatesBackwardOutputs lltm_gates_backward_meta(const at::Tensor& grad_h, const at::Tensor& grad_cell,
+                                              const at::Tensor& new_cell, const at::Tensor& gates) {
+  const auto d = check_gates_backward_args<Sym>("myops.lltm_gates_backward", grad_h, grad_cell, new_cell, gates);
+  return empty_gates_backward_outputs<Sym>(new_cell, d);
+}
+
 CellBackwardOutputs lltm_cell_backward_meta(const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                             const at::Tensor& pre_gates, const at::Tensor& old_cell) {
   const auto d = check_cell_backward_args<Sym>(grad_h, grad_cell, pre_gates, old_cell);
@@ -50,6 +56,7 @@ TORCH_LIBRARY_IMPL(myops, Meta, m) {
   m.impl("lltm", &lltm_meta);
   m.impl("lltm_forward", &lltm_forward_meta);
   m.impl("lltm_backward", &lltm_backward_meta);
+  m.impl("lltm_gates_backward", &lltm_gates_backward_meta);
   m.impl("lltm_cell_backward", &lltm_cell_backward_meta);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_meta);
 }

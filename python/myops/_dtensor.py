@@ -133,6 +133,10 @@ def register_sharding_rules() -> None:
     def _lltm_backward(grad_h, grad_cell, new_cell, gates, X, weights):
         return rows(5, 6, shared=(5,), partial=(1, 2))
 
+    @register_sharding(ops.lltm_gates_backward.default)
+    def _lltm_gates_backward(grad_h, grad_cell, new_cell, gates):
+        return rows(2, 4)
+
     @register_sharding(ops.lltm_cell_backward.default)
     def _lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell):
         return rows(2, 4)

@@ -62,6 +62,23 @@ def lltm_cell_backward_reference(grad_h: Tensor, grad_cell: Tensor, pre_gates: T
     return d_gates, d_old_cell
 
 
+def lltm_gates_backward_reference(grad_h: Tensor, grad_cell: Tensor, new_cell: Tensor,
+                                  gates: Tensor) -> tuple[Tensor, Tensor]:
+    """lltm's backward gate pass, written out from the stored activations (the tutorial's
+    backward): the gradients of the gate pre-activations [B, 3S] and of old_cell, given those of
+    new_h and new_cell, new_cell and the activated gates (input | output | candidate)."""
+    input_gate, output_gate, candidate_cell = gates.chunk(3, dim=1)
+    tanh_cell = torch.tanh(new_cell)
+    d_new_cell = grad_cell + grad_h * output_gate * (1 - tanh_cell * tanh_cell)
+    d_sigmoid = lambda y: y * (1 - y)  # noqa: E731  (sigmoid' from its output)
+    # elu' from its output: 1 above 0, exp(x) = y + 1 below
+    d_elu = torch.where(candidate_cell > 0, torch.ones_like(candidate_cell), candidate_cell + 1)
+    d_gates = torch.cat([d_new_cell * candidate_cell * d_sigmoid(input_gate),
+                         grad_h * tanh_cell * d_sigmoid(output_gate),
+                         d_new_cell * input_gate * d_elu], dim=1)
+    return d_gates, d_new_cell
+
+
 def lltm_cell_double_backward_reference(gg_gates: Tensor, gg_old_cell: Tensor, grad_h: Tensor, grad_cell: Tensor,
                                         pre_gates: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The backward of lltm_cell_backward_reference, by autograd: the gradients of grad_h,
@@ -72,7 +89,8 @@ def lltm_cell_double_backward_reference(gg_gates: Tensor, gg_old_cell: Tensor, g
         return torch.autograd.grad(outputs, inputs, (gg_gates, gg_old_cell))
 
 
-REFERENCES = {"lltm": lltm_reference, "lltm_cell_backward": lltm_cell_backward_reference,
+REFERENCES = {"lltm": lltm_reference, "lltm_gates_backward": lltm_gates_backward_reference,
+              "lltm_cell_backward": lltm_cell_backward_reference,
               "lltm_cell_double_backward": lltm_cell_double_backward_reference}
 
 

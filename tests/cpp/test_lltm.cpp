@@ -1,5 +1,6 @@
 // myops::lltm (the typed C++ API, through c10::Dispatcher) from C++: values and all five
-// gradients against the same formula written with ATen ops, and the argument checks' messages.
+// gradients against the same formula written with ATen ops, lltm_gates_backward against ATen's
+// autograd, and the argument checks' messages.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <myops/lltm.h>
@@ -66,6 +67,26 @@ TEST(Lltm, SecondOrderGradients) {
   for (size_t i = 0; i < args.size(); ++i) {
     EXPECT_TRUE(at::allclose(got[i], want[i], 1e-9, 1e-10)) << "argument " << i;
   }
+}
+
+// lltm_gates_backward (lltm_backward's gate pass) against ATen's autograd through the formula's
+// cell: the gradients of the gate pre-activations and of old_cell. And lltm_backward's weight
+// gradient is d_gates^T X.
+TEST(Lltm, GatesBackwardMatchesAutograd) {
+  const auto a = make_args(false);
+  const auto [new_h, new_cell, gates, X] = myops::lltm_forward(a[0], a[1], a[2], a[3], a[4]);
+  const at::Tensor pre = at::addmm(a[2], at::cat({a[3], a[0]}, 1), a[1].t()).requires_grad_();
+  const at::Tensor old_cell = a[4].clone().requires_grad_();
+  const auto p = pre.chunk(3, 1);
+  const at::Tensor cell = old_cell + at::elu(p[2]) * at::sigmoid(p[0]);
+  const at::Tensor grad_h = at::randn({3, 10}), grad_cell = at::randn({3, 10});
+  const auto want = torch::autograd::grad({at::tanh(cell) * at::sigmoid(p[1]), cell}, {pre, old_cell},
+                                          {grad_h, grad_cell});
+  const auto [d_gates, grad_old_cell] = myops::lltm_gates_backward(grad_h, grad_cell, new_cell, gates);
+  EXPECT_TRUE(at::allclose(d_gates, want[0], 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(grad_old_cell, want[1], 1e-5, 1e-6));
+  const auto full = myops::lltm_backward(grad_h, grad_cell, new_cell, gates, X, a[1]);
+  EXPECT_TRUE(at::allclose(std::get<1>(full), at::mm(want[0].t(), X), 1e-4, 1e-5));
 }
 
 TEST(Lltm, BadShapeNamesTheArgument) {

@@ -143,6 +143,9 @@ class OpInfo:
     # to an inf input) although the float64 result does not. test_fuzz.py allows both.
     # None: the value alone (elementwise ops).
     fuzz_magnitude: Callable | None = None
+    # differentiable=False ops: a regex of the NotImplementedError every torch.func transform
+    # raises (tests/test_func.py), naming the op.
+    not_differentiable_error: str | None = None
 
     def __post_init__(self):
         unknown = set(self.skips) - set(PROPERTIES)

@@ -78,6 +78,97 @@ def lltm_resizable_args(device, n):
 LLTM_TOLERANCES = {**DEFAULT_TOLERANCES, torch.float16: (2e-3, 2e-3)}
 
 
+# ------------------------------------- lltm_gates_backward (lltm_backward's gate pass, internal)
+
+def gates_backward_args(device, dtype, requires_grad, batch, state, *, layout="contiguous"):
+    """grad_h, grad_cell, new_cell [B, S] and gates [B, 3S], the gates activated as the forward
+    stores them (sigmoid, sigmoid, elu: candidates below 0 too); layout "transposed" (gates
+    column-major) or "expanded" (grad_h broadcast from one row, as autograd passes the gradient
+    of a sum)."""
+    t = lambda shape, r=1.5: make_tensor(shape, device=device, dtype=dtype, low=-r, high=r)  # noqa: E731
+    grad_h, grad_cell, new_cell = t((batch, state)), t((batch, state)), t((batch, state))
+    pre = t((batch, 3 * state), 2.0)
+    if layout == "transposed":
+        pre = t((3 * state, batch), 2.0).t()
+    gates = torch.cat([torch.sigmoid(pre[:, :2 * state]), torch.nn.functional.elu(pre[:, 2 * state:])], 1)
+    if layout == "transposed":
+        gates = gates.t().contiguous().t()
+    if layout == "expanded":
+        grad_h = t((1, state)).expand(batch, state)
+    return tuple(_layout(x, requires_grad) for x in (grad_h, grad_cell, new_cell, gates))
+
+
+def gates_backward_samples(device, dtype, requires_grad):
+    # S = 3 to 5: mostly the CPU gate pass's scalar tail; S = 37: its Vectorized body + tail in every dtype.
+    yield Sample("basic", gates_backward_args(device, dtype, requires_grad, 3, 5))
+    yield Sample("batch1", gates_backward_args(device, dtype, requires_grad, 1, 4))
+    yield Sample("transposed_gates", gates_backward_args(device, dtype, requires_grad, 4, 3, layout="transposed"))
+    yield Sample("expanded_grad_h", gates_backward_args(device, dtype, requires_grad, 3, 4, layout="expanded"))
+    yield Sample("zero_batch", gates_backward_args(device, dtype, requires_grad, 0, 4))
+    yield Sample("wide_state", gates_backward_args(device, dtype, requires_grad, 3, 37))
+
+
+def gates_backward_large_samples(device, dtype, requires_grad):
+    yield Sample("large", gates_backward_args(device, dtype, requires_grad, 64, 517))
+
+
+def gates_backward_errors(device):
+    f = lambda shape, dtype=torch.float32, dev=device: torch.ones(shape, dtype=dtype, device=dev)  # noqa: E731
+    pre = "myops.lltm_gates_backward"
+    B, S = 3, 4
+    good = dict(grad_h=f((B, S)), grad_cell=f((B, S)), new_cell=f((B, S)), gates=f((B, 3 * S)))
+
+    def case(name, exc, match, **bad):
+        return ErrorCase(name, tuple({**good, **bad}.values()), exc, f"{pre}: {match}")
+    yield case("int_new_cell", TypeError, "new_cell must be a floating-point tensor.*Int",
+               new_cell=f((B, S), torch.int32))
+    yield case("grad_h_dtype", TypeError, "grad_h must have new_cell's dtype Float, got Double",
+               grad_h=f((B, S), torch.float64))
+    yield case("new_cell_1d", RuntimeError, "new_cell must be 2-D \\[batch, state\\], got shape \\[4\\]",
+               new_cell=f(S), grad_h=f(S), grad_cell=f(S))
+    yield case("grad_cell_shape", RuntimeError, "grad_cell must have new_cell's shape \\[3, 4\\], got shape \\[3, 5\\]",
+               grad_cell=f((B, 5)))
+    yield case("gates_shape", RuntimeError, "gates must have shape \\[batch, 3 \\* state\\] = \\[3, 12\\], "
+               "got shape \\[3, 11\\]", gates=f((B, 11)))
+    other = "meta" if device == "cpu" else "cpu"
+    yield case("mixed_devices", RuntimeError, "expected all tensors on the same device, got new_cell on .* and "
+               "gates on", gates=f((B, 3 * S), dev=other))
+
+
+def _fuzz_gates_backward(device):
+    """batch 0 to 5, state 0 to 9, every tensor with its own layout, any dtype, gate values
+    anywhere (the formula is defined for all; specials too); now and then a tensor of the wrong
+    shape (RuntimeError) or dtype (TypeError)."""
+    from hypothesis import strategies as st
+
+    from opinfo._fuzz import FuzzCase, dtypes, tensors
+
+    @st.composite
+    def strategy(draw):
+        dtype = draw(dtypes)
+        B, S = draw(st.integers(0, 5)), draw(st.integers(0, 9))
+        shapes = [(B, S), (B, S), (B, S), (B, 3 * S)]
+        error = None
+        bad = draw(st.integers(0, 11))
+        if bad < 4:  # one tensor of the wrong shape
+            wrong = list(shapes[bad])
+            wrong[-1] += draw(st.integers(1, 2))
+            shapes[bad] = tuple(wrong)
+            error = RuntimeError
+        args, specials = [], False
+        for shape in shapes:
+            t, sp = draw(tensors(shape, dtype, device, low=-1.5, high=1.5))
+            args.append(t)
+            specials = specials or sp
+        if bad == 4:
+            i = draw(st.integers(0, 3))
+            other = torch.float64 if dtype != torch.float64 else torch.float32
+            args[i] = args[i].to(other)
+            error = error or TypeError
+        return FuzzCase(tuple(args), error=error, specials=specials)
+    return strategy()
+
+
 # ------------------------------------------------ lltm's double backward (internal ops)
 
 def cell_args(device, dtype, requires_grad, batch, state, *, layout="contiguous"):
@@ -186,6 +277,18 @@ OPS = [
                                      "products (BLAS), whose sums may split differently with the thread count: "
                                      "compared with assert_close here; test_lltm.py checks the gate passes "
                                      "(lltm_forward's outputs) bitwise"}),
+    # lltm_backward's gate pass (what lltm_backward's vmap rule calls): no derivative, every
+    # transform raises NotImplementedError (autograd/lltm.cpp).
+    OpInfo("lltm_gates_backward", torch.ops.myops.lltm_gates_backward.default, torch.ops.myops.lltm_gates_backward,
+           reference.lltm_gates_backward, gates_backward_samples, errors=gates_backward_errors,
+           differentiable=False, twice_differentiable=False,
+           not_differentiable_error="myops.lltm_gates_backward(: forward-mode AD .* is not supported| is not "
+                                    "differentiable)",
+           tolerances=LLTM_TOLERANCES, compile_samples=("basic", "transposed_gates", "expanded_grad_h"),
+           memory_formats=False, large_samples=gates_backward_large_samples, autocast=Autocast("none"),
+           fuzz=_fuzz_gates_backward,
+           skips={"opcheck_grad": "not differentiable: inputs that require grad raise NotImplementedError by "
+                                  "design (test_func.py checks that); opchecked without grads"}),
     # lltm's double backward (autograd/lltm.cpp). lltm_cell_backward's gradient is
     # lltm_cell_double_backward, whose own gradient (lltm's third order) raises.
     OpInfo("lltm_cell_backward", torch.ops.myops.lltm_cell_backward.default, torch.ops.myops.lltm_cell_backward,
@@ -196,6 +299,7 @@ OPS = [
     OpInfo("lltm_cell_double_backward", torch.ops.myops.lltm_cell_double_backward.default,
            torch.ops.myops.lltm_cell_double_backward, reference.lltm_cell_double_backward,
            cell_double_backward_samples, differentiable=False, twice_differentiable=False,
+           not_differentiable_error="myops.lltm: gradients of order 3 and higher",
            tolerances=LLTM_TOLERANCES, compile_samples=("basic",), memory_formats=False, autocast=Autocast("none"),
            skips={"opcheck_grad": "its gradient would be lltm's third order, which raises "
                                   "NotImplementedError by design (tests/test_lltm.py checks that)"}),
