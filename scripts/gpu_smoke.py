@@ -7,7 +7,7 @@ racecheck, synccheck): scripts/gpu_check.sh does that. Alone:
     python scripts/gpu_smoke.py [--dtype float16 ...] [--op lltm ...] [--device cuda:1]
 
 Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,lltm,
-lltm_cell_backward,filtered_lrelu}; the backward passes run the registered backward ops
+lltm_cell_backward,lltm_gates_backward,filtered_lrelu}; the backward passes run the registered backward ops
 (bias_act_backward, upfirdn2d transposed, lltm_backward, lltm_cell_double_backward,
 filtered_lrelu_backward) through the C++ autograd formulas. Uses the library `import myops` finds
 ($MYOPS_LIBRARY, or the installed package). Prints one line per op and dtype.
@@ -126,6 +126,13 @@ def smoke_lltm(device, dtype):
             rand(batch, 3 * state, device=device, dtype=dtype), rand(batch, state, device=device, dtype=dtype))
     fwd_bwd(torch.ops.myops.lltm_cell_backward, reference.lltm_cell_backward, cell, dtype, "lltm_cell_backward",
             n_outputs=2)
+    # lltm_gates_backward (lltm_backward's gate pass; what its vmap rule calls), from a forward's gates
+    _, new_cell, gates, _ = torch.ops.myops.lltm_forward(*(t.detach() for t in inputs))
+    grads = (rand(batch, state, device=device, dtype=dtype, grad=False),
+             rand(batch, state, device=device, dtype=dtype, grad=False))
+    ours = torch.ops.myops.lltm_gates_backward(*grads, new_cell, gates)
+    want = reference.lltm_gates_backward(*(t.double() for t in (*grads, new_cell, gates)))
+    check("lltm_gates_backward", ours, want, dtype)
 
 
 def smoke_filtered_lrelu(device, dtype):

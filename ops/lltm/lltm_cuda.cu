@@ -1,7 +1,8 @@
-// CUDA gate kernels of lltm, lltm_forward and lltm_backward, registered with the shared entry
-// bodies (lltm_impl.h). The products go through ATen (cuBLAS, current stream); each gate pass is
-// one elementwise kernel, one thread per (row, state element), on the current stream, running the
-// shared math of lltm_math.h in the op-math type. 32-bit indexing unless a tensor needs more.
+// CUDA gate kernels of the lltm family (lltm, lltm_forward, lltm_backward, lltm_gates_backward,
+// the cell ops), registered with the shared entry bodies (lltm_impl.h). The products go through
+// ATen (cuBLAS, current stream); each gate pass is one elementwise kernel, one thread per (row,
+// state element), on the current stream, running the shared math of lltm_math.h in the op-math
+// type. 32-bit indexing unless a tensor needs more.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
