@@ -64,8 +64,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t tiles = (out_h + tile_h - 1) / tile_h;
   const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
   const int64_t plane_len = max_rows_in_tile * hpass.prepared_len();  // a tile's prepared rows
-  // (and at most ~2 MB of prepared rows: a tiny output of a large input takes one plane)
-  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 19) / std::max<int64_t>(plane_len, 1)), 1, C);
+  // (and at most ~256 KB of float prepared rows, so that they stay in L2 between being
+  // written and read by the horizontal pass; a tiny output of a large input takes one plane)
+  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 16) / std::max<int64_t>(plane_len, 1)), 1, C);
   const int64_t groups = (C + group - 1) / group;  // per sample
   const int64_t taps_per_output = separable
       ? math::max_taps(fw, a.up_x) + math::max_taps(fh, a.up_y)
@@ -83,6 +84,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
 
   const int64_t prep_len = hpass.prepared_len();
   const int64_t gy = std::gcd(a.up_y, a.down_y), vP = a.up_y / gy, vD = a.down_y / gy;  // vertical phases
+  // Rows ahead of the one being prepared that the next unit reads at its place: the next tile's
+  // (its input rows start about tile_h * down / up rows further) or, one tile per plane, the
+  // next plane's same row. A guess that only decides what is prefetched.
+  const int64_t advance = tiles > 1 ? std::max<int64_t>(tile_h * a.down_y / a.up_y, 1) : in_h;
   std::vector<AxisTaps> vtaps(out_h);  // the vertical taps of every output row
   for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
 
@@ -105,8 +110,11 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     acc_t* const scratch = ws.scratch.data();
     acc_t* const prepared = ws.prepared.data();
 
-    // Input row iy, prepared (op-math, zero-padded, split into sub-rows) into `slot`.
+    // Input row iy, prepared (op-math, zero-padded, split into sub-rows) into `slot`; the row
+    // that the next unit will read in its place is prefetched (see prefetch_row).
     const auto prepare_row = [&](const scalar_t* xp, int64_t iy, acc_t* slot) {
+      const int64_t ry = iy + advance;
+      prefetch_row(xp, ry < in_h ? ry * xs2 : xs1 + (ry - in_h) * xs2, xs3, in_w);
       hpass.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
     };
 
