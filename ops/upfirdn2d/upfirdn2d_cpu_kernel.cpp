@@ -100,7 +100,8 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     // The tile's input rows, prepared once (zeroed here once: the padding), then used by every
     // output row and filter row. 1-D: `scratch` holds them after the horizontal pass.
     ws.prepared.resize(group * plane_len);
-    ws.scratch.resize(separable ? max_rows_in_tile * out_w : 0);
+    // (+ a vector: weighted_row_sums loads whole vectors past the last row's end)
+    ws.scratch.resize(separable ? max_rows_in_tile * out_w + at::vec::Vectorized<acc_t>::size() : 0);
     std::vector<char> done(tile_h);  // 2-D: the tile's output rows already computed
     std::vector<const acc_t*> rows(max_vtaps);
     std::vector<acc_t> weights(max_vtaps);
@@ -140,7 +141,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
           // Each input row filtered horizontally once, into the tile's scratch rows.
           for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
           if (hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
-          for (int64_t oy = oy0; oy < oy1; ++oy) {
+          for (int64_t oy = oy0; oy < oy1;) {
             const AxisTaps& v = vtaps[oy];
             const int64_t nt = v.t_end - v.t_begin;
             for (int64_t t = v.t_begin; t < v.t_end; ++t) {
@@ -148,8 +149,22 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
               weights[t - v.t_begin] = coef[v.k0 + t * a.up_y];
             }
             acc_t* dst = row_target(op + oy * os2, os3, out_buf);
-            weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
-            store_row(dst, op + oy * os2, os3, out_w);
+            // Written in place: the following rows with the same taps (vertical down, no up:
+            // consecutive rows, input rows moved by vD) in one call.
+            int64_t count = 1;
+            while (dst != out_buf && vP == 1 && oy + count < oy1) {
+              const AxisTaps& u = vtaps[oy + count];
+              if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
+              ++count;
+            }
+            if (count > 1) {
+              // (in place: scalar_t is acc_t, the cast is the identity)
+              weighted_row_sums(rows.data(), weights.data(), nt, out_w, dst, count, vD * out_w, os2);
+            } else {
+              weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
+              store_row(dst, op + oy * os2, os3, out_w);
+            }
+            oy += count;
           }
         }
         continue;

@@ -377,6 +377,32 @@ void weighted_row_sum(const acc_t* const* rows, const acc_t* weight, int64_t n, 
   }
 }
 
+// weighted_row_sum for `count` rows at once: output row i, at dst + i * out_step, sums the rows
+// moved by i * in_step, with the same weights (a run of output rows of one vertical phase), the
+// weights in registers and the vectors of several rows computed together (Dot::many). The same
+// fmadd chain per output as weighted_row_sum, so the same bits; but every vector is loaded
+// whole: each row must be readable up to Vec::size() - 1 elements past `width`.
+template <typename acc_t>
+void weighted_row_sums(const acc_t** rows, acc_t* weight, int64_t n, int64_t width, acc_t* dst,
+                       int64_t count, int64_t in_step, int64_t out_step) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  const TapList<acc_t> list{rows, weight, n};
+  with_static_count(n, [&](auto nk) {
+    const Dot<decltype(nk)::value, acc_t> dot(list);
+    Batch<acc_t> batch;
+    constexpr int K = Batch<acc_t>::kK;
+    const auto flush = [&](int q) {
+      Vec s[K];
+      dot.template many<K>(batch.in, s);
+      for (int j = 0; j < q; ++j) store_n(s[j], batch.dst[j], batch.n[j]);
+    };
+    for (int64_t i = 0; i < count; ++i) {
+      for (int64_t m = 0; m < width; m += Vec::size()) batch.add(i * in_step + m, dst + i * out_step + m, width - m, flush);
+    }
+    batch.finish(flush);
+  });
+}
+
 // Asks for the cache lines of a contiguous input row (n pixels at p) a while before it is read:
 // the kernels read a plane's rows in a burst and then compute from cache, and without this the
 // burst waits on memory (the hardware prefetcher alone kept [4, 256, 64, 64] at ~8 GB/s). The
