@@ -18,7 +18,10 @@
 // of a group) that share them. (The old loops spent most of their time in scalar border and
 // tail outputs and in per-row set-up: on 32-wide rows with 16-lane vectors most outputs were
 // scalar.)
-// The row machinery (HorizontalPass, weighted_row_sum, row loads/stores) is in
+// Memory (issue 13 item 3): a unit's rows are read in a burst and then computed from cache, so
+// while they are prepared the rows the next unit reads are prefetched (prefetch_row), and the
+// 2-D path's plane groups keep their prepared rows within L2.
+// The row machinery (HorizontalPass, weighted_row_sum(s), row loads/stores) is in
 // upfirdn2d_cpu_rows.h, shared with filtered_lrelu's fused kernel.
 // Small planes (up to 32x32, at least a vector's worth of them) take the plane path instead
 // (upfirdn2d_cpu_planes.h): L planes side by side in the lanes of a vector, the same sums in
