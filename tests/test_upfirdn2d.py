@@ -107,6 +107,32 @@ def test_long_filters(device, shape, up, down):
                                reference.upfirdn2d(x, f, up, down, pad, gain=2.0))
 
 
+# ------------------------------------------------------------------------------ the CPU row path
+
+@pytest.mark.parametrize("shape", [(2, 3, 70, 37), (1, 2, 1100, 260)])  # odd widths; 2 tiles per plane
+@pytest.mark.parametrize("separable", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "sliced"])
+def test_row_path_runs_of_rows(device, shape, separable, dtype, layout):
+    """The row path's runs of output rows with the same taps (one call per run, several rows'
+    vectors together, whole-vector loads past a row's end), its prefetch of the next unit's rows
+    (next plane, next tile; strided rows), its zero-padded, sub-row-aligned prepared rows: down 2
+    (and 4x2) and up 2, against the reference."""
+    x = torch.randn(shape, device=device, dtype=torch.float64)
+    if layout == "channels_last":
+        x = x.to(memory_format=torch.channels_last)
+    elif layout == "sliced":
+        x = torch.randn(shape[:3] + (shape[3] + 5,), device=device, dtype=torch.float64)[..., 2:-3]
+    f = myops.setup_filter([1, 3, 3, 1], separable=separable).to(device, torch.float64)
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    for up, down, pad in [(1, 2, [1, 1, 1, 1]), (1, [4, 2], [2, 1, 0, 3]), (2, 1, [2, 1, 2, 1])]:
+        if shape[2] > 500 and up == 2:
+            continue  # (a large up: slow in float64 for nothing new)
+        got = myops.upfirdn2d(x.to(dtype), f.to(dtype if dtype != torch.bfloat16 else torch.float32), up, down, pad)
+        want = reference.upfirdn2d(x.to(dtype).double(), f.double(), up, down, pad)
+        torch.testing.assert_close(got, want.to(dtype), **tol)  # (the reference rounded once)
+
+
 # ------------------------------------------------------------------------------ gradients
 
 @pytest.mark.parametrize("up, down, padding, shape, flip", [

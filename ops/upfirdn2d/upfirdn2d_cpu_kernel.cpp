@@ -18,7 +18,10 @@
 // of a group) that share them. (The old loops spent most of their time in scalar border and
 // tail outputs and in per-row set-up: on 32-wide rows with 16-lane vectors most outputs were
 // scalar.)
-// The row machinery (HorizontalPass, weighted_row_sum, row loads/stores) is in
+// Memory (issue 13 item 3): a unit's rows are read in a burst and then computed from cache, so
+// while they are prepared the rows the next unit reads are prefetched (prefetch_row), and the
+// 2-D path's plane groups keep their prepared rows within L2.
+// The row machinery (HorizontalPass, weighted_row_sum(s), row loads/stores) is in
 // upfirdn2d_cpu_rows.h, shared with filtered_lrelu's fused kernel.
 // Small planes (up to 32x32, at least a vector's worth of them) take the plane path instead
 // (upfirdn2d_cpu_planes.h): L planes side by side in the lanes of a vector, the same sums in
@@ -64,8 +67,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t tiles = (out_h + tile_h - 1) / tile_h;
   const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
   const int64_t plane_len = max_rows_in_tile * hpass.prepared_len();  // a tile's prepared rows
-  // (and at most ~2 MB of prepared rows: a tiny output of a large input takes one plane)
-  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 19) / std::max<int64_t>(plane_len, 1)), 1, C);
+  // (and at most ~256 KB of float prepared rows, so that they stay in L2 between being
+  // written and read by the horizontal pass; a tiny output of a large input takes one plane)
+  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 16) / std::max<int64_t>(plane_len, 1)), 1, C);
   const int64_t groups = (C + group - 1) / group;  // per sample
   const int64_t taps_per_output = separable
       ? math::max_taps(fw, a.up_x) + math::max_taps(fh, a.up_y)
@@ -83,6 +87,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
 
   const int64_t prep_len = hpass.prepared_len();
   const int64_t gy = std::gcd(a.up_y, a.down_y), vP = a.up_y / gy, vD = a.down_y / gy;  // vertical phases
+  // Rows ahead of the one being prepared that the next unit reads at its place: the next tile's
+  // (its input rows start about tile_h * down / up rows further) or, one tile per plane, the
+  // next plane's same row. A guess that only decides what is prefetched.
+  const int64_t advance = tiles > 1 ? std::max<int64_t>(tile_h * a.down_y / a.up_y, 1) : in_h;
   std::vector<AxisTaps> vtaps(out_h);  // the vertical taps of every output row
   for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
 
@@ -95,7 +103,8 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     // The tile's input rows, prepared once (zeroed here once: the padding), then used by every
     // output row and filter row. 1-D: `scratch` holds them after the horizontal pass.
     ws.prepared.resize(group * plane_len);
-    ws.scratch.resize(separable ? max_rows_in_tile * out_w : 0);
+    // (+ a vector: weighted_row_sums loads whole vectors past the last row's end)
+    ws.scratch.resize(separable ? max_rows_in_tile * out_w + at::vec::Vectorized<acc_t>::size() : 0);
     std::vector<char> done(tile_h);  // 2-D: the tile's output rows already computed
     std::vector<const acc_t*> rows(max_vtaps);
     std::vector<acc_t> weights(max_vtaps);
@@ -105,8 +114,11 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     acc_t* const scratch = ws.scratch.data();
     acc_t* const prepared = ws.prepared.data();
 
-    // Input row iy, prepared (op-math, zero-padded, split into sub-rows) into `slot`.
+    // Input row iy, prepared (op-math, zero-padded, split into sub-rows) into `slot`; the row
+    // that the next unit will read in its place is prefetched (see prefetch_row).
     const auto prepare_row = [&](const scalar_t* xp, int64_t iy, acc_t* slot) {
+      const int64_t ry = iy + advance;
+      prefetch_row(xp, ry < in_h ? ry * xs2 : xs1 + (ry - in_h) * xs2, xs3, in_w);
       hpass.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
     };
 
@@ -132,7 +144,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
           // Each input row filtered horizontally once, into the tile's scratch rows.
           for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
           if (hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
-          for (int64_t oy = oy0; oy < oy1; ++oy) {
+          for (int64_t oy = oy0; oy < oy1;) {
             const AxisTaps& v = vtaps[oy];
             const int64_t nt = v.t_end - v.t_begin;
             for (int64_t t = v.t_begin; t < v.t_end; ++t) {
@@ -140,8 +152,22 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
               weights[t - v.t_begin] = coef[v.k0 + t * a.up_y];
             }
             acc_t* dst = row_target(op + oy * os2, os3, out_buf);
-            weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
-            store_row(dst, op + oy * os2, os3, out_w);
+            // Written in place: the following rows with the same taps (vertical down, no up:
+            // consecutive rows, input rows moved by vD) in one call.
+            int64_t count = 1;
+            while (dst != out_buf && vP == 1 && oy + count < oy1) {
+              const AxisTaps& u = vtaps[oy + count];
+              if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
+              ++count;
+            }
+            if (count > 1) {
+              // (in place: scalar_t is acc_t, the cast is the identity)
+              weighted_row_sums(rows.data(), weights.data(), nt, out_w, dst, count, vD * out_w, os2);
+            } else {
+              weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
+              store_row(dst, op + oy * os2, os3, out_w);
+            }
+            oy += count;
           }
         }
         continue;

@@ -13,6 +13,7 @@
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <type_traits>
@@ -73,13 +74,57 @@ struct Dot {
     }
   }
   Vec operator()(int64_t m) const {
-    Vec sum(acc_t(0));
-    if constexpr (NK > 0) {
-      for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(w[k], Vec::loadu(p[k] + m), sum);
-    } else {
-      for (int64_t k = 0; k < taps->n; ++k) sum = at::vec::fmadd(Vec(taps->w[k]), Vec::loadu(taps->p[k] + m), sum);
-    }
+    Vec sum;
+    many<1>(&m, &sum);
     return sum;
+  }
+  // K independent outputs at once, sum[j] at offset m[j]: each is the same chain of fmadds as
+  // operator() (same order, same bits), but K chains interleaved keep the FMA units busy where
+  // one chain would wait on its own latency (a 4x4 filter: 16 dependent fmadds per vector).
+  template <int K>
+  void many(const int64_t* m, Vec* sum) const {
+    for (int j = 0; j < K; ++j) sum[j] = Vec(acc_t(0));
+    if constexpr (NK > 0) {
+      for (int k = 0; k < NK; ++k) {
+        for (int j = 0; j < K; ++j) sum[j] = at::vec::fmadd(w[k], Vec::loadu(p[k] + m[j]), sum[j]);
+      }
+    } else {
+      for (int64_t k = 0; k < taps->n; ++k) {
+        const Vec wk(taps->w[k]);
+        const acc_t* pk = taps->p[k];
+        for (int j = 0; j < K; ++j) sum[j] = at::vec::fmadd(wk, Vec::loadu(pk + m[j]), sum[j]);
+      }
+    }
+  }
+};
+
+// Work items of a row loop (a vector of outputs: where it reads, where it goes, how many lanes
+// are kept), gathered kK at a time so that Dot::many computes them together.
+template <typename acc_t>
+struct Batch {
+  static constexpr int kK = 4;
+  int64_t in[kK];
+  acc_t* dst[kK];
+  int64_t n[kK];
+  int q = 0;
+  // Adds an item; calls flush(count) when kK are gathered.
+  template <typename F>
+  void add(int64_t in_, acc_t* dst_, int64_t n_, F&& flush) {
+    in[q] = in_;
+    dst[q] = dst_;
+    n[q] = n_;
+    if (++q == kK) {
+      flush(kK);
+      q = 0;
+    }
+  }
+  // Pads a partial batch with copies of its last item (computed, never stored) and flushes it.
+  template <typename F>
+  void finish(F&& flush) {
+    if (q == 0) return;
+    for (int j = q; j < kK; ++j) in[j] = in[q - 1];
+    flush(q);
+    q = 0;
   }
 };
 
@@ -150,9 +195,13 @@ struct HorizontalPass {
       hi = std::max(hi, phase[r].i0 + (m_count - 1) * D + n[r] - 1);
     }
     if (hi < lo) lo = hi = 0;  // no tap anywhere: every output is 0
-    x_lo = lo;
     x_begin = std::clamp<int64_t>(lo, 0, in_w);
     x_end = std::max(x_begin, std::clamp<int64_t>(hi + 1, 0, in_w));
+    // One more zero in front when that makes the first pixel copied start every sub-row
+    // ((x_begin - x_lo) % D == 0): prepare() then splits whole vectors from the row's first
+    // pixel, with no scalar head, and no partial tail when in_w is a multiple of D vectors.
+    if (x_begin >= lo) lo -= (x_begin - lo) % D;
+    x_lo = lo;
     sub_len = (hi - lo + D) / D + Vec::size();
     w.assign(rows * P * T, acc_t(0));
     tap_off.assign(P * T, 0);
@@ -234,24 +283,39 @@ struct HorizontalPass {
         }
       }
     }
+    // Every vector of outputs of every row is an item of a Batch: computed kK at a time (also
+    // across rows and planes when a row holds fewer than kK vectors).
+    Batch<acc_t> batch;
+    constexpr int K = Batch<acc_t>::kK;
     if (P == 1) {
       with_static_count(list[0].n, [&](auto nk) {
         const Dot<decltype(nk)::value, acc_t> dot(list[0]);
+        const auto flush = [&](int q) {
+          Vec s[K];
+          dot.template many<K>(batch.in, s);
+          for (int j = 0; j < q; ++j) store_n(s[j], batch.dst[j], batch.n[j]);
+        };
         for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
-          for (int64_t m = 0; m < out_w; m += V) store_n(dot(m + in), dst + out + m, out_w - m);
+          for (int64_t m = 0; m < out_w; m += V) batch.add(m + in, dst + out + m, out_w - m, flush);
         });
+        batch.finish(flush);
       });
     } else if (P == 2) {  // up 2: both phases at once, interleaved in registers
       const auto both = [&](const auto& dot0, const auto& dot1) {
-        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
-          acc_t* d = dst + out;
-          for (int64_t m = 0; m < m_count; m += V) {
-            const auto [a, b] = at::vec::interleave2(dot0(m + in), dot1(m + in));
-            const int64_t left = out_w - 2 * m;
-            store_n(a, d + 2 * m, left);
-            store_n(b, d + 2 * m + V, left - V);
+        const auto flush = [&](int q) {
+          Vec s0[K], s1[K];
+          dot0.template many<K>(batch.in, s0);
+          dot1.template many<K>(batch.in, s1);
+          for (int j = 0; j < q; ++j) {
+            const auto [a, b] = at::vec::interleave2(s0[j], s1[j]);
+            store_n(a, batch.dst[j], batch.n[j]);
+            store_n(b, batch.dst[j] + V, batch.n[j] - V);
           }
+        };
+        for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+          for (int64_t m = 0; m < m_count; m += V) batch.add(m + in, dst + out + 2 * m, out_w - 2 * m, flush);
         });
+        batch.finish(flush);
       };
       if (list[0].n == list[1].n) {
         with_static_count(list[0].n, [&](auto nk) {
@@ -275,18 +339,81 @@ struct HorizontalPass {
   }
 };
 
+// B full vectors of weighted_row_sum at dst + o: B independent fmadd chains (each output's in
+// the same order whatever B), so the FMA units do not wait on one chain's latency.
+template <int B, typename acc_t>
+inline void weighted_row_sum_block(const acc_t* const* rows, const acc_t* weight, int64_t n, int64_t o,
+                                   acc_t* dst) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  Vec s[B];
+  for (int b = 0; b < B; ++b) s[b] = Vec(acc_t(0));
+  for (int64_t j = 0; j < n; ++j) {
+    const Vec wj(weight[j]);
+    const acc_t* r = rows[j] + o;
+    for (int b = 0; b < B; ++b) s[b] = at::vec::fmadd(wj, Vec::loadu(r + b * Vec::size()), s[b]);
+  }
+  for (int b = 0; b < B; ++b) s[b].store(dst + o + b * Vec::size());
+}
+
 // dst[o] = sum_j weight[j] * rows[j][o], vectorized over o; zeros when n == 0.
 template <typename acc_t>
 void weighted_row_sum(const acc_t* const* rows, const acc_t* weight, int64_t n, int64_t width,
                       acc_t* dst) {
   using Vec = at::vec::Vectorized<acc_t>;
-  for (int64_t o = 0; o < width; o += Vec::size()) {
-    const int64_t count = std::min<int64_t>(Vec::size(), width - o);
+  constexpr int64_t V = Vec::size();
+  int64_t o = 0;
+  for (; o + 4 * V <= width; o += 4 * V) weighted_row_sum_block<4>(rows, weight, n, o, dst);
+  if (o + 2 * V <= width) {
+    weighted_row_sum_block<2>(rows, weight, n, o, dst);
+    o += 2 * V;
+  }
+  for (; o < width; o += V) {
+    const int64_t count = std::min<int64_t>(V, width - o);
     Vec sum(acc_t(0));
     for (int64_t j = 0; j < n; ++j) {
-      sum = at::vec::fmadd(Vec(weight[j]), count == Vec::size() ? Vec::loadu(rows[j] + o) : Vec::loadu(rows[j] + o, count), sum);
+      sum = at::vec::fmadd(Vec(weight[j]), count == V ? Vec::loadu(rows[j] + o) : Vec::loadu(rows[j] + o, count), sum);
     }
     store_n(sum, dst + o, count);
+  }
+}
+
+// weighted_row_sum for `count` rows at once: output row i, at dst + i * out_step, sums the rows
+// moved by i * in_step, with the same weights (a run of output rows of one vertical phase), the
+// weights in registers and the vectors of several rows computed together (Dot::many). The same
+// fmadd chain per output as weighted_row_sum, so the same bits; but every vector is loaded
+// whole: each row must be readable up to Vec::size() - 1 elements past `width`.
+template <typename acc_t>
+void weighted_row_sums(const acc_t** rows, acc_t* weight, int64_t n, int64_t width, acc_t* dst,
+                       int64_t count, int64_t in_step, int64_t out_step) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  const TapList<acc_t> list{rows, weight, n};
+  with_static_count(n, [&](auto nk) {
+    const Dot<decltype(nk)::value, acc_t> dot(list);
+    Batch<acc_t> batch;
+    constexpr int K = Batch<acc_t>::kK;
+    const auto flush = [&](int q) {
+      Vec s[K];
+      dot.template many<K>(batch.in, s);
+      for (int j = 0; j < q; ++j) store_n(s[j], batch.dst[j], batch.n[j]);
+    };
+    for (int64_t i = 0; i < count; ++i) {
+      for (int64_t m = 0; m < width; m += Vec::size()) batch.add(i * in_step + m, dst + i * out_step + m, width - m, flush);
+    }
+    batch.finish(flush);
+  });
+}
+
+// Asks for the cache lines of a contiguous input row (n pixels at p) a while before it is read:
+// the kernels read a plane's rows in a burst and then compute from cache, and without this the
+// burst waits on memory (the hardware prefetcher alone kept [4, 256, 64, 64] at ~8 GB/s). The
+// address is only computed, never dereferenced here (a prefetch does not fault), hence the
+// integer arithmetic: base + offset may lie past the tensor (a guess of what comes next).
+template <typename scalar_t>
+inline void prefetch_row(const scalar_t* base, int64_t offset, int64_t stride, int64_t n) {
+  if (stride != 1) return;  // strided rows: one pixel per line, not worth it
+  const uintptr_t a = reinterpret_cast<uintptr_t>(base) + static_cast<uintptr_t>(offset * static_cast<int64_t>(sizeof(scalar_t)));
+  for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(scalar_t)); b += 64) {
+    __builtin_prefetch(reinterpret_cast<const void*>(a + static_cast<uintptr_t>(b)), 0, 3);
   }
 }
 
