@@ -96,6 +96,17 @@ struct Dot {
       }
     }
   }
+  // many<q> for a count known only at run time (1 to 4): a partial batch computes only its own
+  // items (padding it to 4 cost up to 4x the arithmetic on rows of 1-3 vectors, the small
+  // planes of filtered_lrelu and of vmap-folded calls).
+  void many_n(int q, const int64_t* m, Vec* sum) const {
+    switch (q) {
+      case 4: many<4>(m, sum); break;
+      case 3: many<3>(m, sum); break;
+      case 2: many<2>(m, sum); break;
+      default: many<1>(m, sum); break;
+    }
+  }
 };
 
 // Work items of a row loop (a vector of outputs: where it reads, where it goes, how many lanes
@@ -118,11 +129,10 @@ struct Batch {
       q = 0;
     }
   }
-  // Pads a partial batch with copies of its last item (computed, never stored) and flushes it.
+  // Flushes a partial batch (flush computes only its q items: Dot::many_n).
   template <typename F>
   void finish(F&& flush) {
     if (q == 0) return;
-    for (int j = q; j < kK; ++j) in[j] = in[q - 1];
     flush(q);
     q = 0;
   }
@@ -284,15 +294,24 @@ struct HorizontalPass {
       }
     }
     // Every vector of outputs of every row is an item of a Batch: computed kK at a time (also
-    // across rows and planes when a row holds fewer than kK vectors).
+    // across rows and planes when a row holds fewer than kK vectors). A call with fewer items
+    // than that (filtered_lrelu's row by row calls on small planes) computes them one by one,
+    // without the batch's bookkeeping, which cost its small planes ~15%.
     Batch<acc_t> batch;
     constexpr int K = Batch<acc_t>::kK;
+    const bool few = count * planes * ((P == 1 ? out_w : m_count) + V - 1) / V < K;
     if (P == 1) {
       with_static_count(list[0].n, [&](auto nk) {
         const Dot<decltype(nk)::value, acc_t> dot(list[0]);
+        if (few) {
+          for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+            for (int64_t m = 0; m < out_w; m += V) store_n(dot(m + in), dst + out + m, out_w - m);
+          });
+          return;
+        }
         const auto flush = [&](int q) {
           Vec s[K];
-          dot.template many<K>(batch.in, s);
+          dot.many_n(q, batch.in, s);
           for (int j = 0; j < q; ++j) store_n(s[j], batch.dst[j], batch.n[j]);
         };
         for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
@@ -302,10 +321,20 @@ struct HorizontalPass {
       });
     } else if (P == 2) {  // up 2: both phases at once, interleaved in registers
       const auto both = [&](const auto& dot0, const auto& dot1) {
+        if (few) {
+          for_rows(count, in_step, out_step, planes, plane_in_step, plane_out_step, [&](int64_t in, int64_t out) {
+            for (int64_t m = 0; m < m_count; m += V) {
+              const auto [a, b] = at::vec::interleave2(dot0(m + in), dot1(m + in));
+              store_n(a, dst + out + 2 * m, out_w - 2 * m);
+              store_n(b, dst + out + 2 * m + V, out_w - 2 * m - V);
+            }
+          });
+          return;
+        }
         const auto flush = [&](int q) {
           Vec s0[K], s1[K];
-          dot0.template many<K>(batch.in, s0);
-          dot1.template many<K>(batch.in, s1);
+          dot0.many_n(q, batch.in, s0);
+          dot1.many_n(q, batch.in, s1);
           for (int j = 0; j < q; ++j) {
             const auto [a, b] = at::vec::interleave2(s0[j], s1[j]);
             store_n(a, batch.dst[j], batch.n[j]);
@@ -393,7 +422,7 @@ void weighted_row_sums(const acc_t** rows, acc_t* weight, int64_t n, int64_t wid
     constexpr int K = Batch<acc_t>::kK;
     const auto flush = [&](int q) {
       Vec s[K];
-      dot.template many<K>(batch.in, s);
+      dot.many_n(q, batch.in, s);
       for (int j = 0; j < q; ++j) store_n(s[j], batch.dst[j], batch.n[j]);
     };
     for (int64_t i = 0; i < count; ++i) {
