@@ -157,7 +157,7 @@ sanitize: venv
 	cd $(SAN_BUILD)-cpp-tests && $(SAN_ENV) ctest --output-on-failure --no-tests=error
 	@echo "== sanitize 2/3: Python smoke run of every op (scripts/sanitize_smoke.py)"
 	LD_PRELOAD="$$(ldd $(SAN_BUILD)/libmyops.so | awk '/libasan|libstdc\+\+/ {print $$3}' | sort | tr '\n' ' ')" $(SAN_ENV) \
-	  MYOPS_LIBRARY=$(SAN_BUILD)/libmyops.so $(PY) scripts/sanitize_smoke.py
+	  MYOPS_LIBRARY=$(SAN_BUILD)/libmyops.so PYTHONPATH=$(abspath python) $(PY) scripts/sanitize_smoke.py
 	@echo "== sanitize 3/3: LeakSanitizer, every op $(SANITIZE_CALLS) times from C++ (tests/sanitize/leak_check)"
 	cmake -S tests/sanitize -B $(SAN_BUILD)-leak $(SAN_CMAKE) > /dev/null
 	cmake --build $(SAN_BUILD)-leak
