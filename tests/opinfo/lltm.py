@@ -148,25 +148,34 @@ def _fuzz_gates_backward(device):
         dtype = draw(dtypes)
         B, S = draw(st.integers(0, 5)), draw(st.integers(0, 9))
         shapes = [(B, S), (B, S), (B, S), (B, 3 * S)]
-        error = None
-        bad = draw(st.integers(0, 11))
-        if bad < 4:  # one tensor of the wrong shape
-            wrong = list(shapes[bad])
-            wrong[-1] += draw(st.integers(1, 2))
-            shapes[bad] = tuple(wrong)
-            error = RuntimeError
-        args, specials = [], False
-        for shape in shapes:
-            t, sp = draw(tensors(shape, dtype, device, low=-1.5, high=1.5))
-            args.append(t)
-            specials = specials or sp
-        if bad == 4:
-            i = draw(st.integers(0, 3))
-            other = torch.float64 if dtype != torch.float64 else torch.float32
-            args[i] = args[i].to(other)
-            error = error or TypeError
-        return FuzzCase(tuple(args), error=error, specials=specials)
+        return _draw_case(draw, st, FuzzCase, tensors, device, dtype, shapes, [1.5] * 4, bad_max=11, dtype_args=(0, 3))
     return strategy()
+
+
+def _draw_case(draw, st, FuzzCase, tensors, device, dtype, shapes, ranges, *, bad_max, dtype_args):
+    """The lltm family's fuzz arguments: a tensor of each shape, values in +-ranges[i], any
+    layout; with bad = draw(0..bad_max): bad < len(shapes), that tensor's last size wrong
+    (RuntimeError); bad == len(shapes), one of the tensors dtype_args = (first, last) in another
+    dtype (TypeError)."""
+    shapes = list(shapes)
+    error = None
+    bad = draw(st.integers(0, bad_max))
+    if bad < len(shapes):  # one tensor of the wrong shape
+        wrong = list(shapes[bad])
+        wrong[-1] += draw(st.integers(1, 2))
+        shapes[bad] = tuple(wrong)
+        error = RuntimeError
+    args, specials = [], False
+    for shape, r in zip(shapes, ranges):
+        t, sp = draw(tensors(shape, dtype, device, low=-r, high=r))
+        args.append(t)
+        specials = specials or sp
+    if bad == len(shapes):
+        i = draw(st.integers(*dtype_args))
+        other = torch.float64 if dtype != torch.float64 else torch.float32
+        args[i] = args[i].to(other)
+        error = error or TypeError
+    return FuzzCase(tuple(args), error=error, specials=specials)
 
 
 # ------------------------------------------------ lltm's double backward (internal ops)
@@ -238,25 +247,8 @@ def _fuzz_lltm(device):
         B, F, S = draw(st.integers(0, 5)), draw(st.integers(0, 6)), draw(st.integers(0, 9))
         w_range = 3 / max(S + F, 1) ** 0.5
         shapes = [(B, F), (3 * S, S + F), (3 * S,), (B, S), (B, S)]
-        error = None
-        bad = draw(st.integers(0, 15))
-        if bad < 5:  # one tensor of the wrong shape
-            wrong = list(shapes[bad])
-            wrong[-1] += draw(st.integers(1, 2))
-            shapes[bad] = tuple(wrong)
-            error = RuntimeError
-        args, specials = [], False
-        for i, shape in enumerate(shapes):
-            r = w_range if i == 1 else 1.0
-            t, s = draw(tensors(shape, dtype, device, low=-r, high=r))
-            args.append(t)
-            specials = specials or s
-        if bad == 5:
-            i = draw(st.integers(1, 4))
-            other = torch.float64 if dtype != torch.float64 else torch.float32
-            args[i] = args[i].to(other)
-            error = error or TypeError
-        return FuzzCase(tuple(args), error=error, specials=specials)
+        ranges = [1.0, w_range, 1.0, 1.0, 1.0]
+        return _draw_case(draw, st, FuzzCase, tensors, device, dtype, shapes, ranges, bad_max=15, dtype_args=(1, 4))
     return strategy()
 
 
