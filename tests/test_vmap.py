@@ -228,6 +228,42 @@ def test_add_out_needs_batched_out(device):
         torch.vmap(lambda a, b, out: torch.ops.myops.add_out(a, b, out), in_dims=(0, None, None))(a, b, out)
 
 
+# (a, b, in_dims): mixed float dtypes where a batched 0-dim sample is physically dimensioned
+# ([V]) or an unbatched 0-dim argument meets one, so that the physical promotion differs from
+# each sample's (float16 [4] with a float32 scalar is float16 per sample, float32 physically).
+_H, _F, _BF = torch.float16, torch.float32, torch.bfloat16
+MIXED_DTYPE_CASES = [
+    pytest.param(((4,), _H), ((V,), _F), (None, 0), id="half_with_batched_float_scalar"),
+    pytest.param(((V, 4), _H), ((V,), _F), (0, 0), id="batched_half_with_batched_float_scalar"),
+    pytest.param(((V,), _H), ((), _F), (0, None), id="batched_half_scalar_with_float_scalar"),
+    pytest.param(((V,), _BF), ((2, 4), _H), (0, None), id="batched_bfloat16_scalar_with_half"),
+    pytest.param(((V,), _F), ((4, V), _H), (0, 1), id="batched_float_scalar_with_batched_half"),
+]
+
+
+@pytest.mark.parametrize("a_spec, b_spec, in_dims", MIXED_DTYPE_CASES)
+@pytest.mark.parametrize("name", ["muladd", "mul", "add", "add_out"])
+def test_mixed_dtypes_promote_per_sample(name, a_spec, b_spec, in_dims, device):
+    """Each sample's dtype and value, bit for bit: the op computes a float32 scalar next to
+    float16 in float32 and rounds once (the rule once promoted by physical rank: a float32
+    result, or add_out's dtype error, where the loop gives float16)."""
+    op = OPS_BY_NAME[name].op
+    a = torch.randn(a_spec[0], device=device).mul(100).to(a_spec[1])
+    b = torch.randn(b_spec[0], device=device).div(3).to(b_spec[1])
+    # PyTorch's promotion of one sample (independent of the ops).
+    dtype = torch.result_type(*(t.select(d, 0) if d is not None else t for t, d in zip((a, b), in_dims)))
+    args, dims, out_arg = [a, b], list(in_dims), None
+    if name == "muladd":
+        args, dims = args + [0.7], dims + [None]
+    if name == "add_out":
+        shape = torch.vmap(torch.add, in_dims=in_dims)(a, b).shape
+        args, dims, out_arg = args + [torch.empty(shape, device=device, dtype=dtype)], dims + [0], 2
+    want = _per_sample(op, _clone(args), dims, out_arg, 0)[0]
+    got = torch.vmap(_vmapped(op, out_arg), in_dims=tuple(dims))(*args)
+    assert got.dtype == want.dtype == dtype
+    assert torch.equal(got, want)
+
+
 def test_per_sample_gradients_of_lltm_backward(device):
     """lltm_backward's weight and bias gradients stay per sample under vmap (they are sums over
     the rows, which must not mix samples): vmap over a batched input equals the loop."""

@@ -11,6 +11,7 @@ import myops
 from myops import reference
 from myops.ops_filtered_lrelu import stylegan3_padding
 from opinfo import Autocast, ErrorCase, OpInfo, Sample, _layout, _t, cast_args
+from opinfo.upfirdn2d import finite_abs
 
 SQRT2 = math.sqrt(2)
 
@@ -260,8 +261,8 @@ def filtered_lrelu_magnitude(x, fu, fd, b, up, down, padding, gain, slope, clamp
     """A bound on the |finite terms| behind each output (OpInfo.fuzz_magnitude): the reference
     on |x| + |b|, |fu|, |fd| (NaN/inf as 0, no clamp), every term non-negative, so leaky_relu
     is the identity; max(1, |slope|) * |gain| bounds what it multiplies a term by."""
-    ab = lambda t: None if t is None else t.detach().double().nan_to_num(0.0, 0.0, 0.0).abs()  # noqa: E731
-    return reference.filtered_lrelu(ab(x), ab(fu), ab(fd), ab(b), up, down, padding, abs(gain) * max(1.0, abs(slope)),
+    return reference.filtered_lrelu(finite_abs(x), finite_abs(fu), finite_abs(fd), finite_abs(b), up, down, padding,
+                                    abs(gain) * max(1.0, abs(slope)),
                                     0.0, None, flip_filter)
 
 

@@ -167,14 +167,14 @@ def _fuzz_upfirdn2d(device):
     return strategy()
 
 
-def _abs(t):
+def finite_abs(t):
     """|t| in float64, its NaN/inf as 0 (OpInfo.fuzz_magnitude counts the finite terms)."""
     return None if t is None else t.detach().double().nan_to_num(0.0, 0.0, 0.0).abs()
 
 
 def upfirdn2d_magnitude(x, f, up, down, padding, flip_filter, gain):
     """The sum of |finite terms| behind each output (OpInfo.fuzz_magnitude): linear in x, f, gain."""
-    return reference.upfirdn2d(_abs(x), _abs(f), up, down, padding, flip_filter, abs(gain))
+    return reference.upfirdn2d(finite_abs(x), finite_abs(f), up, down, padding, flip_filter, abs(gain))
 
 
 OPS = [
