@@ -6,6 +6,7 @@ filters that require grad), and the backward op by name in compiled graphs."""
 import copy
 import itertools
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -127,6 +128,46 @@ def test_fused_kernel_tiles_and_edges(shape, fu, fd, up, down, padding, clamp, f
     (want_dx,) = torch.autograd.grad(want, xs, dy.float())
     got_dx = torch.ops.myops.filtered_lrelu_backward(dy.float(), xs.detach(), f32(fu), f32(fd), bs, *rest)
     torch.testing.assert_close(got_dx, want_dx)
+
+
+# Small planes, at least a vector's worth of them (N * C >= 16 float32 lanes on AVX-512), take
+# the plane path (L planes in the lanes of a vector); one plane at a time takes the row path.
+# Both compute the same sums in the same order: equal values, forward and backward, every dtype
+# and layout (a last group with empty lanes included: 42 planes).
+_PLANE_CASES = [
+    # fu, fd, up, down, padding, clamp, flip, (H, W)
+    pytest.param((4,), (4,), 2, 2, [2, 1, 2, 1], None, False, (8, 8), id="up2-down2-sep4"),
+    pytest.param((3, 5), (2, 2), 2, 1, [1, 2, 3, 0], 0.5, True, (7, 9), id="2d-up2-flip-clamp"),
+    pytest.param(None, (5,), 1, 2, [0, 0, 0, 0], None, False, (12, 11), id="no-fu-down2"),
+    pytest.param((12,), (12,), 2, 2, [11, 11, 11, 11], 1.0, False, (4, 4), id="sep12-4x4"),
+    pytest.param((4,), (3, 3), 4, 4, [2, 1, 2, 1], None, True, (5, 5), id="up4-down4-mixed"),
+    pytest.param((2, 2), None, 3, 3, [-1, 0, 2, -2], 0.7, False, (3, 4), id="up3-down3-crop"),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("fu, fd, up, down, padding, clamp, flip, hw", _PLANE_CASES)
+def test_plane_path_equals_row_path(fu, fd, up, down, padding, clamp, flip, hw, dtype):
+    g = torch.Generator().manual_seed(zlib.crc32(repr((fu, fd, up, down, hw)).encode()))
+    fil = lambda s: None if s is None else (torch.rand(s, generator=g) + 0.1).to(dtype)  # noqa: E731
+    fu, fd = fil(fu), fil(fd)
+    x = torch.randn(2, 21, *hw, generator=g).to(dtype)
+    b = torch.randn(21, generator=g).to(dtype)
+    rest = (up, down, padding, 1.3, 0.2, clamp, flip)
+    for xs in (x, x.contiguous(memory_format=torch.channels_last), x.transpose(2, 3).contiguous().transpose(2, 3)):
+        y = torch.ops.myops.filtered_lrelu(xs, fu, fd, b, *rest)
+        dy = torch.randn(y.shape, generator=g).to(dtype)
+        dx = torch.ops.myops.filtered_lrelu_backward(dy, xs, fu, fd, b, *rest)
+        for n, c in itertools.product(range(2), range(21)):
+            one = (slice(n, n + 1), slice(c, c + 1))
+            y1 = torch.ops.myops.filtered_lrelu(xs[one], fu, fd, b[c:c + 1], *rest)
+            dx1 = torch.ops.myops.filtered_lrelu_backward(dy[one], xs[one], fu, fd, b[c:c + 1], *rest)
+            torch.testing.assert_close(y[one], y1, atol=0, rtol=0)
+            torch.testing.assert_close(dx[one], dx1, atol=0, rtol=0)
+    # and against the reference (float64: the plane path's own accuracy)
+    if dtype == torch.float64:
+        torch.testing.assert_close(y, reference.filtered_lrelu(xs, fu, fd, b, *rest))
+        torch.testing.assert_close(dx, reference.filtered_lrelu_backward(dy, xs, fu, fd, b, *rest))
 
 
 _PEAK_PROBE = """

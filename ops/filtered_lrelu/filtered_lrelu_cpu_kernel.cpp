@@ -18,6 +18,12 @@
 // sequence of operations as the composition of myops' upfirdn2d and bias_act kernels, whatever
 // the tile or thread count: tiles only decide which rows a thread computes (neighbouring tiles
 // compute their shared rows twice), never how.
+// Small planes, at least a vector's worth of them (StyleGAN3's first layers, and a vmap batch
+// folded into N), take upfirdn2d's plane path instead (upfirdn2d_cpu_planes.h): L planes in the
+// lanes of a vector, each step one PlaneStep on interleaved buffers. Rows of a few pixels fill
+// a fraction of a vector and pay the row path's per-row set-up for a handful of outputs; across
+// planes every tap is a full-width FMA. The same sums in the same order (up to the sign of a
+// zero), so both paths give the same values (tests/test_filtered_lrelu.py compares them).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -32,13 +38,17 @@
 #include "ops/filtered_lrelu/filtered_lrelu_kernels.h"
 #include "ops/filtered_lrelu/filtered_lrelu_math.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
+#include "ops/upfirdn2d/upfirdn2d_cpu_planes.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
 
 namespace myops::ops::filtered_lrelu {
 namespace CPU_CAPABILITY {
 namespace {
 
+using upfirdn2d::CPU_CAPABILITY::AxisStep;
 using upfirdn2d::CPU_CAPABILITY::HorizontalPass;
+using upfirdn2d::CPU_CAPABILITY::Lanes;
+using upfirdn2d::CPU_CAPABILITY::PlaneStep;
 using upfirdn2d::CPU_CAPABILITY::load_row;
 using upfirdn2d::CPU_CAPABILITY::row_target;
 using upfirdn2d::CPU_CAPABILITY::store_row;
@@ -185,6 +195,125 @@ const acc_t* biased_row(const scalar_t* p, int64_t stride, int64_t n, bool has_b
   return buf;
 }
 
+// ------------------------------------------------------------ small planes, L at a time
+
+// Whether the plane path runs: upfirdn2d's rule (planes up to 32x32, at least L of them) for x,
+// the intermediate m and the result alike.
+inline bool use_planes(int64_t planes, int64_t lanes, int64_t h, int64_t w, const math::AxisSteps& sy,
+                       const math::AxisSteps& sx, int64_t out_h, int64_t out_w) {
+  using upfirdn2d::CPU_CAPABILITY::use_plane_path;
+  return use_plane_path(planes, lanes, h, w, sy.m, sx.m) && use_plane_path(planes, lanes, sy.m, sx.m, out_h, out_w);
+}
+
+// A step of the chain (what Stage is for the row path) on interleaved buffers.
+template <typename acc_t>
+PlaneStep<acc_t> plane_step(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t dst_h,
+                            int64_t dst_w, const math::Resample& ry, const math::Resample& rx) {
+  const std::vector<acc_t> coef = coefficients<acc_t>(f, reversed);
+  return PlaneStep<acc_t>(coef.data(), f.separable, f.h, f.w, src_h, src_w, dst_h, dst_w, {ry.up, ry.down, ry.pad0},
+                          {rx.up, rx.down, rx.pad0});
+}
+
+// A group's x planes plus each lane's channel bias, gathered into `buf` ([H * W][L]): the
+// values biased_row gives the row path.
+template <typename scalar_t, typename acc_t>
+void gather_biased(const Lanes<const scalar_t>& g, int64_t p0, int64_t C, const scalar_t* b_data, int64_t bs,
+                   int64_t pixels, acc_t* buf, acc_t* tmp, const acc_t* zeros) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  upfirdn2d::CPU_CAPABILITY::gather(g, buf, tmp, zeros);
+  if (b_data == nullptr) return;
+  acc_t lane_bias[Vec::size()] = {};
+  for (int l = 0; l < g.valid; ++l) lane_bias[l] = static_cast<acc_t>(b_data[(p0 + l) % C * bs]);
+  const Vec bias = Vec::loadu(lane_bias);
+  for (int64_t j = 0; j < pixels; ++j) (Vec::loadu(buf + j * Vec::size()) + bias).store(buf + j * Vec::size());
+}
+
+// at::parallel_for's grain over units of work (a tile of a plane's rows, a group of L planes):
+// ~32K multiply-adds (vector ones for a group) per chunk at least.
+inline int64_t grain_for(int64_t work_per_unit) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(work_per_unit, 1)); }
+
+template <typename scalar_t>
+void forward_planes(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, const OptTensor& b,
+                    const Args& a, const at::Tensor& out) {
+  using acc_t = at::opmath_type<scalar_t>;
+  constexpr int L = at::vec::Vectorized<acc_t>::size();
+  const int64_t C = x.size(1), H = x.size(2), W = x.size(3), out_h = out.size(2), out_w = out.size(3);
+  const math::AxisSteps sy = steps_y(a, H, out_h), sx = steps_x(a, W, out_w);
+  const PlaneStep<acc_t> U = plane_step<acc_t>(fu, false, H, W, sy.m, sx.m, sy.u, sx.u);
+  const PlaneStep<acc_t> D = plane_step<acc_t>(fd, false, sy.m, sx.m, out_h, out_w, sy.d, sx.d);
+  const bias_act::Params<acc_t> p = act_params<acc_t>(a);
+  const bool has_b = b.has_value() && b->defined();
+  const scalar_t* b_data = has_b ? b->const_data_ptr<scalar_t>() : nullptr;
+  const int64_t bs = has_b ? b->stride(0) : 0;
+  const scalar_t* x_data = x.const_data_ptr<scalar_t>();
+  scalar_t* out_data = out.data_ptr<scalar_t>();
+  const int64_t m_len = sy.m * sx.m;
+  const int64_t work = m_len * (upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up) + 1) +
+                       out_h * out_w * (fd.w * fd.h + 4) + H * W * 4;
+
+  at::parallel_for(0, (x.size(0) * C + L - 1) / L, grain_for(work), [&](int64_t begin, int64_t end) {
+    const int64_t row_max = std::max(H * W, out_h * out_w);
+    std::vector<acc_t> in_buf(H * W * L), m_buf(m_len * L), out_buf(out_h * out_w * L);
+    std::vector<acc_t> scratch(std::max(U.scratch_len(), D.scratch_len())), tmp(row_max * L), zeros(row_max);
+    Lanes<const scalar_t> src;
+    Lanes<scalar_t> dst;
+    for (int64_t grp = begin; grp < end; ++grp) {
+      upfirdn2d::CPU_CAPABILITY::group_lanes(src, x_data, x, grp, L);
+      upfirdn2d::CPU_CAPABILITY::group_lanes(dst, out_data, out, grp, L);
+      gather_biased(src, grp * L, C, b_data, bs, H * W, in_buf.data(), tmp.data(), zeros.data());
+      U.apply(in_buf.data(), m_buf.data(), scratch.data());
+      activate(m_buf.data(), m_len * L, p);
+      D.apply(m_buf.data(), out_buf.data(), scratch.data());
+      upfirdn2d::CPU_CAPABILITY::scatter(out_buf.data(), dst, tmp.data());
+    }
+  });
+}
+
+template <typename scalar_t>
+void backward_planes(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd,
+                     const OptTensor& b, const Args& a, const at::Tensor& dx) {
+  using acc_t = at::opmath_type<scalar_t>;
+  constexpr int L = at::vec::Vectorized<acc_t>::size();
+  const int64_t C = x.size(1), H = x.size(2), W = x.size(3), out_h = grad.size(2), out_w = grad.size(3);
+  const math::AxisSteps sy = steps_y(a, H, out_h), sx = steps_x(a, W, out_w);
+  const PlaneStep<acc_t> U = plane_step<acc_t>(fu, false, H, W, sy.m, sx.m, sy.u, sx.u);
+  const PlaneStep<acc_t> DT = plane_step<acc_t>(fd, true, out_h, out_w, sy.m, sx.m, sy.dt, sx.dt);
+  const PlaneStep<acc_t> UT = plane_step<acc_t>(fu, true, sy.m, sx.m, H, W, sy.ut, sx.ut);
+  const bias_act::Params<acc_t> p = act_params<acc_t>(a);
+  const bool has_b = b.has_value() && b->defined();
+  const scalar_t* b_data = has_b ? b->const_data_ptr<scalar_t>() : nullptr;
+  const int64_t bs = has_b ? b->stride(0) : 0;
+  const scalar_t* x_data = x.const_data_ptr<scalar_t>();
+  const scalar_t* g_data = grad.const_data_ptr<scalar_t>();
+  scalar_t* dx_data = dx.data_ptr<scalar_t>();
+  const int64_t m_len = sy.m * sx.m;
+  const int64_t work = m_len * (2 * upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up) + fd.w * fd.h + 2) +
+                       (H * W + out_h * out_w) * 4;
+
+  at::parallel_for(0, (x.size(0) * C + L - 1) / L, grain_for(work), [&](int64_t begin, int64_t end) {
+    const int64_t row_max = std::max(H * W, out_h * out_w);
+    std::vector<acc_t> xy_buf(H * W * L), g_buf(out_h * out_w * L), m_buf(m_len * L), dm_buf(m_len * L);
+    std::vector<acc_t> scratch(std::max({U.scratch_len(), DT.scratch_len(), UT.scratch_len()}));
+    std::vector<acc_t> tmp(row_max * L), zeros(row_max);
+    Lanes<const scalar_t> xs, gs;
+    Lanes<scalar_t> dst;
+    for (int64_t grp = begin; grp < end; ++grp) {
+      upfirdn2d::CPU_CAPABILITY::group_lanes(xs, x_data, x, grp, L);
+      upfirdn2d::CPU_CAPABILITY::group_lanes(gs, g_data, grad, grp, L);
+      upfirdn2d::CPU_CAPABILITY::group_lanes(dst, dx_data, dx, grp, L);
+      gather_biased(xs, grp * L, C, b_data, bs, H * W, xy_buf.data(), tmp.data(), zeros.data());
+      U.apply(xy_buf.data(), m_buf.data(), scratch.data());
+      upfirdn2d::CPU_CAPABILITY::gather(gs, g_buf.data(), tmp.data(), zeros.data());
+      DT.apply(g_buf.data(), dm_buf.data(), scratch.data());
+      activate_backward(dm_buf.data(), m_buf.data(), m_len * L, p);
+      UT.apply(dm_buf.data(), xy_buf.data(), scratch.data());  // (x's planes are no longer needed)
+      upfirdn2d::CPU_CAPABILITY::scatter(xy_buf.data(), dst, tmp.data());
+    }
+  });
+}
+
+// ------------------------------------------------------------------------- rows (any planes)
+
 // The tiles of a plane's result rows: about `budget` elements of intermediate rows each (the
 // scratch stays in L2), at least 8 rows (rows shared with the neighbouring tiles are computed
 // twice). Fixed per call, never from the thread count.
@@ -194,8 +323,6 @@ inline int64_t tile_rows(int64_t rows, int64_t ratio, int64_t width) {
                            1);
 }
 
-// at::parallel_for's grain over (plane, tile) units: ~32K multiply-adds per chunk at least.
-inline int64_t grain_for(int64_t work_per_unit) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(work_per_unit, 1)); }
 
 template <typename scalar_t>
 void forward(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, const OptTensor& b, const Args& a,
@@ -313,14 +440,26 @@ void backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu
 void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd,
                                   const OptTensor& b, const Args& a, const at::Tensor& out) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_cpu", [&] {
-    forward<scalar_t>(x, fu, fd, b, a, out);
+    const math::AxisSteps sy = steps_y(a, x.size(2), out.size(2)), sx = steps_x(a, x.size(3), out.size(3));
+    if (use_planes(x.size(0) * x.size(1), at::vec::Vectorized<at::opmath_type<scalar_t>>::size(), x.size(2), x.size(3),
+                   sy, sx, out.size(2), out.size(3))) {
+      forward_planes<scalar_t>(x, fu, fd, b, a, out);
+    } else {
+      forward<scalar_t>(x, fu, fd, b, a, out);
+    }
   });
 }
 
 void filtered_lrelu_fused_backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu,
                                    const FusedFilter& fd, const OptTensor& b, const Args& a, const at::Tensor& dx) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_backward_cpu", [&] {
-    backward<scalar_t>(grad, x, fu, fd, b, a, dx);
+    const math::AxisSteps sy = steps_y(a, x.size(2), grad.size(2)), sx = steps_x(a, x.size(3), grad.size(3));
+    if (use_planes(x.size(0) * x.size(1), at::vec::Vectorized<at::opmath_type<scalar_t>>::size(), x.size(2), x.size(3),
+                   sy, sx, grad.size(2), grad.size(3))) {
+      backward_planes<scalar_t>(grad, x, fu, fd, b, a, dx);
+    } else {
+      backward<scalar_t>(grad, x, fu, fd, b, a, dx);
+    }
   });
 }
 

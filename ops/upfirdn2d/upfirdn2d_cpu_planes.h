@@ -104,6 +104,15 @@ void lanes_of(Lanes<T>& g, T* data, int64_t p0, int64_t count, int64_t C, int64_
   g.col_stride = s3;
 }
 
+// The lanes of group `grp` of tensor t ([N, C, H, W], any strides; `data` its data pointer):
+// planes grp * L ... (the last group may have fewer).
+template <typename T>
+void group_lanes(Lanes<T>& g, T* data, const at::Tensor& t, int64_t grp, int L) {
+  const int64_t planes = t.size(0) * t.size(1), p0 = grp * L;
+  lanes_of(g, data, p0, std::min<int64_t>(L, planes - p0), t.size(1), t.stride(0), t.stride(1), t.size(2), t.size(3),
+           t.stride(2), t.stride(3), L);
+}
+
 // buf[j][l] (op-math, j over the group's pixels in row-major order) = lane l's pixel j.
 // `tmp` holds L rows of row_len op-math values, `zeros` row_len zeros (the empty lanes).
 template <typename scalar_t, typename acc_t>
@@ -283,35 +292,41 @@ struct TapRuns {
   }
 };
 
-// upfirdn2d of x into out (both [N, C, H, W], any strides) by the plane path.
-template <typename scalar_t>
-void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
-  using acc_t = at::opmath_type<scalar_t>;
-  using Vec = at::vec::Vectorized<acc_t>;
-  constexpr int L = Vec::size();
-  static_assert(L <= 64, "Lanes holds at most 64 planes");
-  const int64_t C = x.size(1), in_h = x.size(2), in_w = x.size(3);
-  const int64_t out_h = out.size(2), out_w = out.size(3);
-  const int64_t planes = x.size(0) * C, groups = (planes + L - 1) / L;
-  const bool separable = a.kind == FilterKind::Separable;
-  const int64_t fw = a.fw;
-  const acc_t* coef = coef_t.const_data_ptr<acc_t>();
-  const std::vector<Span> hs = spans(out_w, a.up_x, a.down_x, a.pad_x0, a.fw, in_w);
-  const std::vector<Span> vs = spans(out_h, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
-  // 1-D: the input rows the vertical taps reach, [lo, hi], each filtered horizontally once.
-  int64_t lo = in_h, hi = -1;
-  for (const Span& s : vs) {
-    if (s.n > 0) lo = std::min(lo, s.first), hi = std::max(hi, s.first + s.n - 1);
-  }
-  const int64_t h_rows = std::max<int64_t>(hi - lo + 1, 0);
-  // The steps, with their taps in the row path's order. A class key numbers the distinct tap
-  // sets (a span along an axis is fixed by its first coefficient k and count n).
-  const int64_t max_nx = math::max_taps(a.fw, a.up_x) + 1, max_ny = math::max_taps(a.fh, a.up_y) + 1;
-  // (no tap: k may lie anywhere, and every such span is the same empty sum: key 0)
-  const auto key_x = [&](const Span& s) { return s.n > 0 ? s.k * max_nx + s.n : 0; };
-  const auto key_y = [&](const Span& s) { return s.n > 0 ? s.k * max_ny + s.n : 0; };
+// The resampling along one axis: upsample by `up`, pad by `pad0` before, keep every `down`-th.
+struct AxisStep {
+  int64_t up, down, pad0;
+};
+
+// One upfirdn2d step on interleaved buffers ([H][W][L] op-math vectors of L planes), planned
+// once per call: in_h x in_w -> out_h x out_w with the correlation-order coefficients `coef`
+// ([fw] for a separable filter, used along both axes, or [fh][fw]). upfirdn2d's plane path is
+// one step; filtered_lrelu's fused kernel chains them (filtered_lrelu_cpu_kernel.cpp).
+template <typename acc_t>
+struct PlaneStep {
+  bool separable;
+  int64_t out_w;
+  int64_t lo = 0, h_rows = 0;   // 1-D: the input rows [lo, lo + h_rows) the vertical taps reach
   TapRuns<acc_t> step1, step2;  // 2-D: step1 only; 1-D: horizontal, then vertical
-  {
+
+  PlaneStep(const acc_t* coef, bool separable_, int64_t fh, int64_t fw, int64_t in_h, int64_t in_w, int64_t out_h,
+            int64_t out_w_, AxisStep y, AxisStep x)
+      : separable(separable_), out_w(out_w_) {
+    constexpr int L = at::vec::Vectorized<acc_t>::size();
+    const std::vector<Span> hs = spans(out_w, x.up, x.down, x.pad0, fw, in_w);
+    const std::vector<Span> vs = spans(out_h, y.up, y.down, y.pad0, fh, in_h);
+    // 1-D: the input rows the vertical taps reach, each filtered horizontally once.
+    int64_t hi = -1;
+    lo = in_h;
+    for (const Span& s : vs) {
+      if (s.n > 0) lo = std::min(lo, s.first), hi = std::max(hi, s.first + s.n - 1);
+    }
+    h_rows = std::max<int64_t>(hi - lo + 1, 0);
+    // The taps in the row path's order. A class key numbers the distinct tap sets (a span
+    // along an axis is fixed by its first coefficient k and count n).
+    const int64_t max_nx = math::max_taps(fw, x.up) + 1, max_ny = math::max_taps(fh, y.up) + 1;
+    // (no tap: k may lie anywhere, and every such span is the same empty sum: key 0)
+    const auto key_x = [&](const Span& s) { return s.n > 0 ? s.k * max_nx + s.n : 0; };
+    const auto key_y = [&](const Span& s) { return s.n > 0 ? s.k * max_ny + s.n : 0; };
     std::vector<std::vector<std::array<int64_t, 2>>> pending;
     std::vector<acc_t> ws;
     std::vector<int64_t> offs;
@@ -320,7 +335,7 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
         for (int64_t ox = 0; ox < out_w; ++ox) {
           const Span& h = hs[ox];
           ws.clear(), offs.clear();
-          for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * a.up_x]), offs.push_back(t * L);
+          for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * x.up]), offs.push_back(t * L);
           step1.add(pending, key_x(h), ws.data(), offs.data(), h.n, (iy * in_w + h.first) * L, ((iy - lo) * out_w + ox) * L);
         }
       }
@@ -329,14 +344,14 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
       for (int64_t oy = 0; oy < out_h; ++oy) {
         const Span& v = vs[oy];
         ws.clear(), offs.clear();
-        for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef[v.k + t * a.up_y]), offs.push_back(t * out_w * L);
+        for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef[v.k + t * y.up]), offs.push_back(t * out_w * L);
         for (int64_t ox = 0; ox < out_w; ++ox) {
           step2.add(pending, key_y(v), ws.data(), offs.data(), v.n, ((v.first - lo) * out_w + ox) * L, (oy * out_w + ox) * L);
         }
       }
       step2.finish(pending);
     } else {
-      const int64_t keys_x = a.fw * max_nx;
+      const int64_t keys_x = fw * max_nx;
       for (int64_t oy = 0; oy < out_h; ++oy) {
         const Span& v = vs[oy];
         for (int64_t ox = 0; ox < out_w; ++ox) {
@@ -344,7 +359,7 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
           ws.clear(), offs.clear();
           for (int64_t ty = 0; ty < v.n; ++ty) {  // vertical tap, then horizontal tap
             for (int64_t tx = 0; tx < h.n; ++tx) {
-              ws.push_back(coef[(v.k + ty * a.up_y) * fw + h.k + tx * a.up_x]);
+              ws.push_back(coef[(v.k + ty * y.up) * fw + h.k + tx * x.up]);
               offs.push_back((ty * in_w + tx) * L);
             }
           }
@@ -355,6 +370,32 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
       step1.finish(pending);
     }
   }
+
+  // The values of the scratch apply() needs (1-D: the horizontally filtered rows).
+  int64_t scratch_len() const { return separable ? h_rows * out_w * at::vec::Vectorized<acc_t>::size() : 0; }
+
+  void apply(const acc_t* in, acc_t* out, acc_t* scratch) const {
+    if (separable) {
+      step1.apply(in, scratch);
+      step2.apply(scratch, out);
+    } else {
+      step1.apply(in, out);
+    }
+  }
+};
+
+// upfirdn2d of x into out (both [N, C, H, W], any strides) by the plane path.
+template <typename scalar_t>
+void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
+  using acc_t = at::opmath_type<scalar_t>;
+  using Vec = at::vec::Vectorized<acc_t>;
+  constexpr int L = Vec::size();
+  static_assert(L <= 64, "Lanes holds at most 64 planes");
+  const int64_t in_h = x.size(2), in_w = x.size(3), out_h = out.size(2), out_w = out.size(3);
+  const int64_t groups = (x.size(0) * x.size(1) + L - 1) / L;
+  const bool separable = a.kind == FilterKind::Separable;
+  const PlaneStep<acc_t> step(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, in_h, in_w, out_h, out_w,
+                              {a.up_y, a.down_y, a.pad_y0}, {a.up_x, a.down_x, a.pad_x0});
   const int64_t taps_per_output = separable
       ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
       : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
@@ -367,32 +408,20 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
 
   at::parallel_for(0, groups, grain, [&](int64_t begin, int64_t end) {
     const int64_t row_max = std::max(in_h * in_w, out_h * out_w);
-    std::vector<acc_t> in_buf(in_h * in_w * L), out_buf(out_h * out_w * L), h_buf(separable ? h_rows * out_w * L : 0);
+    std::vector<acc_t> in_buf(in_h * in_w * L), out_buf(out_h * out_w * L), scratch(step.scratch_len());
     std::vector<acc_t> tmp(row_max * L), zeros(row_max, acc_t(0));
-    Lanes<const scalar_t> src;
+    Lanes<const scalar_t> src, next;
     Lanes<scalar_t> dst;
-    Lanes<const scalar_t> next;
-    const auto lanes_in = [&](Lanes<const scalar_t>& g, int64_t grp) {
-      const int64_t p0 = grp * L;
-      lanes_of(g, x_data, p0, std::min<int64_t>(L, planes - p0), C, x.stride(0), x.stride(1), in_h, in_w,
-               x.stride(2), x.stride(3), L);
-    };
-    lanes_in(next, begin);
+    group_lanes(next, x_data, x, begin, L);
     for (int64_t grp = begin; grp < end; ++grp) {
-      const int64_t p0 = grp * L, count = std::min<int64_t>(L, planes - p0);
       src = next;
       if (grp + 1 < end) {
-        lanes_in(next, grp + 1);
+        group_lanes(next, x_data, x, grp + 1, L);
         prefetch_planes(next);
       }
-      lanes_of(dst, out_data, p0, count, C, out.stride(0), out.stride(1), out_h, out_w, out.stride(2), out.stride(3), L);
+      group_lanes(dst, out_data, out, grp, L);
       gather(src, in_buf.data(), tmp.data(), zeros.data());
-      if (separable) {
-        step1.apply(in_buf.data(), h_buf.data());
-        step2.apply(h_buf.data(), out_buf.data());
-      } else {
-        step1.apply(in_buf.data(), out_buf.data());
-      }
+      step.apply(in_buf.data(), out_buf.data(), scratch.data());
       scatter(out_buf.data(), dst, tmp.data());
     }
   });
