@@ -130,8 +130,11 @@ def _fuzz_filter(draw, st, device, x_dtype, max_taps):
     return f.to(dtype).as_strided(f.shape, f.stride(), 0).to(device) if f.is_contiguous() else f.to(device, dtype)
 
 
-# 0 channels now and then (the reference cannot run those: test_fuzz counts them "empty").
-CHANNELS_CHOICES = (0, 1, 1, 2, 2, 3, 3, 1)
+# 0 channels now and then (the reference cannot run those: test_fuzz counts them "empty"), and
+# now and then enough planes (N * C up to 34) for the CPU plane path, which takes L at a time
+# (16 float32 lanes on AVX-512, 8 on AVX2; 34 leaves a partial last group): with at most 6
+# planes the fuzz never reached it.
+CHANNELS_CHOICES = (0, 1, 1, 2, 2, 3, 3, 1, 9, 17)
 
 
 def _fuzz_upfirdn2d(device):
