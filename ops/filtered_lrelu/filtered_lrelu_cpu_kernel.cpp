@@ -45,7 +45,6 @@ namespace myops::ops::filtered_lrelu {
 namespace CPU_CAPABILITY {
 namespace {
 
-using upfirdn2d::CPU_CAPABILITY::AxisStep;
 using upfirdn2d::CPU_CAPABILITY::HorizontalPass;
 using upfirdn2d::CPU_CAPABILITY::Lanes;
 using upfirdn2d::CPU_CAPABILITY::PlaneStep;
@@ -248,8 +247,8 @@ void forward_planes(const at::Tensor& x, const FusedFilter& fu, const FusedFilte
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   scalar_t* out_data = out.data_ptr<scalar_t>();
   const int64_t m_len = sy.m * sx.m;
-  const int64_t work = m_len * (upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up) + 1) +
-                       out_h * out_w * (fd.w * fd.h + 4) + H * W * 4;
+  const int64_t u_taps = upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up);
+  const int64_t work = m_len * (u_taps + 1) + out_h * out_w * (fd.w * fd.h + 4) + H * W * 4;
 
   at::parallel_for(0, (x.size(0) * C + L - 1) / L, grain_for(work), [&](int64_t begin, int64_t end) {
     const int64_t row_max = std::max(H * W, out_h * out_w);
@@ -287,8 +286,8 @@ void backward_planes(const at::Tensor& grad, const at::Tensor& x, const FusedFil
   const scalar_t* g_data = grad.const_data_ptr<scalar_t>();
   scalar_t* dx_data = dx.data_ptr<scalar_t>();
   const int64_t m_len = sy.m * sx.m;
-  const int64_t work = m_len * (2 * upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up) + fd.w * fd.h + 2) +
-                       (H * W + out_h * out_w) * 4;
+  const int64_t u_taps = upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up);
+  const int64_t work = m_len * (2 * u_taps + fd.w * fd.h + 2) + (H * W + out_h * out_w) * 4;
 
   at::parallel_for(0, (x.size(0) * C + L - 1) / L, grain_for(work), [&](int64_t begin, int64_t end) {
     const int64_t row_max = std::max(H * W, out_h * out_w);
@@ -322,7 +321,6 @@ inline int64_t tile_rows(int64_t rows, int64_t ratio, int64_t width) {
   return std::max<int64_t>(std::min<int64_t>(std::max<int64_t>(budget / std::max<int64_t>(ratio * width, 1), 8), rows),
                            1);
 }
-
 
 template <typename scalar_t>
 void forward(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, const OptTensor& b, const Args& a,
