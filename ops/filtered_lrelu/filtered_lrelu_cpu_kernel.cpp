@@ -185,12 +185,29 @@ bias_act::Params<acc_t> act_params(const Args& a) {
           false};
 }
 
-// x's row iy of one plane plus the channel's bias, in op-math (x's own row when it needs no
-// conversion and there is no bias). The same value the composition's bias_act computes.
+// The per-channel bias b ([C], any stride), or none.
+template <typename scalar_t>
+struct ChannelBias {
+  const scalar_t* data = nullptr;
+  int64_t stride = 0;
+
+  explicit ChannelBias(const OptTensor& b) {
+    if (b.has_value() && b->defined()) data = b->const_data_ptr<scalar_t>(), stride = b->stride(0);
+  }
+  bool present() const { return data != nullptr; }
+  // Channel c's bias in op-math (0 without one).
+  template <typename acc_t>
+  acc_t of(int64_t c) const { return present() ? static_cast<acc_t>(data[c * stride]) : acc_t(0); }
+};
+
+// x's row iy of one plane of channel c plus the channel's bias, in op-math (x's own row when it
+// needs no conversion and there is no bias). The same value the composition's bias_act computes.
 template <typename scalar_t, typename acc_t>
-const acc_t* biased_row(const scalar_t* p, int64_t stride, int64_t n, bool has_b, acc_t bias, acc_t* buf) {
-  if (!has_b) return load_row(p, stride, n, buf);
-  for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<acc_t>(p[i * stride]) + bias;
+const acc_t* biased_row(const scalar_t* p, int64_t stride, int64_t n, const ChannelBias<scalar_t>& bias, int64_t c,
+                        acc_t* buf) {
+  if (!bias.present()) return load_row(p, stride, n, buf);
+  const acc_t b = bias.template of<acc_t>(c);
+  for (int64_t i = 0; i < n; ++i) buf[i] = static_cast<acc_t>(p[i * stride]) + b;
   return buf;
 }
 
@@ -198,10 +215,14 @@ const acc_t* biased_row(const scalar_t* p, int64_t stride, int64_t n, bool has_b
 
 // Whether the plane path runs: upfirdn2d's rule (planes up to 32x32, at least L of them) for x,
 // the intermediate m and the result alike.
-inline bool use_planes(int64_t planes, int64_t lanes, int64_t h, int64_t w, const math::AxisSteps& sy,
-                       const math::AxisSteps& sx, int64_t out_h, int64_t out_w) {
+// `out`: the forward's result (or the backward's grad, its shape).
+template <typename scalar_t>
+bool plane_path(const at::Tensor& x, const at::Tensor& out, const Args& a) {
   using upfirdn2d::CPU_CAPABILITY::use_plane_path;
-  return use_plane_path(planes, lanes, h, w, sy.m, sx.m) && use_plane_path(planes, lanes, sy.m, sx.m, out_h, out_w);
+  const int64_t planes = x.size(0) * x.size(1), lanes = at::vec::Vectorized<at::opmath_type<scalar_t>>::size();
+  const math::AxisSteps sy = steps_y(a, x.size(2), out.size(2)), sx = steps_x(a, x.size(3), out.size(3));
+  return use_plane_path(planes, lanes, x.size(2), x.size(3), sy.m, sx.m) &&
+         use_plane_path(planes, lanes, sy.m, sx.m, out.size(2), out.size(3));
 }
 
 // A step of the chain (what Stage is for the row path) on interleaved buffers.
@@ -216,15 +237,15 @@ PlaneStep<acc_t> plane_step(const FusedFilter& f, bool reversed, int64_t src_h, 
 // A group's x planes plus each lane's channel bias, gathered into `buf` ([H * W][L]): the
 // values biased_row gives the row path.
 template <typename scalar_t, typename acc_t>
-void gather_biased(const Lanes<const scalar_t>& g, int64_t p0, int64_t C, const scalar_t* b_data, int64_t bs,
+void gather_biased(const Lanes<const scalar_t>& g, int64_t p0, int64_t C, const ChannelBias<scalar_t>& bias,
                    int64_t pixels, acc_t* buf, acc_t* tmp, const acc_t* zeros) {
   using Vec = at::vec::Vectorized<acc_t>;
   upfirdn2d::CPU_CAPABILITY::gather(g, buf, tmp, zeros);
-  if (b_data == nullptr) return;
+  if (!bias.present()) return;
   acc_t lane_bias[Vec::size()] = {};
-  for (int l = 0; l < g.valid; ++l) lane_bias[l] = static_cast<acc_t>(b_data[(p0 + l) % C * bs]);
-  const Vec bias = Vec::loadu(lane_bias);
-  for (int64_t j = 0; j < pixels; ++j) (Vec::loadu(buf + j * Vec::size()) + bias).store(buf + j * Vec::size());
+  for (int l = 0; l < g.valid; ++l) lane_bias[l] = bias.template of<acc_t>((p0 + l) % C);
+  const Vec lanes = Vec::loadu(lane_bias);
+  for (int64_t j = 0; j < pixels; ++j) (Vec::loadu(buf + j * Vec::size()) + lanes).store(buf + j * Vec::size());
 }
 
 // at::parallel_for's grain over units of work (a tile of a plane's rows, a group of L planes):
@@ -241,9 +262,7 @@ void forward_planes(const at::Tensor& x, const FusedFilter& fu, const FusedFilte
   const PlaneStep<acc_t> U = plane_step<acc_t>(fu, false, H, W, sy.m, sx.m, sy.u, sx.u);
   const PlaneStep<acc_t> D = plane_step<acc_t>(fd, false, sy.m, sx.m, out_h, out_w, sy.d, sx.d);
   const bias_act::Params<acc_t> p = act_params<acc_t>(a);
-  const bool has_b = b.has_value() && b->defined();
-  const scalar_t* b_data = has_b ? b->const_data_ptr<scalar_t>() : nullptr;
-  const int64_t bs = has_b ? b->stride(0) : 0;
+  const ChannelBias<scalar_t> bias(b);
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   scalar_t* out_data = out.data_ptr<scalar_t>();
   const int64_t m_len = sy.m * sx.m;
@@ -259,7 +278,7 @@ void forward_planes(const at::Tensor& x, const FusedFilter& fu, const FusedFilte
     for (int64_t grp = begin; grp < end; ++grp) {
       upfirdn2d::CPU_CAPABILITY::group_lanes(src, x_data, x, grp, L);
       upfirdn2d::CPU_CAPABILITY::group_lanes(dst, out_data, out, grp, L);
-      gather_biased(src, grp * L, C, b_data, bs, H * W, in_buf.data(), tmp.data(), zeros.data());
+      gather_biased(src, grp * L, C, bias, H * W, in_buf.data(), tmp.data(), zeros.data());
       U.apply(in_buf.data(), m_buf.data(), scratch.data());
       activate(m_buf.data(), m_len * L, p);
       D.apply(m_buf.data(), out_buf.data(), scratch.data());
@@ -279,9 +298,7 @@ void backward_planes(const at::Tensor& grad, const at::Tensor& x, const FusedFil
   const PlaneStep<acc_t> DT = plane_step<acc_t>(fd, true, out_h, out_w, sy.m, sx.m, sy.dt, sx.dt);
   const PlaneStep<acc_t> UT = plane_step<acc_t>(fu, true, sy.m, sx.m, H, W, sy.ut, sx.ut);
   const bias_act::Params<acc_t> p = act_params<acc_t>(a);
-  const bool has_b = b.has_value() && b->defined();
-  const scalar_t* b_data = has_b ? b->const_data_ptr<scalar_t>() : nullptr;
-  const int64_t bs = has_b ? b->stride(0) : 0;
+  const ChannelBias<scalar_t> bias(b);
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   const scalar_t* g_data = grad.const_data_ptr<scalar_t>();
   scalar_t* dx_data = dx.data_ptr<scalar_t>();
@@ -300,7 +317,7 @@ void backward_planes(const at::Tensor& grad, const at::Tensor& x, const FusedFil
       upfirdn2d::CPU_CAPABILITY::group_lanes(xs, x_data, x, grp, L);
       upfirdn2d::CPU_CAPABILITY::group_lanes(gs, g_data, grad, grp, L);
       upfirdn2d::CPU_CAPABILITY::group_lanes(dst, dx_data, dx, grp, L);
-      gather_biased(xs, grp * L, C, b_data, bs, H * W, xy_buf.data(), tmp.data(), zeros.data());
+      gather_biased(xs, grp * L, C, bias, H * W, xy_buf.data(), tmp.data(), zeros.data());
       U.apply(xy_buf.data(), m_buf.data(), scratch.data());
       upfirdn2d::CPU_CAPABILITY::gather(gs, g_buf.data(), tmp.data(), zeros.data());
       DT.apply(g_buf.data(), dm_buf.data(), scratch.data());
@@ -332,9 +349,7 @@ void forward(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, 
   const Stage<acc_t> D(fd, false, sy.m, sx.m, out_h, out_w, sy.d, sx.d);
   const bias_act::Params<acc_t> p = act_params<acc_t>(a);
 
-  const bool has_b = b.has_value() && b->defined();
-  const scalar_t* b_data = has_b ? b->const_data_ptr<scalar_t>() : nullptr;
-  const int64_t bs = has_b ? b->stride(0) : 0;
+  const ChannelBias<scalar_t> bias(b);
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   scalar_t* out_data = out.data_ptr<scalar_t>();
   const int64_t xs0 = x.stride(0), xs1 = x.stride(1), xs2 = x.stride(2), xs3 = x.stride(3);
@@ -351,13 +366,12 @@ void forward(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, 
       const int64_t plane = unit / tiles, tile = unit % tiles, n = plane / C, c = plane % C;
       const scalar_t* xp = x_data + n * xs0 + c * xs1;
       scalar_t* op = out_data + n * os0 + c * os1;
-      const acc_t bias = has_b ? static_cast<acc_t>(b_data[c * bs]) : acc_t(0);
       const int64_t o0 = tile * tile_h, o1 = std::min(o0 + tile_h, out_h);
 
       const auto [mlo, mhi] = D.source_rows(o0, o1);
       const auto [xlo, xhi] = mhi >= mlo ? U.source_rows(mlo, mhi + 1) : std::pair<int64_t, int64_t>{0, -1};
       u.begin(xlo, xhi);
-      for (int64_t iy = xlo; iy <= xhi; ++iy) u.ingest(iy, biased_row(xp + iy * xs2, xs3, W, has_b, bias, in_row.data()));
+      for (int64_t iy = xlo; iy <= xhi; ++iy) u.ingest(iy, biased_row(xp + iy * xs2, xs3, W, bias, c, in_row.data()));
       d.begin(mlo, mhi);
       for (int64_t my = mlo; my <= mhi; ++my) {
         u.emit(my, m_row.data());
@@ -384,9 +398,7 @@ void backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu
   const Stage<acc_t> UT(fu, true, sy.m, sx.m, H, W, sy.ut, sx.ut);
   const bias_act::Params<acc_t> p = act_params<acc_t>(a);
 
-  const bool has_b = b.has_value() && b->defined();
-  const scalar_t* b_data = has_b ? b->const_data_ptr<scalar_t>() : nullptr;
-  const int64_t bs = has_b ? b->stride(0) : 0;
+  const ChannelBias<scalar_t> bias(b);
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   const scalar_t* g_data = grad.const_data_ptr<scalar_t>();
   scalar_t* dx_data = dx.data_ptr<scalar_t>();
@@ -406,7 +418,6 @@ void backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu
       const scalar_t* xp = x_data + n * xs0 + c * xs1;
       const scalar_t* gp = g_data + n * gs0 + c * gs1;
       scalar_t* dp = dx_data + n * ds0 + c * ds1;
-      const acc_t bias = has_b ? static_cast<acc_t>(b_data[c * bs]) : acc_t(0);
       const int64_t i0 = tile * tile_h, i1 = std::min(i0 + tile_h, H);
 
       const auto [mlo, mhi] = UT.source_rows(i0, i1);
@@ -414,7 +425,7 @@ void backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu
       const auto [xlo, xhi] = any ? U.source_rows(mlo, mhi + 1) : std::pair<int64_t, int64_t>{0, -1};
       const auto [glo, ghi] = any ? DT.source_rows(mlo, mhi + 1) : std::pair<int64_t, int64_t>{0, -1};
       u.begin(xlo, xhi);
-      for (int64_t iy = xlo; iy <= xhi; ++iy) u.ingest(iy, biased_row(xp + iy * xs2, xs3, W, has_b, bias, in_row.data()));
+      for (int64_t iy = xlo; iy <= xhi; ++iy) u.ingest(iy, biased_row(xp + iy * xs2, xs3, W, bias, c, in_row.data()));
       dt.begin(glo, ghi);
       for (int64_t gy = glo; gy <= ghi; ++gy) dt.ingest(gy, load_row(gp + gy * gs2, gs3, out_w, g_row.data()));
       ut.begin(mlo, mhi);
@@ -438,9 +449,7 @@ void backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu
 void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd,
                                   const OptTensor& b, const Args& a, const at::Tensor& out) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_cpu", [&] {
-    const math::AxisSteps sy = steps_y(a, x.size(2), out.size(2)), sx = steps_x(a, x.size(3), out.size(3));
-    if (use_planes(x.size(0) * x.size(1), at::vec::Vectorized<at::opmath_type<scalar_t>>::size(), x.size(2), x.size(3),
-                   sy, sx, out.size(2), out.size(3))) {
+    if (plane_path<scalar_t>(x, out, a)) {
       forward_planes<scalar_t>(x, fu, fd, b, a, out);
     } else {
       forward<scalar_t>(x, fu, fd, b, a, out);
@@ -451,9 +460,7 @@ void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, co
 void filtered_lrelu_fused_backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu,
                                    const FusedFilter& fd, const OptTensor& b, const Args& a, const at::Tensor& dx) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_backward_cpu", [&] {
-    const math::AxisSteps sy = steps_y(a, x.size(2), grad.size(2)), sx = steps_x(a, x.size(3), grad.size(3));
-    if (use_planes(x.size(0) * x.size(1), at::vec::Vectorized<at::opmath_type<scalar_t>>::size(), x.size(2), x.size(3),
-                   sy, sx, grad.size(2), grad.size(3))) {
+    if (plane_path<scalar_t>(x, grad, a)) {
       backward_planes<scalar_t>(grad, x, fu, fd, b, a, dx);
     } else {
       backward<scalar_t>(grad, x, fu, fd, b, a, dx);
