@@ -19,6 +19,7 @@
 //   lltm:               t_pre = [t_old_h, t_input] W^T + X t_W^T + t_bias,
 //                       (t_new_h, t_new_cell) = J(z) (t_pre, t_old_cell) = double_backward's first
 //                       two outputs (its g = 0: they do not depend on it);
+//   lltm_cell:          the same J(z) (t_pre, t_old_cell);
 //   lltm_cell_backward: t = J^T t_g + sum_j g_j H_j t_z = lltm_cell_backward(t_g, z)
 //                       + double_backward(t_z, g, z)'s last two outputs (so hessian =
 //                       jacfwd(jacrev(f)) works);
@@ -177,6 +178,34 @@ std::tuple<Tensor, Tensor> lltm_gates_backward_autograd(const Tensor& grad_h, co
   return below_autograd([&] { return myops::lltm_gates_backward(grad_h, grad_cell, new_cell, gates); });
 }
 
+// lltm_cell: the cell from its gate pre-activations (what lltm's vmap rule calls for batched
+// weights), differentiable twice: its backward is lltm_cell_backward (itself differentiable), its
+// tangent J(z) t_z the first two outputs of lltm_cell_double_backward (see the top of the file).
+std::tuple<Tensor, Tensor> lltm_cell_autograd(const Tensor& pre_gates, const Tensor& old_cell) {
+  auto node = make_node(
+      "MyopsLltmCellBackward",
+      [](const BackwardArgs& s) -> variable_list {
+        auto [d_gates, d_old_cell] = myops::lltm_cell_backward(s.grads[0], s.grads[1], s.saved[0], s.saved[1]);
+        return {d_gates, d_old_cell};
+      },
+      pre_gates, old_cell);
+  if (node) {
+    node->save(pre_gates);
+    node->save(old_cell);
+  }
+  auto [new_h, new_cell] = below_autograd([&] { return myops::lltm_cell(pre_gates, old_cell); });
+  set_history(node, {new_h, new_cell});
+  if (any_tangent(pre_gates, old_cell)) {
+    const Tensor pre = primal(pre_gates), oc = primal(old_cell);
+    const Tensor zeros = at::zeros_like(oc);
+    auto [t_h, t_cell, unused_gates, unused_cell] = myops::lltm_cell_double_backward(
+        tangent_or_zeros(pre_gates, pre), tangent_or_zeros(old_cell, oc), zeros, zeros, pre, oc);
+    set_tangent(new_h, t_h);
+    set_tangent(new_cell, t_cell);
+  }
+  return {new_h, new_cell};
+}
+
 // lltm_cell_backward: differentiable once (lltm's double backward), in both modes; its
 // derivative is lltm_cell_double_backward.
 std::tuple<Tensor, Tensor> lltm_cell_backward_autograd(const Tensor& grad_h, const Tensor& grad_cell,
@@ -241,6 +270,7 @@ TORCH_LIBRARY_IMPL(myops, Autograd, m) {
   m.impl("lltm_forward", &lltm_forward_autograd);
   m.impl("lltm_backward", &lltm_backward_autograd);
   m.impl("lltm_gates_backward", &lltm_gates_backward_autograd);
+  m.impl("lltm_cell", &lltm_cell_autograd);
   m.impl("lltm_cell_backward", &lltm_cell_backward_autograd);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_autograd);
 }

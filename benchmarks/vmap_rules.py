@@ -14,13 +14,15 @@ something on a shared machine):
 - loop: a Python loop over the samples + torch.stack (what users write without vmap).
 The case marked "loop in rule" batches upfirdn2d's filter, which the op takes once for the whole
 tensor: its rule loops over the samples itself (one op call each), so it stays near the
-fallback. Per-sample filters would be a grouped convolution (ATen's conv2d with groups =
-V*N*C on the zero-stuffed, padded input ran this case in ~0.2x the loop's time), but that is a
-second implementation of upfirdn2d (up/down/padding/flip/gain/separable filters, every dtype
-and memory format) next to its kernels, so the rule does not take it. lltm's batched weights
-(model ensembles) are no longer looped: one baddbmm for the pre-activations, then the op's gate
-pass on the folded rows (ops/lltm/lltm_batching.cpp); lltm_backward's rule calls the gate pass
-alone (lltm_gates_backward) on the folded rows and computes the per-sample products itself.
+fallback. One grouped ATen convolution over the samples' channels instead (tried 2026-12-03:
+at::convolution in the op-math type on the zero-stuffed, padded [N, V*C, H, W]) ran this case
+no faster (1.4-1.6x the Python loop, 1.7-2.2x the fallback, against 1.45x and 1.7x for the loop
+in the rule; oneDNN's depthwise convolution took ~150-300 us of it), and on large images it
+would trade the op's kernels for a convolution 3-5x slower than them
+(benchmarks/bench_upfirdn2d.py), so the rule keeps the loop. lltm's batched weights (model
+ensembles) are one baddbmm for the pre-activations, then lltm_cell (the cell alone) on the
+folded rows (ops/lltm/lltm_batching.cpp); lltm_backward's rule calls the gate pass alone
+(lltm_gates_backward) on the folded rows and computes the per-sample products itself.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def cases():
         ("filtered_lrelu_backward", "filtered_lrelu_backward", (r(V, *fl_out), x_img, *fl), (0, 0) + (None,) * 10),
         ("lltm rows [64] x [8, 16], S=32", "lltm", (r(V, B, F), weights, bias, r(V, B, S), r(V, B, S)),
          (0, None, None, 0, 0)),
-        ("lltm batched weights (bmm + gate pass)", "lltm",
+        ("lltm batched weights (baddbmm + lltm_cell)", "lltm",
          (r(V, B, F), weights.expand(V, *weights.shape).contiguous(), bias, r(V, B, S), r(V, B, S)),
          (0, 0, None, 0, 0)),
         ("lltm_backward per-sample weight grads", "lltm_backward",

@@ -26,6 +26,10 @@ TORCH_LIBRARY(myops, m) {
   // lltm_backward's gate pass alone: d_gates, the gradient of the gate pre-activations [B, 3S]
   // (what lltm_backward's vmap rule needs, its per-sample products computed by the rule).
   m.def("lltm_gates_backward(Tensor grad_h, Tensor grad_cell, Tensor new_cell, Tensor gates) -> (Tensor d_gates, Tensor grad_old_cell)", pt2);
+  // The cell alone, from its gate pre-activations pre_gates [B, 3S] (gates = X @ weights^T + bias
+  // computed by the caller): differentiable twice, its backward is lltm_cell_backward. What
+  // lltm's vmap rule calls for batched weights (the products per sample, one baddbmm).
+  m.def("lltm_cell(Tensor pre_gates, Tensor old_cell) -> (Tensor new_h, Tensor new_cell)", pt2);
   // lltm's double backward (create_graph=True): the gate pass of lltm_backward from the gate
   // pre-activations pre_gates [B, 3S] (differentiable), and its own backward.
   m.def("lltm_cell_backward(Tensor grad_h, Tensor grad_cell, Tensor pre_gates, Tensor old_cell) -> (Tensor d_gates, Tensor d_old_cell)", pt2);

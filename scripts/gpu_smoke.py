@@ -7,9 +7,10 @@ racecheck, synccheck): scripts/gpu_check.sh does that. Alone:
     python scripts/gpu_smoke.py [--dtype float16 ...] [--op lltm ...] [--device cuda:1]
 
 Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,lltm,
-lltm_cell_backward,lltm_gates_backward,filtered_lrelu}; the backward passes run the registered backward ops
-(bias_act_backward, upfirdn2d transposed, lltm_backward, lltm_cell_double_backward,
-filtered_lrelu_backward) through the C++ autograd formulas. Uses the library `import myops` finds
+lltm_cell,lltm_cell_backward,lltm_gates_backward,filtered_lrelu}; the backward passes run the
+registered backward ops (bias_act_backward, upfirdn2d transposed, lltm_backward,
+lltm_cell_backward, lltm_cell_double_backward, filtered_lrelu_backward) through the C++
+autograd formulas. Uses the library `import myops` finds
 ($MYOPS_LIBRARY, or the installed package). Prints one line per op and dtype.
 Exit status: 0 all ok, 1 a mismatch or an error, 2 no CUDA device.
 """
@@ -121,9 +122,11 @@ def smoke_lltm(device, dtype):
               rand(batch, state, device=device, dtype=dtype),
               rand(batch, state, device=device, dtype=dtype))
     fwd_bwd(torch.ops.myops.lltm, reference.lltm, inputs, dtype, "lltm", n_outputs=2)
-    # the double backward's ops: lltm_cell_backward (and, as its backward, lltm_cell_double_backward)
+    # the cell alone (lltm_cell, whose backward is lltm_cell_backward), and the double backward's
+    # ops: lltm_cell_backward (and, as its backward, lltm_cell_double_backward)
     cell = (rand(batch, state, device=device, dtype=dtype), rand(batch, state, device=device, dtype=dtype),
             rand(batch, 3 * state, device=device, dtype=dtype), rand(batch, state, device=device, dtype=dtype))
+    fwd_bwd(torch.ops.myops.lltm_cell, reference.lltm_cell, cell[2:], dtype, "lltm_cell", n_outputs=2)
     fwd_bwd(torch.ops.myops.lltm_cell_backward, reference.lltm_cell_backward, cell, dtype, "lltm_cell_backward",
             n_outputs=2)
     # lltm_gates_backward (lltm_backward's gate pass; what its vmap rule calls), from a forward's gates

@@ -68,6 +68,7 @@ def cases():
          (S0, S0, S0, S0, S0, R), [S0, Partial(), Partial(), S0, S0]),
         ("lltm_gates_backward_batch", ops.lltm_gates_backward.default, (t(B, S), t(B, S), new_cell, gates),
          (S0,) * 4, [S0, S0]),
+        ("lltm_cell_batch", ops.lltm_cell.default, (pre_gates, t(B, S)), (S0, S0), [S0, S0]),
         ("lltm_cell_backward_batch", ops.lltm_cell_backward.default, (t(B, S), t(B, S), pre_gates, t(B, S)),
          (S0,) * 4, [S0, S0]),
         ("lltm_cell_double_backward_batch", ops.lltm_cell_double_backward.default,

@@ -291,8 +291,8 @@ def test_lltm_every_batched_subset(name, device):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("state", [32, 64])
 def test_lltm_rules_at_wide_states(state, dtype, device):
-    """States whose gate passes lltm and lltm_forward's rules run on regrouped rows ([n * k, S / k]:
-    S a multiple of two or more 64-byte vectors) with a batched weights and bias, and
+    """States of two or more 64-byte vectors (the CPU kernels' vector body) with a batched weights
+    and bias (lltm's rule: baddbmm + lltm_cell; lltm_forward's: a loop), and
     lltm_backward's rule (lltm_gates_backward + products) with batched rows and with only
     weights batched, against the loop."""
     tol = OPS_BY_NAME["lltm"].tolerances
@@ -322,6 +322,24 @@ def test_lltm_batched_weights_errors_name_the_op(device):
     with pytest.raises(TypeError, match="myops.lltm: bias must have input's dtype"):
         torch.vmap(lltm, in_dims=(None, None, 0, None, None))(
             x, torch.randn(9, 8, device=device), torch.randn(V, 9, dtype=torch.float64, device=device), h, h)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")], ids=["inf", "-inf"])
+def test_lltm_batched_bias_keeps_infinite_gates(value, device):
+    """An infinite gate pre-activation (a batched bias, so the rule's baddbmm + lltm_cell path)
+    only affects its own state column, as in the per-sample op: the rule once ran the gate pass
+    through an identity product, where inf * 0 made every other column of the row NaN."""
+    B, F, S = 2, 3, 4
+    x, w, h, c = torch.randn(B, F), torch.randn(3 * S, S + F) / 3, torch.randn(B, S), torch.randn(B, S)
+    b = torch.randn(V, 3 * S)
+    b[0, 2] = value  # sample 0, input gate of state column 2
+    b[1, S + 1] = value  # sample 1, output gate of column 1
+    b[2, 2 * S + 3] = value  # sample 2, candidate of column 3
+    args = [t.to(device) for t in (x, w, b, h, c)]
+    in_dims = (None, None, 0, None, None)
+    _check(torch.ops.myops.lltm.default, args, in_dims, None, OPS_BY_NAME["lltm"].tolerances)
+    new_h, _ = torch.vmap(torch.ops.myops.lltm, in_dims=in_dims)(*args)
+    assert not new_h.isnan().any()
 
 
 def test_lltm_backward_errors_name_the_op(device):
@@ -362,6 +380,52 @@ def test_empty_vmap_batch(device):
         assert [tuple(t.shape) for t in got] == shapes, op
 
 
+UPFIRDN2D_FILTER_CASES = [  # (filter shape, up, down, padding, flip_filter, gain)
+    ((4, 4), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0),
+    ((4,), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0),
+    ((3, 5), [2, 1], [1, 2], [-1, 3, 2, -2], True, 0.5),
+    ((5,), [3, 2], [2, 3], [0, -2, 4, 1], True, 2.0),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("case", range(len(UPFIRDN2D_FILTER_CASES)))
+def test_upfirdn2d_per_sample_filters(case, dtype, device):
+    """A batched filter (one per sample: the rule loops over the samples), with x batched or
+    shared, channels_last or not, a float32 filter or one of x's dtype, and under autocast,
+    against the loop."""
+    fshape, up, down, padding, flip, gain = UPFIRDN2D_FILTER_CASES[case]
+    tol = OPS_BY_NAME["upfirdn2d"].tolerances
+    x = make_tensor((V, 2, 3, 7, 6), device=device, dtype=dtype, low=-2, high=2)
+    for f_dtype in {torch.float32, dtype}:
+        f = make_tensor((V, *fshape), device=device, dtype=f_dtype, low=-1, high=1)
+        args = [x, f, up, down, padding, flip, gain]
+        _check(torch.ops.myops.upfirdn2d.default, args, (0, 0) + (None,) * 5, None, tol)
+        args[0] = x[0].contiguous(memory_format=torch.channels_last)
+        _check(torch.ops.myops.upfirdn2d.default, args, (None, 0) + (None,) * 5, None, tol)
+    if dtype == torch.float32 and device == "cpu":  # autocast: the op runs in x's dtype, so must the rule
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            _check(torch.ops.myops.upfirdn2d.default, [x, f, up, down, padding, flip, gain], (0, 0) + (None,) * 5,
+                   None, tol)
+
+
+def test_upfirdn2d_per_sample_filters_gradients(device):
+    """Per-sample gradients of x with per-sample filters (vmap over grad) equal the loop's; a
+    filter that requires grad gets the op's error (its filter is not differentiable), not a
+    silent filter gradient."""
+    x = torch.randn(V, 2, 3, 6, 5, device=device, dtype=torch.float64)
+    f = torch.randn(V, 4, 4, device=device, dtype=torch.float64)
+    weights = torch.randn(2, 3, 12, 10, device=device, dtype=torch.float64)
+
+    def loss(x, f):
+        return (torch.ops.myops.upfirdn2d(x, f, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0) * weights).sum()
+    got = torch.vmap(torch.func.grad(loss))(x, f)
+    want = torch.stack([torch.func.grad(loss)(x[i], f[i]) for i in range(V)])
+    torch.testing.assert_close(got, want)
+    with pytest.raises(RuntimeError, match="myops.upfirdn2d: f requires grad"):
+        torch.vmap(torch.ops.myops.upfirdn2d)(x, f.requires_grad_())
+
+
 def test_batched_shape_errors_name_the_op(device):
     """A per-sample shape the op rejects is reported by the op itself."""
     x = torch.randn(V, 2, 3, 5, device=device)  # samples are 3-D, upfirdn2d wants 4-D
@@ -369,6 +433,10 @@ def test_batched_shape_errors_name_the_op(device):
         torch.vmap(torch.ops.myops.upfirdn2d)(x)
     with pytest.raises(IndexError, match="myops.bias_act: dim must be in"):
         torch.vmap(lambda x, b: torch.ops.myops.bias_act(x, b, 3))(x, torch.randn(V, 3))
+    with pytest.raises(ValueError, match="myops.upfirdn2d: x must be 4-D"):  # the filter too batched
+        torch.vmap(torch.ops.myops.upfirdn2d)(x, torch.randn(V, 4, device=device))
+    with pytest.raises(ValueError, match="myops.upfirdn2d: f must be 1-D"):
+        torch.vmap(torch.ops.myops.upfirdn2d)(x.unsqueeze(1), torch.randn(V, 2, 2, 2, device=device))
 
 
 def test_rules_come_with_load_library_alone():

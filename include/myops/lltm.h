@@ -54,6 +54,17 @@ inline std::tuple<at::Tensor, at::Tensor> lltm_gates_backward(const at::Tensor& 
   return op.call(grad_h, grad_cell, new_cell, gates);
 }
 
+// The cell alone: (new_h, new_cell) from the gate pre-activations pre_gates [B, 3S] (columns:
+// input | output | candidate gate; pre_gates = [old_h, input] @ weights^T + bias in lltm) and
+// old_cell [B, S]. Differentiable twice (its backward is lltm_cell_backward); for callers that
+// compute the gate products themselves (a whole sequence's input projection at once, per-sample
+// weights).
+inline std::tuple<at::Tensor, at::Tensor> lltm_cell(const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  static const auto op = detail::typed_op<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&)>(
+      "myops::lltm_cell");
+  return op.call(pre_gates, old_cell);
+}
+
 // lltm's double backward: the gradients of the gate pre-activations pre_gates [B, 3S] and of
 // old_cell from those of new_h and new_cell (differentiable) ...
 inline std::tuple<at::Tensor, at::Tensor> lltm_cell_backward(const at::Tensor& grad_h, const at::Tensor& grad_cell,

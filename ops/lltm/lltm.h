@@ -159,7 +159,8 @@ BackwardOutputs empty_backward_outputs(const at::Tensor& like, const Dims<T>& d)
           empty_2d<T>(like, d.batch, d.state), empty_2d<T>(like, d.batch, d.state)};
 }
 
-// ---------------------------------------------------------------- lltm's double backward
+// ---------------------------------------------------------------- the cell ops
+// lltm_cell(pre_gates, old_cell) -> (new_h, new_cell): the cell from its gate pre-activations;
 // lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell) -> (d_gates, d_old_cell) and
 // lltm_cell_double_backward(gg_gates, gg_old_cell, grad_h, grad_cell, pre_gates, old_cell)
 //   -> (d_grad_h, d_grad_cell, d_gates, d_old_cell): the gate pass of lltm's backward from the
@@ -189,6 +190,11 @@ Dims<T> check_cell_args(const char* op, const at::Tensor& old_cell,
 }
 
 template <typename T>
+Dims<T> check_cell_forward_args(const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  return check_cell_args<T>("myops.lltm_cell", old_cell, {}, {{"pre_gates", &pre_gates}});
+}
+
+template <typename T>
 Dims<T> check_cell_backward_args(const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& pre_gates,
                                  const at::Tensor& old_cell) {
   return check_cell_args<T>("myops.lltm_cell_backward", old_cell, {{"grad_h", &grad_h}, {"grad_cell", &grad_cell}},
@@ -205,8 +211,14 @@ Dims<T> check_cell_double_backward_args(const at::Tensor& gg_gates, const at::Te
 }
 
 // Their outputs, allocated the same way by every backend (Meta: shapes only).
+using CellForwardOutputs = std::tuple<at::Tensor, at::Tensor>;   // new_h, new_cell [B, S]
 using CellBackwardOutputs = std::tuple<at::Tensor, at::Tensor>;  // d_gates [B, 3S], d_old_cell [B, S]
 using CellDoubleBackwardOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+template <typename T>
+CellForwardOutputs empty_cell_forward_outputs(const at::Tensor& like, const Dims<T>& d) {
+  return {empty_2d<T>(like, d.batch, d.state), empty_2d<T>(like, d.batch, d.state)};
+}
 
 template <typename T>
 CellBackwardOutputs empty_cell_backward_outputs(const at::Tensor& like, const Dims<T>& d) {

@@ -4,12 +4,10 @@
 // independent, so their vmap dim is folded into the batch B: one call on [V * B, *] rows.
 //
 // lltm and lltm_forward take ONE weights/bias pair for all rows. With a batched weights or
-// bias (model ensembles) the rule computes the gate pre-activations itself, one baddbmm over
-// the samples (b_v + X_v @ W_v^T), and takes from the op only the fused gate pass: called on the
-// folded rows with weights = I (3S x 3S), zero bias, and the pre-activations split as old_h
-// (first S columns) | input (the other 2S), its gates are exactly b_v + X_v @ W_v^T (a product
-// with I is exact). The wasted work is one [V*B, 3S] x [3S, 3S] product (less on regrouped
-// rows, below), far less than a per-sample loop of small calls.
+// bias (model ensembles) lltm's rule computes the gate pre-activations itself, one baddbmm over
+// the samples (b_v + X_v @ W_v^T), and the cell with lltm_cell on the folded rows. (It used to
+// call lltm_forward's fused gate pass with weights = I, an identity product that cost a third of
+// the rule's time and turned an inf pre-activation into NaN in its row's other columns.)
 //
 // lltm_backward's weight and bias gradients are sums over the rows, which must stay per
 // sample (per-sample gradients are the point of vmap over a backward). So the rule takes from
@@ -21,19 +19,13 @@
 // (an unbatched weights). Doing them on BatchedTensors through ATen's mm rules instead cost
 // twice as much (its bmm path copies). (It used to call lltm_backward itself with weights = I
 // and a zero X to get d_gates: three wasted identity products per call, a third of its time.)
-//
-// The identity products of lltm / lltm_forward's rule turn an inf into NaN in the row's other
-// columns (inf * 0): with inf pre-activations the batched results differ from the per-sample
-// op there.
 #include <ATen/ops/add.h>
 #include <ATen/ops/baddbmm.h>
 #include <ATen/ops/bmm.h>
 #include <ATen/ops/cat.h>
-#include <ATen/ops/eye.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/mm.h>
 #include <ATen/ops/sum.h>
-#include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
 #include <optional>
@@ -85,59 +77,20 @@ bool products_ok(const Arg& in, const Arg& w, const Arg& b, const Arg& h, const 
          b.logical_sizes() == std::vector<int64_t>{3 * S};
 }
 
-// The gate pre-activations of every sample, [V, B, 3S] (X_v @ W_v^T + b_v, one bmm), and
-// X_v = [old_h, input] [V, B, S + F], for a batched weights or bias.
-std::pair<at::Tensor, at::Tensor> pre_activations(const Arg& in, const Arg& w, const Arg& b, const Arg& h,
-                                                  int64_t batch) {
+// The gate pre-activations of every sample, [V, B, 3S]: [old_h, input]_v @ W_v^T + b_v (one
+// baddbmm for a batched weights), for a batched weights or bias.
+at::Tensor pre_activations(const Arg& in, const Arg& w, const Arg& b, const Arg& h, int64_t batch) {
   const at::Tensor X = at::cat({h.front_or_expand(batch), in.front_or_expand(batch)}, 2);
   const at::Tensor bias = b.front_or_expand(batch).unsqueeze(1);  // [V, 1, 3S]
-  return {X, w.batched() ? at::baddbmm(bias, X, w.front().transpose(1, 2)) : at::add(bias, at::matmul(X, w.value.t()))};
+  return w.batched() ? at::baddbmm(bias, X, w.front().transpose(1, 2)) : at::add(bias, at::matmul(X, w.value.t()));
 }
 
-// The identity products of gate_pass_forward cost n * 3S * 3S for n rows. The gate pass works
-// element by element (gates columns j, S + j, 2S + j with state column j of one row) and
-// vectorizes along the state, so it may run on the rows regrouped as [n * k, S / k] (the gates' three blocks
-// split alike): the same values, k times less identity work. k keeps S / k a multiple of an
-// AVX-512 vector (64 bytes), the widest the CPU kernels use, so that no element moves from
-// their vector body to their scalar tail; 1 when S has no such divisor.
-int64_t regroup_factor(int64_t state, at::ScalarType dtype) {
-  const int64_t lanes = 64 / static_cast<int64_t>(c10::elementSize(dtype));
-  for (int64_t width = lanes; width < state; width += lanes) {
-    if (state % width == 0) return state / width;
-  }
-  return 1;
-}
-at::Tensor split_rows(const at::Tensor& t, int64_t k) {  // [n, S] -> [n * k, S / k]
-  return k == 1 ? t : t.reshape({t.size(0) * k, t.size(1) / k});
-}
-at::Tensor merge_rows(const at::Tensor& t, int64_t k) {  // the inverse
-  return k == 1 ? t : t.reshape({t.size(0) / k, t.size(1) * k});
-}
-at::Tensor split_gate_rows(const at::Tensor& g, int64_t k) {  // [n, 3S] -> [n * k, 3S / k]
-  if (k == 1) return g;
-  const int64_t n = g.size(0), width = g.size(1) / (3 * k);
-  return g.reshape({n, 3, k, width}).permute({0, 2, 1, 3}).reshape({n * k, 3 * width});
-}
-at::Tensor merge_gate_rows(const at::Tensor& g, int64_t k) {  // the inverse
-  if (k == 1) return g;
-  const int64_t n = g.size(0) / k, width = g.size(1) / 3;
-  return g.reshape({n, k, 3, width}).permute({0, 2, 1, 3}).reshape({n, 3 * k * width});
-}
-
-// lltm_forward's gate pass on n rows of pre-activations [n, 3S] and old_cell [n, S] (see the top
-// of the file): new_h, new_cell, and the gates when `with_gates` (else undefined: lltm needs none).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> gate_pass_forward(const at::Tensor& pre, const at::Tensor& old_cell,
-                                                                 bool with_gates) {
-  const int64_t k = regroup_factor(old_cell.size(1), pre.scalar_type());
-  const at::Tensor p = split_gate_rows(pre, k), c = split_rows(old_cell, k);
-  const int64_t state = c.size(1);
-  const auto [new_h, new_cell, gates, unused_x] =
-      myops::lltm_forward(p.narrow(1, state, 2 * state), at::eye(3 * state, pre.options()),
-                          at::zeros({3 * state}, pre.options()), p.narrow(1, 0, state), c);
-  return {merge_rows(new_h, k), merge_rows(new_cell, k), with_gates ? merge_gate_rows(gates, k) : at::Tensor()};
-}
-
-// lltm and lltm_forward: the same rule around `op`; `with_x`: the op returns X too (last).
+// lltm and lltm_forward: the same rule around `op`. With a batched weights or bias, lltm takes the
+// gate pre-activations from one baddbmm and the cell from lltm_cell, on the folded rows; so it is
+// differentiable through both. lltm_forward (`with_x`: it also returns the activated gates and
+// X, which lltm_cell does not compute; and it is not differentiable, which only its own kernel
+// enforces) loops over the samples there: only a direct vmap over it reaches that path (vmap over
+// lltm takes lltm's rule).
 template <typename Tuple, bool with_x, typename Op>
 Tuple forward_rule(const char* name, Op op, const at::Tensor& input, const at::Tensor& weights,
                    const at::Tensor& bias, const at::Tensor& old_h, const at::Tensor& old_cell) {
@@ -148,20 +101,14 @@ Tuple forward_rule(const char* name, Op op, const at::Tensor& input, const at::T
   const Arg h = level.unwrap(old_h), c = level.unwrap(old_cell);
   const int64_t batch = batching::batch_size_of(in, w, b, h, c);
   const int64_t B = in.logical_sizes().empty() ? 0 : in.logical_sizes()[0];  // rows of one sample
-  if ((w.batched() || b.batched()) && products_ok(in, w, b, h, c)) {
-    const auto [X, pre] = pre_activations(in, w, b, h, batch);
-    const auto out = gate_pass_forward(pre.flatten(0, 1), batching::fold_into(c, batch, 0), with_x);
-    if constexpr (with_x) {
-      const auto& [new_h, new_cell, gates] = out;
-      return {level.wrap(batching::unfold_from(new_h, batch, 0, B), 0),
-              level.wrap(batching::unfold_from(new_cell, batch, 0, B), 0),
-              level.wrap(batching::unfold_from(gates, batch, 0, B), 0), level.wrap(X, 0)};
-    } else {
-      return unfold_rows(level, Tuple(std::get<0>(out), std::get<1>(out)), batch, B);
+  if constexpr (!with_x) {
+    if ((w.batched() || b.batched()) && products_ok(in, w, b, h, c)) {
+      const at::Tensor pre = pre_activations(in, w, b, h, batch);
+      return unfold_rows(level, myops::lltm_cell(pre.flatten(0, 1), batching::fold_into(c, batch, 0)), batch, B);
     }
   }
-  // Arguments the op rejects (with a batched weights or bias), or per-sample ranks it rejects:
-  // one call per sample, for the op's own error.
+  // A batched weights or bias (lltm_forward), arguments the op rejects, or per-sample ranks it
+  // rejects: one call per sample (for the op's own error, where there is one).
   if (w.batched() || b.batched() || !all_2d({&in, &h, &c})) {
     return wrap_stacked(level, batching::stack_sample_tuples<Tuple>(batch, [&](int64_t i) {
       return op(in.sample(i), w.sample(i), b.sample(i), h.sample(i), c.sample(i));
@@ -282,6 +229,10 @@ T2 lltm_gates_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_
                        grad_h, grad_cell, new_cell, gates);
 }
 
+T2 lltm_cell_batched(const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  return rows_rule<T2>("myops.lltm_cell", [](auto&&... a) { return myops::lltm_cell(a...); }, pre_gates, old_cell);
+}
+
 T2 lltm_cell_backward_batched(const at::Tensor& grad_h, const at::Tensor& grad_cell, const at::Tensor& pre_gates,
                               const at::Tensor& old_cell) {
   return rows_rule<T2>("myops.lltm_cell_backward", [](auto&&... a) { return myops::lltm_cell_backward(a...); },
@@ -303,6 +254,7 @@ TORCH_LIBRARY_IMPL(myops, FuncTorchBatched, m) {
   m.impl("lltm_forward", &lltm_forward_batched);
   m.impl("lltm_backward", &lltm_backward_batched);
   m.impl("lltm_gates_backward", &lltm_gates_backward_batched);
+  m.impl("lltm_cell", &lltm_cell_batched);
   m.impl("lltm_cell_backward", &lltm_cell_backward_batched);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_batched);
 }

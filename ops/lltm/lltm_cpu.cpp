@@ -11,6 +11,7 @@ namespace myops::ops::lltm {
 
 MYOPS_DECLARE_CPU_KERNEL(ForwardGatesKernel, forward_gates_kernel)
 MYOPS_DECLARE_CPU_KERNEL(BackwardGatesKernel, backward_gates_kernel)
+MYOPS_DECLARE_CPU_KERNEL(CellKernel, cell_forward_kernel)
 MYOPS_DECLARE_CPU_KERNEL(CellKernel, cell_backward_kernel)
 MYOPS_DECLARE_CPU_KERNEL(CellKernel, cell_double_backward_kernel)
 
@@ -23,12 +24,13 @@ void backward_gates_cpu(const at::Tensor& grad_h, const at::Tensor& grad_cell, c
                         const at::Tensor& gates, const at::Tensor& d_gates, const at::Tensor& grad_old_cell) {
   MYOPS_CPU_KERNEL(backward_gates_kernel)(grad_h, grad_cell, new_cell, gates, d_gates, grad_old_cell);
 }
+void cell_forward_cpu(at::TensorIteratorBase& iter) { MYOPS_CPU_KERNEL(cell_forward_kernel)(iter); }
 void cell_backward_cpu(at::TensorIteratorBase& iter) { MYOPS_CPU_KERNEL(cell_backward_kernel)(iter); }
 void cell_double_backward_cpu(at::TensorIteratorBase& iter) { MYOPS_CPU_KERNEL(cell_double_backward_kernel)(iter); }
 }  // namespace
 
 TORCH_LIBRARY_IMPL(myops, CPU, m) {
-  register_backend<NoDeviceGuard, forward_gates_cpu, backward_gates_cpu, cell_backward_cpu,
+  register_backend<NoDeviceGuard, forward_gates_cpu, backward_gates_cpu, cell_forward_cpu, cell_backward_cpu,
                    cell_double_backward_cpu>(m);
 }
 

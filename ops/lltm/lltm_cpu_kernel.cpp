@@ -117,7 +117,7 @@ void backward_gates_typed(const at::Tensor& grad_h_t, const at::Tensor& grad_cel
   });
 }
 
-// lltm's double backward and forward-mode AD (lltm_cell_backward, lltm_cell_double_backward):
+// The cell ops (lltm_cell, lltm_cell_backward, lltm_cell_double_backward):
 // the operands of a make_cell_iter iterator (outputs, then inputs; [B, S] each), rows split
 // across threads as in the gate passes above, a Vectorized body where every operand's rows are
 // contiguous and a scalar tail. fn(ops, inputs) returns the outputs (std::arrays in op-math).
@@ -177,6 +177,15 @@ void backward_gates_kernel(const at::Tensor& grad_h, const at::Tensor& grad_cell
                            const at::Tensor& d_gates, const at::Tensor& grad_old_cell) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gates.scalar_type(), "myops_lltm_backward_cpu", [&] {
     backward_gates_typed<scalar_t>(grad_h, grad_cell, new_cell, gates, d_gates, grad_old_cell);
+  });
+}
+
+void cell_forward_kernel(at::TensorIteratorBase& iter) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_cpu", [&] {
+    cell_rows<scalar_t, 2, 4>(iter, [](auto ops, const auto& in) {
+      const auto r = math::cell_forward<decltype(ops)>(in[0], in[1], in[2], in[3]);
+      return std::array{r.new_h, r.new_cell};
+    });
   });
 }
 

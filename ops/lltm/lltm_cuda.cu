@@ -115,13 +115,25 @@ void backward_gates_cuda(const at::Tensor& grad_h, const at::Tensor& grad_cell,
   });
 }
 
-// lltm's double backward (cold: only create_graph=True takes it): gpu_kernel_multiple_outputs
-// over the TensorIterator of make_cell_iter (64-bit-safe, strided and broadcast operands).
+// The cell ops (lltm_cell, and lltm's double backward, cold: only create_graph=True takes it):
+// gpu_kernel_multiple_outputs over the TensorIterator of make_cell_iter (64-bit-safe, strided
+// and broadcast operands).
 
 // The op-math results of one element as the outputs' dtype.
 template <typename scalar_t, typename... Ts>
 C10_HOST_DEVICE thrust::tuple<std::conditional_t<true, scalar_t, Ts>...> rounded(Ts... values) {
   return thrust::make_tuple(static_cast<scalar_t>(values)...);
+}
+
+void cell_forward_cuda(at::TensorIteratorBase& iter) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, iter.dtype(), "myops_lltm_cell_cuda", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    at::native::gpu_kernel_multiple_outputs(
+        iter, [] GPU_LAMBDA(scalar_t pi, scalar_t po, scalar_t pc, scalar_t old) -> thrust::tuple<scalar_t, scalar_t> {
+          const auto r = math::cell_forward<ScalarOps, opmath_t>(pi, po, pc, old);
+          return rounded<scalar_t>(r.new_h, r.new_cell);
+        });
+  });
 }
 
 void cell_backward_cuda(at::TensorIteratorBase& iter) {
@@ -153,8 +165,8 @@ void cell_double_backward_cuda(at::TensorIteratorBase& iter) {
 }  // namespace
 
 TORCH_LIBRARY_IMPL(myops, CUDA, m) {
-  register_backend<c10::cuda::CUDAGuard, forward_gates_cuda, backward_gates_cuda, cell_backward_cuda,
-                   cell_double_backward_cuda>(m);
+  register_backend<c10::cuda::CUDAGuard, forward_gates_cuda, backward_gates_cuda, cell_forward_cuda,
+                   cell_backward_cuda, cell_double_backward_cuda>(m);
 }
 
 }  // namespace myops::ops::lltm

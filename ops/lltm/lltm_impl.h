@@ -129,6 +129,19 @@ inline at::TensorIterator make_cell_iter(std::initializer_list<at::Tensor> outpu
 }
 
 template <typename DeviceGuard, CellKernel* kernel>
+CellForwardOutputs lltm_cell_entry(const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  const auto d = check_cell_forward_args<int64_t>(pre_gates, old_cell);
+  const DeviceGuard guard(old_cell.device());
+  auto [new_h, new_cell] = empty_cell_forward_outputs<int64_t>(old_cell, d);
+  if (new_cell.numel() > 0) {
+    const auto [pi, po, pc] = gate_columns(pre_gates);
+    auto iter = make_cell_iter({new_h, new_cell}, {pi, po, pc, old_cell});
+    kernel(iter);
+  }
+  return {new_h, new_cell};
+}
+
+template <typename DeviceGuard, CellKernel* kernel>
 CellBackwardOutputs lltm_cell_backward_entry(const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                              const at::Tensor& pre_gates, const at::Tensor& old_cell) {
   const auto d = check_cell_backward_args<int64_t>(grad_h, grad_cell, pre_gates, old_cell);
@@ -164,12 +177,13 @@ CellDoubleBackwardOutputs lltm_cell_double_backward_entry(const at::Tensor& gg_g
 
 // The family's kernel table for one backend: the list of op names lives here once.
 template <typename DeviceGuard, ForwardGatesKernel* forward_gates, BackwardGatesKernel* backward_gates,
-          CellKernel* cell_backward, CellKernel* cell_double_backward>
+          CellKernel* cell_forward, CellKernel* cell_backward, CellKernel* cell_double_backward>
 void register_backend(torch::Library& m) {
   m.impl("lltm", &lltm_entry<DeviceGuard, forward_gates>);
   m.impl("lltm_forward", &lltm_forward_entry<DeviceGuard, forward_gates>);
   m.impl("lltm_backward", &lltm_backward_entry<DeviceGuard, backward_gates>);
   m.impl("lltm_gates_backward", &lltm_gates_backward_entry<DeviceGuard, backward_gates>);
+  m.impl("lltm_cell", &lltm_cell_entry<DeviceGuard, cell_forward>);
   m.impl("lltm_cell_backward", &lltm_cell_backward_entry<DeviceGuard, cell_backward>);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_entry<DeviceGuard, cell_double_backward>);
 }

@@ -37,6 +37,10 @@ GatesBackwardOutputs lltm_gates_backward_meta(const at::Tensor& grad_h, const at
   return empty_gates_backward_outputs<Sym>(new_cell, d);
 }
 
+CellForwardOutputs lltm_cell_meta(const at::Tensor& pre_gates, const at::Tensor& old_cell) {
+  return empty_cell_forward_outputs<Sym>(old_cell, check_cell_forward_args<Sym>(pre_gates, old_cell));
+}
+
 CellBackwardOutputs lltm_cell_backward_meta(const at::Tensor& grad_h, const at::Tensor& grad_cell,
                                             const at::Tensor& pre_gates, const at::Tensor& old_cell) {
   const auto d = check_cell_backward_args<Sym>(grad_h, grad_cell, pre_gates, old_cell);
@@ -57,6 +61,7 @@ TORCH_LIBRARY_IMPL(myops, Meta, m) {
   m.impl("lltm_forward", &lltm_forward_meta);
   m.impl("lltm_backward", &lltm_backward_meta);
   m.impl("lltm_gates_backward", &lltm_gates_backward_meta);
+  m.impl("lltm_cell", &lltm_cell_meta);
   m.impl("lltm_cell_backward", &lltm_cell_backward_meta);
   m.impl("lltm_cell_double_backward", &lltm_cell_double_backward_meta);
 }

@@ -137,6 +137,10 @@ def register_sharding_rules() -> None:
     def _lltm_gates_backward(grad_h, grad_cell, new_cell, gates):
         return rows(2, 4)
 
+    @register_sharding(ops.lltm_cell.default)
+    def _lltm_cell(pre_gates, old_cell):
+        return rows(2, 2)
+
     @register_sharding(ops.lltm_cell_backward.default)
     def _lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell):
         return rows(2, 4)

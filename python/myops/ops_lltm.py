@@ -40,8 +40,9 @@ def lltm_reference(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, 
     return new_h, new_cell
 
 
-def _cell(pre_gates: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
-    """The cell from its gate pre-activations [B, 3S]: (new_h, new_cell)."""
+def lltm_cell_reference(pre_gates: Tensor, old_cell: Tensor) -> tuple[Tensor, Tensor]:
+    """The cell from its gate pre-activations [B, 3S] (input | output | candidate gate):
+    (new_h, new_cell)."""
     input_gate, output_gate, candidate_cell = pre_gates.chunk(3, dim=1)
     new_cell = old_cell + torch.nn.functional.elu(candidate_cell) * torch.sigmoid(input_gate)
     return torch.tanh(new_cell) * torch.sigmoid(output_gate), new_cell
@@ -57,7 +58,7 @@ def lltm_cell_backward_reference(grad_h: Tensor, grad_cell: Tensor, pre_gates: T
     autograd through the cell; differentiable (create_graph) in all four tensors."""
     with torch.enable_grad():
         pre, old = _leaf(pre_gates), _leaf(old_cell)
-        d_gates, d_old_cell = torch.autograd.grad(_cell(pre, old), (pre, old), (grad_h, grad_cell),
+        d_gates, d_old_cell = torch.autograd.grad(lltm_cell_reference(pre, old), (pre, old), (grad_h, grad_cell),
                                                   create_graph=True)
     return d_gates, d_old_cell
 
@@ -89,7 +90,8 @@ def lltm_cell_double_backward_reference(gg_gates: Tensor, gg_old_cell: Tensor, g
         return torch.autograd.grad(outputs, inputs, (gg_gates, gg_old_cell))
 
 
-REFERENCES = {"lltm": lltm_reference, "lltm_gates_backward": lltm_gates_backward_reference,
+REFERENCES = {"lltm": lltm_reference, "lltm_cell": lltm_cell_reference,
+              "lltm_gates_backward": lltm_gates_backward_reference,
               "lltm_cell_backward": lltm_cell_backward_reference,
               "lltm_cell_double_backward": lltm_cell_double_backward_reference}
 

@@ -1,6 +1,6 @@
 // myops::lltm (the typed C++ API, through c10::Dispatcher) from C++: values and all five
-// gradients against the same formula written with ATen ops, lltm_gates_backward against ATen's
-// autograd, and the argument checks' messages.
+// gradients against the same formula written with ATen ops, lltm_cell likewise, lltm_gates_backward
+// against ATen's autograd, and the argument checks' messages.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <myops/lltm.h>
@@ -87,6 +87,24 @@ TEST(Lltm, GatesBackwardMatchesAutograd) {
   EXPECT_TRUE(at::allclose(grad_old_cell, want[1], 1e-5, 1e-6));
   const auto full = myops::lltm_backward(grad_h, grad_cell, new_cell, gates, X, a[1]);
   EXPECT_TRUE(at::allclose(std::get<1>(full), at::mm(want[0].t(), X), 1e-4, 1e-5));
+}
+
+// lltm_cell from C++: the cell of the formula from given pre-activations, and its gradients.
+TEST(Lltm, CellFromPreActivations) {
+  at::manual_seed(1);
+  const at::Tensor pre = at::randn({3, 30}).requires_grad_(), old_cell = at::randn({3, 10}).requires_grad_();
+  const at::Tensor ref_pre = pre.detach().clone().requires_grad_();
+  const at::Tensor ref_cell = old_cell.detach().clone().requires_grad_();
+  const auto [h, c] = myops::lltm_cell(pre, old_cell);
+  const auto gates = ref_pre.chunk(3, 1);
+  const at::Tensor want_c = ref_cell + at::elu(gates[2]) * at::sigmoid(gates[0]);
+  const at::Tensor want_h = at::tanh(want_c) * at::sigmoid(gates[1]);
+  EXPECT_TRUE(at::allclose(h, want_h, 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(c, want_c, 1e-5, 1e-6));
+  (h.sum() + (c * c).sum()).backward();
+  (want_h.sum() + (want_c * want_c).sum()).backward();
+  EXPECT_TRUE(at::allclose(pre.grad(), ref_pre.grad(), 1e-4, 1e-5));
+  EXPECT_TRUE(at::allclose(old_cell.grad(), ref_cell.grad(), 1e-4, 1e-5));
 }
 
 TEST(Lltm, BadShapeNamesTheArgument) {

@@ -203,6 +203,16 @@ def _cell_layouts(device, dtype, requires_grad, make):
     yield Sample("wide_state", make(cell_args(device, dtype, requires_grad, 3, 37)))
 
 
+def cell_samples(device, dtype, requires_grad):
+    """lltm_cell's (pre_gates, old_cell): cell_args' last two, and old_cell expanded from one row."""
+    for sample in _cell_layouts(device, dtype, requires_grad, lambda args: args[2:]):
+        if sample.name != "expanded_grad_h":
+            yield sample
+    pre_gates, old_cell = cell_args(device, dtype, False, 3, 4)[2:]
+    yield Sample("expanded_old_cell", (_layout(pre_gates, requires_grad),
+                                       _layout(old_cell[:1].expand(3, 4), requires_grad)))
+
+
 def cell_backward_samples(device, dtype, requires_grad):
     return _cell_layouts(device, dtype, requires_grad, lambda args: args)
 
@@ -218,6 +228,18 @@ def cell_double_backward_samples(device, dtype, requires_grad):
 
 def cell_large_samples(device, dtype, requires_grad):
     yield Sample("large", cell_args(device, dtype, requires_grad, 64, 517))
+
+
+def cell_errors(device):
+    f = lambda shape, dtype=torch.float32: torch.ones(shape, dtype=dtype, device=device)  # noqa: E731
+    op = "myops.lltm_cell"
+    yield ErrorCase("pre_gates_shape", (f((3, 11)), f((3, 4))), RuntimeError,
+                    f"{op}: pre_gates must have shape \\[batch, 3 \\* state\\] = \\[3, 12\\], got shape \\[3, 11\\]")
+    yield ErrorCase("pre_gates_dtype", (f((3, 12), torch.float64), f((3, 4))), TypeError,
+                    f"{op}: pre_gates must have old_cell's dtype Float, got Double")
+    yield ErrorCase("old_cell_int", (f((3, 12)), f((3, 4), torch.int64)), TypeError, f"{op}: old_cell")
+    yield ErrorCase("old_cell_1d", (f(12), f(4)), RuntimeError,
+                    f"{op}: old_cell must be 2-D \\[batch, state\\], got shape \\[4\\]")
 
 
 def cell_backward_errors(device):
@@ -255,8 +277,7 @@ def _fuzz_lltm(device):
 def lltm_cell_backward_func_ref(grad_h, grad_cell, pre_gates, old_cell):
     """lltm_cell_backward from the reference cell with torch.func.vjp, so that functorch transforms
     see through it."""
-    from myops.ops_lltm import _cell
-    return torch.func.vjp(_cell, pre_gates, old_cell)[1]((grad_h, grad_cell))
+    return torch.func.vjp(reference.lltm_cell, pre_gates, old_cell)[1]((grad_h, grad_cell))
 
 
 OPS = [
@@ -281,6 +302,14 @@ OPS = [
            fuzz=_fuzz_gates_backward,
            skips={"opcheck_grad": "not differentiable: inputs that require grad raise NotImplementedError by "
                                   "design (test_func.py checks that); opchecked without grads"}),
+    # The cell from its gate pre-activations (what lltm's vmap rule calls for batched weights):
+    # its gradient is lltm_cell_backward, its second lltm_cell_double_backward.
+    OpInfo("lltm_cell", torch.ops.myops.lltm_cell.default, torch.ops.myops.lltm_cell, reference.lltm_cell,
+           cell_samples, errors=cell_errors, tolerances=LLTM_TOLERANCES,
+           compile_samples=("basic", "transposed_gates", "expanded_old_cell"), memory_formats=False,
+           large_samples=lambda device, dtype, requires_grad: (
+               Sample(s.name, s.args[2:]) for s in cell_large_samples(device, dtype, requires_grad)),
+           autocast=Autocast("x_dtype", low_args=(0,))),  # pre_gates' dtype: a product's, old_cell follows
     # lltm's double backward (autograd/lltm.cpp). lltm_cell_backward's gradient is
     # lltm_cell_double_backward, whose own gradient (lltm's third order) raises.
     OpInfo("lltm_cell_backward", torch.ops.myops.lltm_cell_backward.default, torch.ops.myops.lltm_cell_backward,

@@ -161,6 +161,10 @@ int main(int argc, char** argv) {
          const auto [h, c, gates, X] = myops::lltm_forward(d[0], d[1], d[2], d[3], d[4]);
          myops::lltm_backward(at::ones_like(h), at::ones_like(c), c, gates, X, d[1]);
        }},
+      {"lltm_cell", [&] {
+         const auto [h, c] = myops::lltm_cell(cell_in[2], cell_in[3]);
+         backward({h, c}, {cell_in[2], cell_in[3]}, true);
+       }},
       {"lltm_cell_backward", [&] {
          const auto [dg, dc] = myops::lltm_cell_backward(cell_in[0], cell_in[1], cell_in[2], cell_in[3]);
          backward({dg, dc}, cell_in, false);  // itself lltm's double backward: order 1 only
@@ -187,6 +191,9 @@ int main(int argc, char** argv) {
                                                 {3, 3, 3, 3}, 1.4, 0.2, std::nullopt, false);
            (void)myops::lltm(batch(two(lltm_in[0])), lltm_in[1].detach(), lltm_in[2].detach(),
                              batch(two(lltm_in[3])), lltm_in[4].detach());
+           (void)myops::lltm_cell(batch(two(cell_in[2])), cell_in[3].detach());
+           (void)myops::lltm(lltm_in[0].detach(), batch(two(lltm_in[1])), lltm_in[2].detach(), lltm_in[3].detach(),
+                             lltm_in[4].detach());  // batched weights: baddbmm + lltm_cell
            (void)myops::lltm_cell_backward(batch(two(cell_in[0])), cell_in[1].detach(), cell_in[2].detach(),
                                            cell_in[3].detach());
            (void)myops::lltm_cell_double_backward(at::ones({B, 3 * S}), batch(at::ones({2, B, S})),
