@@ -342,6 +342,31 @@ def test_lltm_batched_bias_keeps_infinite_gates(value, device):
     assert not new_h.isnan().any()
 
 
+def test_lltm_ensemble_gradients_and_tangents(device):
+    """Model ensembles: per-sample weights, bias and old_cell gradients (vmap over grad) and a
+    weights tangent (vmap over jvp) through lltm's batched-weights rule (baddbmm + lltm_cell)
+    equal the per-sample transforms."""
+    B, F, S = 2, 3, 4
+    t = lambda *shape: torch.randn(*shape, device=device, dtype=torch.float64)  # noqa: E731
+    x, w, b, h, c, tw = t(V, B, F), t(V, 3 * S, S + F), t(V, 3 * S), t(V, B, S), t(V, B, S), t(V, 3 * S, S + F)
+
+    def loss(x, w, b, h, c):
+        new_h, new_cell = torch.ops.myops.lltm(x, w, b, h, c)
+        return (new_h * new_h).sum() + new_cell.sum()
+    grad = torch.func.grad(loss, argnums=(1, 2, 4))
+    got = torch.vmap(grad)(x, w, b, h, c)
+    want = [grad(x[i], w[i], b[i], h[i], c[i]) for i in range(V)]
+    for k in range(3):
+        torch.testing.assert_close(got[k], torch.stack([r[k] for r in want]))
+
+    def tangent(x, w, b, h, c, tw):
+        return torch.func.jvp(lambda w: torch.ops.myops.lltm(x, w, b, h, c), (w,), (tw,))[1]
+    got = torch.vmap(tangent)(x, w, b, h, c, tw)
+    want = [tangent(x[i], w[i], b[i], h[i], c[i], tw[i]) for i in range(V)]
+    for k in range(2):
+        torch.testing.assert_close(got[k], torch.stack([r[k] for r in want]))
+
+
 def test_lltm_backward_errors_name_the_op(device):
     """Gate-pass arguments lltm_backward rejects: its own errors under vmap (the rule calls
     lltm_gates_backward only on arguments the op accepts)."""
