@@ -152,6 +152,23 @@ def _fuzz_gates_backward(device):
     return strategy()
 
 
+def _fuzz_cell(device):
+    """lltm_cell: batch 0 to 5, state 0 to 9, both tensors with their own layout, any dtype, gate
+    pre-activations anywhere (specials too); now and then a tensor of the wrong shape
+    (RuntimeError) or dtype (TypeError)."""
+    from hypothesis import strategies as st
+
+    from opinfo._fuzz import FuzzCase, dtypes, tensors
+
+    @st.composite
+    def strategy(draw):
+        dtype = draw(dtypes)
+        B, S = draw(st.integers(0, 5)), draw(st.integers(0, 9))
+        return _draw_case(draw, st, FuzzCase, tensors, device, dtype, [(B, 3 * S), (B, S)], [3.0, 1.5], bad_max=6,
+                          dtype_args=(0, 1))
+    return strategy()
+
+
 def _draw_case(draw, st, FuzzCase, tensors, device, dtype, shapes, ranges, *, bad_max, dtype_args):
     """The lltm family's fuzz arguments: a tensor of each shape, values in +-ranges[i], any
     layout; with bad = draw(0..bad_max): bad < len(shapes), that tensor's last size wrong
@@ -309,7 +326,8 @@ OPS = [
            compile_samples=("basic", "transposed_gates", "expanded_old_cell"), memory_formats=False,
            large_samples=lambda device, dtype, requires_grad: (
                Sample(s.name, s.args[2:]) for s in cell_large_samples(device, dtype, requires_grad)),
-           autocast=Autocast("x_dtype", low_args=(0,))),  # pre_gates' dtype: a product's, old_cell follows
+           autocast=Autocast("x_dtype", low_args=(0,)),  # pre_gates' dtype: a product's, old_cell follows
+           fuzz=_fuzz_cell),
     # lltm's double backward (autograd/lltm.cpp). lltm_cell_backward's gradient is
     # lltm_cell_double_backward, whose own gradient (lltm's third order) raises.
     OpInfo("lltm_cell_backward", torch.ops.myops.lltm_cell_backward.default, torch.ops.myops.lltm_cell_backward,
