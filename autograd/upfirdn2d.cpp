@@ -1,25 +1,30 @@
-// Autograd formula of upfirdn2d (graph node: autograd/node.h). The gradient with respect to x
-// is the transposed resampling, computed by upfirdn2d itself through the dispatcher (up and down swapped, the padding
-// transformed, the filter flip inverted, same gain), as StyleGAN's plugin does: so it runs on
+// Autograd formula of upfirdn2d and upfirdn2d_stacked (graph node: autograd/node.h). The
+// gradient with respect to x is the transposed resampling, computed by the op itself through
+// the dispatcher (up and down swapped, the padding transformed, the filter flip inverted, same
+// gain), as StyleGAN's plugin does: so it runs on
 // every backend, is traceable by torch.compile and is differentiable again (double backward).
 // The op is linear in x: its forward-mode tangent is upfirdn2d of x's tangent.
 // The filter is not differentiable: a filter that requires grad is an error, never a silent
-// zero gradient.
+// zero gradient. upfirdn2d_stacked's formula is the same, per stack entry (its own op again).
 #include <torch/library.h>
 
 #include "autograd/node.h"
 #include "myops/upfirdn2d.h"
+#include "ops/upfirdn2d/upfirdn2d.h"  // Form, check_filter_not_requiring_grad
 
 namespace myops::autograd_upfirdn2d {
 
 using namespace myops::autograd;
+using ops::upfirdn2d::Form;
 
 namespace {
 
-// Filter taps along x and y, as the op counts them (a 1-D filter has its taps on both axes).
-std::pair<int64_t, int64_t> filter_taps(const at::Tensor& f) {
+// Filter taps along x and y, as the op counts them (a 1-D filter has its taps on both axes);
+// `lead`: the stacked dims before them (upfirdn2d_stacked's S, which may be symbolic: only the
+// taps are read, and they are never symbolic, check_args).
+std::pair<int64_t, int64_t> filter_taps(const at::Tensor& f, int64_t lead) {
   if (!f.defined()) return {1, 1};
-  return {f.size(-1), f.size(0)};
+  return {f.sym_size(-1).guard_int(__FILE__, __LINE__), f.sym_size(lead).guard_int(__FILE__, __LINE__)};
 }
 
 // The transposed resampling along one axis. Forward: input `in`, output `out`, factors up and
@@ -42,41 +47,57 @@ AxisTranspose transpose_axis(const c10::SymInt& in, const c10::SymInt& out, int6
   return {pad0, taps - p1 - up, true};
 }
 
-at::Tensor upfirdn2d_autograd(const at::Tensor& x, const std::optional<at::Tensor>& f,
-                              c10::IntArrayRef up, c10::IntArrayRef down,
+// The op of a form through the dispatcher: upfirdn2d, or upfirdn2d_stacked (f always given).
+at::Tensor resample(const Form& form, const at::Tensor& x, const OptTensor& f, c10::IntArrayRef up,
+                    c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter, double gain) {
+  if (form.lead) return myops::upfirdn2d_stacked(x, *f, up, down, padding, flip_filter, gain);
+  return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain);
+}
+
+// The Autograd kernel of both ops (`form` says which), differentiable in x only.
+template <const Form& form>
+at::Tensor upfirdn2d_autograd(const at::Tensor& x, const OptTensor& f, c10::IntArrayRef up, c10::IntArrayRef down,
                               c10::IntArrayRef padding, bool flip_filter, double gain) {
-  TORCH_CHECK(!(at::GradMode::is_enabled() && f.has_value() && f->defined() && f->requires_grad()),
-              "myops.upfirdn2d: f requires grad, but the filter is not differentiable (only x "
-              "is); pass f.detach() or a filter made without requires_grad=True");
-  TORCH_CHECK_NOT_IMPLEMENTED(!tangent(f).defined(), "myops.upfirdn2d: f has a forward-mode tangent, but the "
+  ops::upfirdn2d::check_filter_not_requiring_grad(form, f);
+  TORCH_CHECK_NOT_IMPLEMENTED(!tangent(f).defined(), form.op, ": f has a forward-mode tangent, but the "
                               "filter is not differentiable (only x is)");
   // The node after the forward, whose checks (x 4-D, ...) must come first: it reads x's sizes.
-  at::Tensor y = below_autograd([&] { return myops::upfirdn2d(x, f, up, down, padding, flip_filter, gain); });
+  at::Tensor y = below_autograd([&] { return resample(form, x, f, up, down, padding, flip_filter, gain); });
+  constexpr int64_t h = 2 + form.lead, w = 3 + form.lead;  // x's height and width dims
   auto node = make_node(
-      "MyopsUpfirdn2dBackward",
-      [x_h = x.sym_size(2), x_w = x.sym_size(3), up = up.vec(), down = down.vec(), p = padding.vec(), flip_filter,
+      form.lead ? "MyopsUpfirdn2dStackedBackward" : "MyopsUpfirdn2dBackward",
+      [x_h = x.sym_size(h), x_w = x.sym_size(w), up = up.vec(), down = down.vec(), p = padding.vec(), flip_filter,
        gain](const BackwardArgs& s) -> variable_list {
         const at::Tensor& dy = s.grads[0];
         const at::Tensor& f = s.saved[0];
-        const auto [fw, fh] = filter_taps(f);
-        const AxisTranspose tx = transpose_axis(x_w, dy.sym_size(3), up[0], down[0], p[0], p[1], fw);
-        const AxisTranspose ty = transpose_axis(x_h, dy.sym_size(2), up[1], down[1], p[2], p[3], fh);
-        at::Tensor dx = myops::upfirdn2d(dy, f.defined() ? std::optional<at::Tensor>(f) : std::nullopt, down, up,
-                                         {tx.pad0, tx.pad1, ty.pad0, ty.pad1}, !flip_filter, gain);
-        if (ty.narrow) dx = dx.narrow_symint(2, 0, x_h);
-        if (tx.narrow) dx = dx.narrow_symint(3, 0, x_w);
+        const auto [fw, fh] = filter_taps(f, form.lead);
+        const AxisTranspose tx = transpose_axis(x_w, dy.sym_size(w), up[0], down[0], p[0], p[1], fw);
+        const AxisTranspose ty = transpose_axis(x_h, dy.sym_size(h), up[1], down[1], p[2], p[3], fh);
+        at::Tensor dx = resample(form, dy, f.defined() ? OptTensor(f) : std::nullopt, down, up,
+                                 {tx.pad0, tx.pad1, ty.pad0, ty.pad1}, !flip_filter, gain);
+        if (ty.narrow) dx = dx.narrow_symint(h, 0, x_h);
+        if (tx.narrow) dx = dx.narrow_symint(w, 0, x_w);
         return {dx};
       },
       x);
   if (node) node->save(f);
   set_history(node, {y});
   // Linear in x: the tangent is the same resampling of x's tangent.
-  if (any_tangent(x)) set_tangent(y, myops::upfirdn2d(tangent(x), f, up, down, padding, flip_filter, gain));
+  if (any_tangent(x)) set_tangent(y, resample(form, tangent(x), f, up, down, padding, flip_filter, gain));
   return y;
+}
+
+at::Tensor upfirdn2d_stacked_autograd(const at::Tensor& x, const at::Tensor& f, c10::IntArrayRef up,
+                                      c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter,
+                                      double gain) {
+  return upfirdn2d_autograd<ops::upfirdn2d::kStacked>(x, f, up, down, padding, flip_filter, gain);
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(myops, Autograd, m) { m.impl("upfirdn2d", &upfirdn2d_autograd); }
+TORCH_LIBRARY_IMPL(myops, Autograd, m) {
+  m.impl("upfirdn2d", &upfirdn2d_autograd<ops::upfirdn2d::kSingle>);
+  m.impl("upfirdn2d_stacked", &upfirdn2d_stacked_autograd);
+}
 
 }  // namespace myops::autograd_upfirdn2d

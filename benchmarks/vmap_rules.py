@@ -12,14 +12,14 @@ something on a shared machine):
   with the same schema whose CPU kernel calls torch.ops.myops.<op> (a Python call per sample:
   a few microseconds that the real fallback on myops' ops, before the rules, did not pay);
 - loop: a Python loop over the samples + torch.stack (what users write without vmap).
-The case marked "loop in rule" batches upfirdn2d's filter, which the op takes once for the whole
-tensor: its rule loops over the samples itself (one op call each), so it stays near the
-fallback. One grouped ATen convolution over the samples' channels instead (tried 2026-12-03:
-at::convolution in the op-math type on the zero-stuffed, padded [N, V*C, H, W]) ran this case
-no faster (1.4-1.6x the Python loop, 1.7-2.2x the fallback, against 1.45x and 1.7x for the loop
-in the rule; oneDNN's depthwise convolution took ~150-300 us of it), and on large images it
-would trade the op's kernels for a convolution 3-5x slower than them
-(benchmarks/bench_upfirdn2d.py), so the rule keeps the loop. lltm's batched weights (model
+The case "per-sample filters" batches upfirdn2d's filter, which the op takes once for the whole
+tensor: its rule calls upfirdn2d_stacked (x [V, N, C, H, W], f [V, ...]; the checks, output and
+filters once, the kernel per sample). Until 2026-12-03 the rule looped over the samples (one op
+call each): 1.7x the fallback. One grouped ATen convolution over the samples' channels instead
+(tried 2026-12-03: at::convolution in the op-math type on the zero-stuffed, padded
+[N, V*C, H, W]) ran that case no faster (1.4-1.6x the Python loop, 1.7-2.2x the fallback;
+oneDNN's depthwise convolution took ~150-300 us of it), and on large images it would trade the
+op's kernels for a convolution 3-5x slower than them (benchmarks/bench_upfirdn2d.py). lltm's batched weights (model
 ensembles) are one baddbmm for the pre-activations, then lltm_cell (the cell alone) on the
 folded rows (ops/lltm/lltm_batching.cpp); lltm_backward's rule calls the gate pass alone
 (lltm_gates_backward) on the folded rows and computes the per-sample products itself.
@@ -83,7 +83,7 @@ def cases():
          (0, 0, None, None, None, None, None, None, None)),
         ("upfirdn2d up2 x [64] x [1, 4, 8, 8]", "upfirdn2d", (x_img, f4, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0),
          (0, None, None, None, None, None, None)),
-        ("upfirdn2d batched filter (loop in rule)", "upfirdn2d",
+        ("upfirdn2d per-sample filters (upfirdn2d_stacked)", "upfirdn2d",
          (x_img, f4.expand(V, 4, 4).contiguous(), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0),
          (0, 0, None, None, None, None, None)),
         ("filtered_lrelu up2 down2 x [64] x [1, 4, 8, 8]", "filtered_lrelu", (x_img, *fl),

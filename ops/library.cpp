@@ -17,6 +17,10 @@ TORCH_LIBRARY(myops, m) {
   // downsample. up/down are [x, y], padding [x0, x1, y0, y1], as in StyleGAN's Python API.
   m.def("upfirdn2d(Tensor x, Tensor? f=None, int[2] up=[1,1], int[2] down=[1,1], "
         "int[4] padding=[0,0,0,0], bool flip_filter=False, float gain=1.) -> Tensor", pt2);
+  // upfirdn2d with one filter per stack entry: x [S, N, C, H, W], f [S, taps] or [S, fh, fw],
+  // out[s] = upfirdn2d(x[s], f[s], ...). What upfirdn2d's vmap rule calls for per-sample filters.
+  m.def("upfirdn2d_stacked(Tensor x, Tensor f, int[2] up=[1,1], int[2] down=[1,1], "
+        "int[4] padding=[0,0,0,0], bool flip_filter=False, float gain=1.) -> Tensor", pt2);
   // The LLTM cell (ops/lltm): input [B, F], weights [3S, S+F], bias [3S], old_h/old_cell [B, S].
   m.def("lltm(Tensor input, Tensor weights, Tensor bias, Tensor old_h, Tensor old_cell) -> (Tensor new_h, Tensor new_cell)", pt2);
   // What lltm's autograd formula calls: lltm plus what the backward needs (gates: the activated

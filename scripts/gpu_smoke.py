@@ -6,8 +6,9 @@ racecheck, synccheck): scripts/gpu_check.sh does that. Alone:
 
     python scripts/gpu_smoke.py [--dtype float16 ...] [--op lltm ...] [--device cuda:1]
 
-Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,lltm,
-lltm_cell,lltm_cell_backward,lltm_gates_backward,filtered_lrelu}; the backward passes run the
+Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,
+upfirdn2d_stacked,lltm,lltm_cell,lltm_cell_backward,lltm_gates_backward,filtered_lrelu}; the
+backward passes run the
 registered backward ops (bias_act_backward, upfirdn2d transposed, lltm_backward,
 lltm_cell_backward, lltm_cell_double_backward, filtered_lrelu_backward) through the C++
 autograd formulas. Uses the library `import myops` finds
@@ -111,6 +112,13 @@ def smoke_upfirdn2d(device, dtype):
     x_cl = rand(2, 3, 9, 10, device=device, dtype=dtype, grad=False).contiguous(memory_format=torch.channels_last)
     fwd_bwd(op, ref, (x_cl.requires_grad_(), f1, [2, 1], [1, 2], [-1, 2, 1, 0], False, 1.0), dtype,
             "upfirdn2d[channels_last, mixed]")
+    fs = torch.stack([f2, -f2.t()])  # one filter per entry (upfirdn2d's vmap rule for batched filters)
+
+    def ref_stacked(x, f, *args):
+        return reference.upfirdn2d_stacked(x, f.double(), *args)
+    fwd_bwd(torch.ops.myops.upfirdn2d_stacked, ref_stacked,
+            (torch.stack([x.detach(), -x.detach()]).requires_grad_(), fs, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0),
+            dtype, "upfirdn2d_stacked[up2, 2-D]")
 
 
 def smoke_lltm(device, dtype):

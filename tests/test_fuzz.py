@@ -70,8 +70,8 @@ def check_grads(op, case):
 
 
 def _is_filter(op, i):
-    """upfirdn2d's f, filtered_lrelu's fu/fd: not differentiable (the op raises if they require grad)."""
-    return (op.name == "upfirdn2d" and i == 1) or (op.name == "filtered_lrelu" and i in (1, 2))
+    """upfirdn2d(_stacked)'s f, filtered_lrelu's fu/fd: not differentiable (the op raises if they require grad)."""
+    return (op.name in ("upfirdn2d", "upfirdn2d_stacked") and i == 1) or (op.name == "filtered_lrelu" and i in (1, 2))
 
 
 def _assert_close_to_sum(result, want, magnitude, atol, rtol):

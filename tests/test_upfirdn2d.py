@@ -172,6 +172,28 @@ def test_filter_requiring_grad_is_an_error(device):
     assert x.grad is not None
 
 
+# ------------------------------------------------------------------------- upfirdn2d_stacked
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "stack_inside"])
+def test_stacked_output_keeps_each_entrys_memory_format(device, layout):
+    """out[s] has the memory format upfirdn2d(x[s], f[s]) would give it (the table's generic
+    memory-format check is for 4-D tensors), whatever the stack dim's stride."""
+    S, N = 3, 2
+    x = _x((S * N, 5, 6, 7), device, torch.float32)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last).view(S, N, 5, 6, 7)
+    elif layout == "stack_inside":  # the stack dim between N and C (a vmap dim moved to the front)
+        x = x.view(N, S, 5, 6, 7).transpose(0, 1)
+    else:
+        x = x.view(S, N, 5, 6, 7)
+    f = torch.randn(S, 4, 4, device=device)
+    out = torch.ops.myops.upfirdn2d_stacked(x, f, [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
+    for s in range(S):
+        single = torch.ops.myops.upfirdn2d(x[s], f[s], [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
+        assert out[s].stride() == single.stride(), (layout, out[s].stride(), single.stride())
+        torch.testing.assert_close(out[s], reference.upfirdn2d(x[s], f[s], [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+
+
 def test_double_backward_through_helpers(device):
     f = myops.setup_filter([1, 3, 3, 1]).to(device)
     x = _x((1, 2, 5, 6), device, requires_grad=True)

@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch.testing import make_tensor
 
+from myops import reference
 from op_db import OPS, OPS_BY_NAME, samples
 from helpers import stack_batched
 from opinfo import Sample, as_tuple
@@ -416,7 +417,7 @@ UPFIRDN2D_FILTER_CASES = [  # (filter shape, up, down, padding, flip_filter, gai
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("case", range(len(UPFIRDN2D_FILTER_CASES)))
 def test_upfirdn2d_per_sample_filters(case, dtype, device):
-    """A batched filter (one per sample: the rule loops over the samples), with x batched or
+    """A batched filter (one per sample: the rule stacks the samples, upfirdn2d_stacked), with x batched or
     shared, channels_last or not, a float32 filter or one of x's dtype, and under autocast,
     against the loop."""
     fshape, up, down, padding, flip, gain = UPFIRDN2D_FILTER_CASES[case]
@@ -449,6 +450,37 @@ def test_upfirdn2d_per_sample_filters_gradients(device):
     torch.testing.assert_close(got, want)
     with pytest.raises(RuntimeError, match="myops.upfirdn2d: f requires grad"):
         torch.vmap(torch.ops.myops.upfirdn2d)(x, f.requires_grad_())
+
+
+def test_upfirdn2d_per_sample_filters_are_one_stacked_call(device):
+    """The rule for per-sample filters makes one upfirdn2d_stacked call for the whole batch,
+    not one upfirdn2d call per sample (what it did before, near the fallback's speed)."""
+    x = torch.randn(V, 2, 3, 6, 5, device=device)
+    f = torch.randn(V, 4, device=device)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        torch.vmap(lambda x, f: torch.ops.myops.upfirdn2d(x, f, [2, 2], [1, 1], [2, 1, 2, 1]))(x, f)
+    names = [e.name for e in prof.events()]
+    assert names.count("myops::upfirdn2d_stacked") == 1, names
+    assert names.count("myops::upfirdn2d") == 1, names  # the vmapped call itself
+
+
+def test_upfirdn2d_per_sample_filters_empty_batch_and_nested(device):
+    """An empty batch of per-sample filters gives an empty batch of outputs of the per-sample
+    shape; vmap nested twice over x and filters equals the double loop (upfirdn2d_stacked's own
+    rule folds the outer batch into its stack)."""
+    args = ([2, 1], [1, 2], [1, 2, 0, 1], True, 2.0)
+    x = torch.randn(3, 4, 2, 3, 6, 5, device=device, dtype=torch.float64)
+    f = torch.randn(3, 4, 3, 2, device=device, dtype=torch.float64)
+    op = lambda x, f: torch.ops.myops.upfirdn2d(x, f, *args)  # noqa: E731
+    sample = op(x[0, 0], f[0, 0])
+    empty = torch.vmap(op)(x[0, :0], f[0, :0])
+    assert empty.shape == (0, *sample.shape) and empty.dtype == sample.dtype
+    got = torch.vmap(torch.vmap(op))(x, f)
+    want = torch.stack([torch.stack([reference.upfirdn2d(x[i, j], f[i, j], *args) for j in range(4)])
+                        for i in range(3)])
+    torch.testing.assert_close(got, want)
+    got = torch.vmap(torch.vmap(op), in_dims=(None, 0))(x[0], f)  # the outer level batches f only
+    torch.testing.assert_close(got, torch.stack([torch.vmap(op)(x[0], f[i]) for i in range(3)]))
 
 
 def test_batched_shape_errors_name_the_op(device):

@@ -157,9 +157,11 @@ inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim,
   return out.unflatten(dim, {batch, per_sample});
 }
 
-// The per-sample loop, for an argument a rule cannot fold into one call (a batched FIR filter:
-// the op takes one filter for the whole tensor). Still no fallback warning, and still the op's
-// own kernels, one call per sample; results stacked along dim 0.
+// The per-sample loop, for an argument a rule cannot fold into one call (filtered_lrelu's batched
+// FIR filters: the op takes one filter for the whole tensor; upfirdn2d has upfirdn2d_stacked for
+// that instead), or a per-sample shape the op rejects (its own error comes out). Still no
+// fallback warning, and still the op's own kernels, one call per sample; results stacked along
+// dim 0.
 template <typename PerSample>
 at::Tensor stack_samples(int64_t batch, PerSample&& per_sample) {
   std::vector<at::Tensor> outs;

@@ -27,10 +27,28 @@ at::Tensor upfirdn2d_entry(const at::Tensor& x, const std::optional<at::Tensor>&
   return out;
 }
 
+// upfirdn2d_stacked: the same body with the checks, output and filters stacked (one call), then
+// the backend's kernel once per stack entry on views: out[s] = upfirdn2d(x[s], f[s]). What a
+// per-sample call would pay again each time (the dispatcher, autograd, checks, allocations)
+// is paid once.
+template <typename DeviceGuard, Kernel* kernel>
+at::Tensor upfirdn2d_stacked_entry(const at::Tensor& x, const at::Tensor& f, c10::IntArrayRef up,
+                                   c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter,
+                                   double gain) {
+  const Args a = check_args(kStacked, x, f, up, down, padding, flip_filter, gain);
+  const DeviceGuard guard(x.device());
+  at::Tensor out = empty_output(kStacked, x, a);
+  if (out.numel() == 0) return out;
+  const at::Tensor coef = correlation_filter(x, f, a, kStacked);
+  for (int64_t s = 0; s < x.size(0); ++s) kernel(x.select(0, s), coef.select(0, s), a, out.select(0, s));
+  return out;
+}
+
 // The family's kernel table for one backend.
 template <typename DeviceGuard, Kernel* kernel>
 void register_backend(torch::Library& m) {
   m.impl("upfirdn2d", &upfirdn2d_entry<DeviceGuard, kernel>);
+  m.impl("upfirdn2d_stacked", &upfirdn2d_stacked_entry<DeviceGuard, kernel>);
 }
 
 }  // namespace myops::ops::upfirdn2d

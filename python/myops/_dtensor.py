@@ -12,7 +12,8 @@ placement that needs no redistribution):
   each input along the matching dim (replicated where it broadcasts);
 - bias_act, bias_act_backward: pointwise in x (and grad); sharded along x's `dim` (the
   channels) only with b sharded the same way, along any other dim with b replicated;
-- upfirdn2d: x [N, C, H, W] sharded along N or C, the filter replicated;
+- upfirdn2d: x [N, C, H, W] sharded along N or C, the filter replicated; upfirdn2d_stacked
+  (x [S, N, C, H, W], f [S, ...]) also along S, with f sharded alike;
 - filtered_lrelu(_backward): along N (b replicated) or C (b sharded alike), filters replicated;
 - lltm and its backward ops: along the batch (rows), weights and bias replicated;
   lltm_backward's weight and bias gradients are then Partial (a sum over ranks, as for a
@@ -97,6 +98,12 @@ def register_sharding_rules() -> None:
     @register_sharding(ops.upfirdn2d.default)
     def _upfirdn2d(x, f=None, up=(1, 1), down=(1, 1), padding=(0, 0, 0, 0), flip_filter=False, gain=1.0):
         return [([p], [p, opt(f, R)]) for p in (R, Shard(0), Shard(1))]
+
+    @register_sharding(ops.upfirdn2d_stacked.default)
+    def _upfirdn2d_stacked(x, f, up=(1, 1), down=(1, 1), padding=(0, 0, 0, 0), flip_filter=False, gain=1.0):
+        # Along the stack S (each filter goes with its x[s]), or N or C (the filters replicated).
+        return [([R], [R, R]), ([Shard(0)], [Shard(0), Shard(0)]), ([Shard(1)], [Shard(1), R]),
+                ([Shard(2)], [Shard(2), R])]
 
     def filtered_lrelu_rules(xs, fu, fd, b):
         """`xs`: how many inputs are [N, C, H, W] images (x; grad and x), then fu, fd, b."""

@@ -182,7 +182,21 @@ def upfirdn2d_reference(x: Tensor, f: Tensor | None = None, up=1, down=1, paddin
     return x[:, :, ::downy, ::downx]
 
 
-REFERENCES = {"upfirdn2d": upfirdn2d_reference}
+def upfirdn2d_stacked_reference(x: Tensor, f: Tensor, up=1, down=1, padding=0, flip_filter: bool = False,
+                                gain: float = 1) -> Tensor:
+    """upfirdn2d_stacked (internal: upfirdn2d's vmap rule calls it for per-sample filters):
+    x [S, N, C, H, W], f [S, taps] or [S, fh, fw], out[s] = upfirdn2d_reference(x[s], f[s])."""
+    if x.ndim != 5 or f.ndim not in (2, 3) or f.shape[0] != x.shape[0]:
+        raise ValueError(f"myops.upfirdn2d_stacked: wants x [S, N, C, H, W] and f [S, ...], got x "
+                         f"{list(x.shape)} and f {list(f.shape)}")
+    if x.shape[0] == 0:  # no filter to run: the sizes from an empty batch and a zero filter
+        empty = upfirdn2d_reference(x.flatten(0, 1), f.new_zeros(f.shape[1:]), up, down, padding, flip_filter, gain)
+        return empty.unflatten(0, (0, x.shape[1]))
+    return torch.stack([upfirdn2d_reference(x[s], f[s], up, down, padding, flip_filter, gain)
+                        for s in range(x.shape[0])])
+
+
+REFERENCES = {"upfirdn2d": upfirdn2d_reference, "upfirdn2d_stacked": upfirdn2d_stacked_reference}
 
 
 def demo_cases(device):

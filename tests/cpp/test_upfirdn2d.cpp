@@ -59,6 +59,21 @@ TEST(Upfirdn2d, GradientOfTheSumIsTheFilterSum) {
   EXPECT_TRUE(at::equal(x.grad(), at::full({1, 1, 2, 2}, 10.f))) << x.grad();
 }
 
+// upfirdn2d_stacked: entry s filtered by its own filter f[s], as upfirdn2d(x[s], f[s]) is;
+// here a box [1, 1] and a difference [1, -1] of the same rows, padding 1 on the left.
+TEST(Upfirdn2d, StackedUsesEachEntrysFilter) {
+  const at::Tensor x = at::cat({image({1, 2, 4}, 1, 3), image({1, 2, 4}, 1, 3)}).unsqueeze(1);  // [2, 1, 1, 1, 3]
+  const at::Tensor f = at::tensor({1.f, 1.f, 1.f, -1.f}).view({2, 1, 2});
+  const at::Tensor got = myops::upfirdn2d_stacked(x, f, {1, 1}, {1, 1}, {1, 0, 0, 0}, true, 1.0);
+  ASSERT_EQ(got.sizes(), (at::IntArrayRef{2, 1, 1, 1, 3}));
+  EXPECT_TRUE(at::equal(got[0], image({1, 3, 6}, 1, 3))) << got;
+  EXPECT_TRUE(at::equal(got[1], image({-1, -1, -2}, 1, 3))) << got;
+  for (int64_t s = 0; s < 2; ++s) {
+    EXPECT_TRUE(at::equal(got[s], upfirdn2d(x[s], f[s], {1, 1}, {1, 1}, {1, 0, 0, 0}, true, 1.0)));
+  }
+  EXPECT_THROW(myops::upfirdn2d_stacked(x, f[0]), c10::ValueError);  // one filter per entry
+}
+
 TEST(Upfirdn2d, BadInputThrowsWithOpAndArgument) {
   try {
     upfirdn2d(at::ones({1, 1, 2, 2}, at::kInt), std::nullopt, {1, 1}, {1, 1}, {0, 0, 0, 0}, false, 1.0);

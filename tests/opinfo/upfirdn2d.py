@@ -180,6 +180,109 @@ def upfirdn2d_magnitude(x, f, up, down, padding, flip_filter, gain):
     return reference.upfirdn2d(finite_abs(x), finite_abs(f), up, down, padding, flip_filter, abs(gain))
 
 
+# ------------------------------------------------ upfirdn2d_stacked (one filter per stack entry)
+
+STACKED_FROM = ("up2_sep4", "down2_2d4x4", "up2_2d4x4_flip", "up4_down2_sep7_anisotropic", "negative_padding_crop",
+                "one_tap_sep", "planes_up2_2d4x4", "planes_down2_sep4_crop")
+
+
+def _stack(tensors, requires_grad):
+    return _layout(torch.stack([t.detach() for t in tensors]), requires_grad)
+
+
+def upfirdn2d_stacked_samples(device, dtype, requires_grad):
+    """upfirdn2d's samples (those with a filter) stacked S = 3 times, each entry with its own x
+    and filter; then the layouts upfirdn2d's vmap rule hands over: S not outermost (a vmap
+    dim moved to the front), an x shared by every entry (expanded), per-entry channels_last,
+    S = 1 and S = 0."""
+    S = 3
+    for name in STACKED_FROM:
+        samples = [get(upfirdn2d_samples, name, device, dtype) for _ in range(S)]
+        x = _stack([s.args[0] for s in samples], requires_grad)
+        f = torch.stack([s.args[1] for s in samples])
+        yield Sample(f"stacked_{name}", (x, f, *samples[0].args[2:]))
+    f_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    fil = lambda shape: _filter(shape, device, f_dtype)  # noqa: E731
+    up2 = ([2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
+    moved = _t((2, S, 3, 5, 6), device, dtype, False).transpose(0, 1)  # [S, N, ...], S's stride not largest
+    yield Sample("stack_dim_not_outermost", (_layout(moved, requires_grad), fil((S, 4)), *up2))
+    shared = _t((2, 3, 5, 6), device, dtype, False).expand(S, 2, 3, 5, 6)
+    yield Sample("shared_x_expanded", (_layout(shared, requires_grad), fil((S, 4, 4)), *up2))
+    cl = _t((S * 2, 20, 4, 4), device, dtype, False).contiguous(memory_format=torch.channels_last).view(S, 2, 20, 4, 4)
+    yield Sample("per_entry_cl_planes", (_layout(cl, requires_grad), fil((S, 4, 4)), [1, 1], [2, 2], [1, 1, 1, 1],
+                                         False, 1.0))
+    yield Sample("one_entry", (_t((1, 2, 3, 5, 7), device, dtype, requires_grad), fil((1, 3, 2)), [1, 2], [2, 1],
+                               [1, 0, 2, 1], True, 2.0))
+    yield Sample("zero_entries", (_t((0, 2, 3, 5, 7), device, dtype, requires_grad), fil((0, 4)), *up2))
+
+
+def get(samples, name, device, dtype):
+    return next(s for s in samples(device, dtype, False) if s.name == name)
+
+
+def upfirdn2d_stacked_large_samples(device, dtype, requires_grad):
+    """Two entries of upfirdn2d's large up and down calls (threads split each entry's work)."""
+    for s in upfirdn2d_large_samples(device, dtype, False):
+        x, f = s.args[0], s.args[1]
+        yield Sample(f"stacked_{s.name}", (_stack([x, -x], requires_grad), torch.stack([f, f.flip(0)]), *s.args[2:]))
+
+
+def upfirdn2d_stacked_errors(device):
+    x = torch.ones(2, 1, 2, 5, 7, device=device)
+    f = torch.ones(2, 4, device=device)
+    pre = "myops.upfirdn2d_stacked"
+    args = lambda **kw: tuple({"x": x, "f": f, "up": [1, 1], "down": [1, 1], "padding": [0, 0, 0, 0],  # noqa: E731
+                               "flip_filter": False, "gain": 1.0, **kw}.values())
+    yield ErrorCase("x_4d", args(x=x[0]), ValueError, f"{pre}: x must be 5-D \\[S, N, C, H, W\\], got 4-D")
+    yield ErrorCase("f_1d", args(f=f[0]), ValueError, f"{pre}: f must be 2-D \\[S, taps\\] .* or 3-D .*got 1-D")
+    yield ErrorCase("f_count", args(f=torch.ones(3, 4, device=device)), ValueError,
+                    f"{pre}: f must have one filter per x\\[s\\]: f has 3, x has S = 2")
+    yield ErrorCase("f_int", args(f=f.int()), TypeError, f"{pre}: f must be float32 or x's dtype \\(Float\\), got Int")
+    yield ErrorCase("f_empty", args(f=torch.ones(2, 0, device=device)), ValueError, f"{pre}: f must have at least one tap")
+    yield ErrorCase("output_empty_width", args(padding=[-2, -2, 0, 0]), ValueError,
+                    f"{pre}: the output would be empty along width")
+    yield ErrorCase("negative_gain_separable", args(gain=-1.0), ValueError, f"{pre}: gain must be >= 0 with a 1-D")
+    other = "meta" if device == "cpu" else "cpu"
+    yield ErrorCase("mixed_devices", args(f=f.to(other)), RuntimeError, f"{pre}: expected all tensors on the same device")
+    yield ErrorCase("f_requires_grad", args(f=f.clone().requires_grad_()), RuntimeError,
+                    f"{pre}: f requires grad, but the filter is not differentiable")
+
+
+def upfirdn2d_stacked_resizable_args(device, n):
+    """n stack entries through upsample (up 2, separable 4 taps): forward + backward, no recompile."""
+    return (torch.randn(n, 2, 3, 6, 8, device=device, requires_grad=True), _filter((n, 4), device, torch.float32),
+            [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
+
+
+def _fuzz_upfirdn2d_stacked(device):
+    """upfirdn2d's fuzz cases stacked 0 to 3 times (each entry x * k with its own filter f * k'),
+    the stack dim outermost or not; a case without a filter gets a random 1-tap one."""
+    from hypothesis import strategies as st
+
+    from opinfo._fuzz import FuzzCase
+
+    @st.composite
+    def strategy(draw):
+        case = draw(_fuzz_upfirdn2d(device))
+        x, f, *rest = case.args
+        if f is None:
+            f = torch.full((1, 1), draw(st.sampled_from((1.0, -0.5, 2.0))), device=device)
+        S = draw(st.integers(0, 3))
+        if S == 0:
+            xs, fs = x.unsqueeze(0)[:0], f.unsqueeze(0)[:0]
+        else:
+            scale = st.sampled_from((1.0, -1.0, 0.5, 2.0))
+            entries = [x * draw(scale) for _ in range(S)]
+            xs = torch.stack(entries) if draw(st.booleans()) else torch.stack(entries, dim=1).transpose(0, 1)
+            fs = torch.stack([f * draw(scale) for _ in range(S)])
+        return FuzzCase((xs, fs, *rest), error=case.error, specials=case.specials)
+    return strategy()
+
+
+def upfirdn2d_stacked_magnitude(x, f, up, down, padding, flip_filter, gain):
+    return reference.upfirdn2d_stacked(finite_abs(x), finite_abs(f), up, down, padding, flip_filter, abs(gain))
+
+
 OPS = [
     OpInfo("upfirdn2d", torch.ops.myops.upfirdn2d.default, myops.upfirdn2d, reference.upfirdn2d, upfirdn2d_samples,
            errors=upfirdn2d_errors,
@@ -188,4 +291,13 @@ OPS = [
            resizable_args=upfirdn2d_resizable_args, large_samples=upfirdn2d_large_samples,
            fuzz_magnitude=upfirdn2d_magnitude,
            autocast=Autocast("x_dtype", cast=_autocast_cast, low_args=(0,)), fuzz=_fuzz_upfirdn2d),
+    # Internal: what upfirdn2d's vmap rule calls for per-sample filters (every path of an op, so
+    # that the rule's results hold wherever vmap runs: compile, export, autocast, DTensor, ...).
+    OpInfo("upfirdn2d_stacked", torch.ops.myops.upfirdn2d_stacked.default, torch.ops.myops.upfirdn2d_stacked,
+           reference.upfirdn2d_stacked, upfirdn2d_stacked_samples, errors=upfirdn2d_stacked_errors,
+           compile_samples=("stacked_up2_sep4", "stacked_down2_2d4x4", "stack_dim_not_outermost", "zero_entries"),
+           resizable_args=upfirdn2d_stacked_resizable_args, large_samples=upfirdn2d_stacked_large_samples,
+           memory_formats=False,  # 5-D; per-entry channels_last is checked in tests/test_upfirdn2d.py
+           fuzz_magnitude=upfirdn2d_stacked_magnitude,
+           autocast=Autocast("x_dtype", cast=_autocast_cast, low_args=(0,)), fuzz=_fuzz_upfirdn2d_stacked),
 ]

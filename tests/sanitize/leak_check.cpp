@@ -143,6 +143,10 @@ int main(int argc, char** argv) {
          backward({myops::upfirdn2d(img, f1, {2, 2}, {1, 1}, {2, 1, 2, 1}, false, 4.0)}, {img}, true);
          backward({myops::upfirdn2d(img, f2, {1, 1}, {2, 2}, {1, 1, 1, 1}, true, 1.0)}, {img}, false);
        }},
+      {"upfirdn2d_stacked", [&] {
+         const auto x = at::stack({img, img * 2});  // differentiable in img
+         backward({myops::upfirdn2d_stacked(x, two(f2), {2, 2}, {1, 1}, {2, 1, 2, 1}, false, 4.0)}, {img}, true);
+       }},
       {"filtered_lrelu", [&] {
          backward({myops::filtered_lrelu(fl, fh, fh, fb, 2, 2, {3, 3, 3, 3}, 1.4, 0.2, 0.5, false)}, {fl, fb}, true);
        }},
@@ -185,6 +189,7 @@ int main(int argc, char** argv) {
            auto out = batch(at::empty({2, 4, 3, 33}));
            myops::add_out(batch(two(a)), b.detach(), out);
            (void)myops::upfirdn2d(batch(two(img)), f1, {2, 2}, {1, 1}, {2, 1, 2, 1}, false, 4.0);
+           (void)myops::upfirdn2d(batch(two(img)), batch(two(f2)), {2, 2}, {1, 1}, {2, 1, 2, 1}, false, 4.0);
            const auto y = myops::filtered_lrelu(batch(two(fl)), fh, fh, fb.detach(), 2, 2, {3, 3, 3, 3}, 1.4, 0.2,
                                                 0.5, false);
            (void)myops::filtered_lrelu_backward(at::ones_like(y), batch(two(fl)), fh, fh, fb.detach(), 2, 2,
