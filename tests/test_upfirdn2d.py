@@ -177,7 +177,8 @@ def test_filter_requiring_grad_is_an_error(device):
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "stack_inside"])
 def test_stacked_output_keeps_each_entrys_memory_format(device, layout):
     """out[s] has the memory format upfirdn2d(x[s], f[s]) would give it (the table's generic
-    memory-format check is for 4-D tensors), whatever the stack dim's stride."""
+    memory-format check is for 4-D tensors), whatever the stack dim's stride, and the same bits:
+    the CPU row path runs a whole stack in one go, each entry's sums as in a call of its own."""
     S, N = 3, 2
     x = _x((S * N, 5, 6, 7), device, torch.float32)
     if layout == "channels_last":
@@ -191,6 +192,7 @@ def test_stacked_output_keeps_each_entrys_memory_format(device, layout):
     for s in range(S):
         single = torch.ops.myops.upfirdn2d(x[s], f[s], [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
         assert out[s].stride() == single.stride(), (layout, out[s].stride(), single.stride())
+        assert torch.equal(out[s], single), layout
         torch.testing.assert_close(out[s], reference.upfirdn2d(x[s], f[s], [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
 
 

@@ -41,22 +41,41 @@ namespace myops::ops::upfirdn2d {
 namespace CPU_CAPABILITY {
 namespace {
 
+// x, out [N, C, H, W] and coef (correlation_filter); or a stack (upfirdn2d_stacked): x, out
+// [S, N, C, H, W] and coef [S, ...], entry s filtered by coef[s]. The row path runs a stack in
+// one go (the set-up, the workspaces and the threads shared by its entries; each entry's
+// outputs the same sums as in a call of its own).
 template <typename scalar_t>
 void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
-  const int64_t C = x.size(1), in_h = x.size(2), in_w = x.size(3);
-  const int64_t out_h = out.size(2), out_w = out.size(3);
-  // Small planes, many of them: across planes, a vector at a time (upfirdn2d_cpu_planes.h).
-  if (use_plane_path(x.size(0) * C, at::vec::Vectorized<acc_t>::size(), in_h, in_w, out_h, out_w)) {
-    run_planes<scalar_t>(x, coef_t, a, out);
+  const bool stacked = x.dim() == 5;
+  const int64_t S = stacked ? x.size(0) : 1, d = stacked ? 1 : 0;  // d: where [N, C, H, W] starts
+  const int64_t N = x.size(d), C = x.size(d + 1), in_h = x.size(d + 2), in_w = x.size(d + 3);
+  const int64_t out_h = out.size(d + 2), out_w = out.size(d + 3);
+  // Small planes, many of them: across planes, a vector at a time (upfirdn2d_cpu_planes.h), an
+  // entry of a stack at a time (the lanes of a vector share their taps).
+  if (use_plane_path(N * C, at::vec::Vectorized<acc_t>::size(), in_h, in_w, out_h, out_w)) {
+    if (!stacked) {
+      run_planes<scalar_t>(x, coef_t, a, out);
+      return;
+    }
+    for (int64_t s = 0; s < S; ++s) run_planes<scalar_t>(x.select(0, s), coef_t.select(0, s), a, out.select(0, s));
     return;
   }
   const bool separable = a.kind == FilterKind::Separable;
   const int64_t fh = a.fh, fw = a.fw;
-  const acc_t* coef = coef_t.const_data_ptr<acc_t>();
+  const acc_t* const coef_base = coef_t.const_data_ptr<acc_t>();
+  const int64_t coef_stride = stacked ? coef_t.stride(0) : 0;  // entry s's filter: coef_base + s * coef_stride
 
   // 1-D: one filter row, also used vertically. 2-D: fh rows, the vertical tap picks the row.
-  const HorizontalPass<acc_t> hpass(coef, separable ? 1 : fh, fw, in_w, out_w, a.up_x, a.down_x, a.pad_x0);
+  // One per entry of a stack (its weights); their sizes and row layout are the same.
+  std::vector<HorizontalPass<acc_t>> hpasses;
+  hpasses.reserve(S);
+  for (int64_t s = 0; s < S; ++s) {
+    hpasses.emplace_back(coef_base + s * coef_stride, separable ? 1 : fh, fw, in_w, out_w, a.up_x, a.down_x,
+                         a.pad_x0);
+  }
+  const HorizontalPass<acc_t>& layout = hpasses[0];  // sizes, row preparation
 
   // Tiles of output rows: ~64K outputs each (the scratch rows stay in L2), at least 8 rows so
   // that the input rows shared by neighbouring tiles are rarely computed twice. Small planes
@@ -66,7 +85,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       std::min<int64_t>(std::max<int64_t>(65536 / out_w, 8), out_h), 1);
   const int64_t tiles = (out_h + tile_h - 1) / tile_h;
   const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
-  const int64_t plane_len = max_rows_in_tile * hpass.prepared_len();  // a tile's prepared rows
+  const int64_t plane_len = max_rows_in_tile * layout.prepared_len();  // a tile's prepared rows
   // (and at most ~256 KB of float prepared rows, so that they stay in L2 between being
   // written and read by the horizontal pass; a tiny output of a large input takes one plane)
   const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 16) / std::max<int64_t>(plane_len, 1)), 1, C);
@@ -82,10 +101,11 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t grain = std::max<int64_t>(1, 32768 / work_per_unit);
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   scalar_t* out_data = out.data_ptr<scalar_t>();
-  const int64_t xs0 = x.stride(0), xs1 = x.stride(1), xs2 = x.stride(2), xs3 = x.stride(3);
-  const int64_t os0 = out.stride(0), os1 = out.stride(1), os2 = out.stride(2), os3 = out.stride(3);
+  const int64_t xsS = stacked ? x.stride(0) : 0, osS = stacked ? out.stride(0) : 0;
+  const int64_t xs0 = x.stride(d), xs1 = x.stride(d + 1), xs2 = x.stride(d + 2), xs3 = x.stride(d + 3);
+  const int64_t os0 = out.stride(d), os1 = out.stride(d + 1), os2 = out.stride(d + 2), os3 = out.stride(d + 3);
 
-  const int64_t prep_len = hpass.prepared_len();
+  const int64_t prep_len = layout.prepared_len();
   const int64_t gy = std::gcd(a.up_y, a.down_y), vP = a.up_y / gy, vD = a.down_y / gy;  // vertical phases
   // Rows ahead of the one being prepared that the next unit reads at its place: the next tile's
   // (its input rows start about tile_h * down / up rows further) or, one tile per plane, the
@@ -94,10 +114,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   std::vector<AxisTaps> vtaps(out_h);  // the vertical taps of every output row
   for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, a.up_y, a.down_y, a.pad_y0, fh, in_h);
 
-  at::parallel_for(0, x.size(0) * groups * tiles, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, S * N * groups * tiles, grain, [&](int64_t begin, int64_t end) {
     Workspace<acc_t> ws;
     const int64_t max_vtaps = math::max_taps(fh, a.up_y);
-    hpass.reserve(ws, separable ? 1 : max_vtaps);
+    layout.reserve(ws, separable ? 1 : max_vtaps);
     ws.in_row.resize(in_w);
     ws.out_row.resize(out_w);
     // The tile's input rows, prepared once (zeroed here once: the padding), then used by every
@@ -119,11 +139,14 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     const auto prepare_row = [&](const scalar_t* xp, int64_t iy, acc_t* slot) {
       const int64_t ry = iy + advance;
       prefetch_row(xp, ry < in_h ? ry * xs2 : xs1 + (ry - in_h) * xs2, xs3, in_w);
-      hpass.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
+      layout.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
     };
 
     for (int64_t unit = begin; unit < end; ++unit) {
-      const int64_t tile = unit % tiles, n = unit / tiles / groups;
+      const int64_t tile = unit % tiles, entry_n = unit / tiles / groups;
+      const int64_t s = entry_n / N, n = entry_n % N;  // (s = 0 but for a stack)
+      const HorizontalPass<acc_t>& hpass = hpasses[s];
+      const acc_t* const coef = coef_base + s * coef_stride;
       const int64_t c0 = unit / tiles % groups * group, nc = std::min(group, C - c0);
       const int64_t oy0 = tile * tile_h, oy1 = std::min(oy0 + tile_h, out_h);
 
@@ -139,8 +162,8 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
 
       if (separable) {
         for (int64_t c = c0; c < c0 + nc; ++c) {
-          const scalar_t* xp = x_data + n * xs0 + c * xs1;
-          scalar_t* op = out_data + n * os0 + c * os1;
+          const scalar_t* xp = x_data + s * xsS + n * xs0 + c * xs1;
+          scalar_t* op = out_data + s * osS + n * os0 + c * os1;
           // Each input row filtered horizontally once, into the tile's scratch rows.
           for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
           if (hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
@@ -175,10 +198,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
 
       // 2-D: the rows of the group's planes, prepared once.
       for (int64_t i = 0; i < nc; ++i) {
-        const scalar_t* xp = x_data + n * xs0 + (c0 + i) * xs1;
+        const scalar_t* xp = x_data + s * xsS + n * xs0 + (c0 + i) * xs1;
         for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + i * plane_len + (iy - lo) * prep_len);
       }
-      scalar_t* const op0 = out_data + n * os0 + c0 * os1;
+      scalar_t* const op0 = out_data + s * osS + n * os0 + c0 * os1;
       const bool in_place = row_target(op0, os3, out_buf) != out_buf;
       std::fill(done.begin(), done.end(), 0);
       for (int64_t oy = oy0; oy < oy1; ++oy) {

@@ -76,6 +76,7 @@ void launch(const at::Tensor& x, const at::Tensor& y, const at::Tensor& coef, Ge
 }
 
 void upfirdn2d_cuda(const at::Tensor& x, const at::Tensor& coef, const Args& a, const at::Tensor& out) {
+  if (x.dim() == 5) return run_each_entry(upfirdn2d_cuda, x, coef, a, out);  // a stack: a launch per entry
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_upfirdn2d_cuda", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     if (a.kind != FilterKind::Separable) {

@@ -11,8 +11,16 @@
 namespace myops::ops::upfirdn2d {
 
 // out (allocated, non-empty, any strides) = upfirdn2d(x) for x of any strides. `coef` is
-// correlation_filter(): op-math dtype, contiguous, [taps] (separable) or [fh, fw].
+// correlation_filter(): op-math dtype, contiguous, [taps] (separable) or [fh, fw]. Or a stack
+// (upfirdn2d_stacked): x and out [S, N, C, H, W], coef [S, ...], out[s] = upfirdn2d(x[s]) with
+// coef[s]; a backend with no stack path of its own runs each entry (run_each_entry).
 using Kernel = void(const at::Tensor& x, const at::Tensor& coef, const Args& a, const at::Tensor& out);
+
+// A kernel's stack, one entry at a time (views: out[s] written in place).
+inline void run_each_entry(Kernel* kernel, const at::Tensor& x, const at::Tensor& coef, const Args& a,
+                           const at::Tensor& out) {
+  for (int64_t s = 0; s < x.size(0); ++s) kernel(x.select(0, s), coef.select(0, s), a, out.select(0, s));
+}
 
 // The entry body of every backend: checks, then the device guard, the output, the filter in
 // correlation order, and the backend's kernel.
@@ -27,10 +35,9 @@ at::Tensor upfirdn2d_entry(const at::Tensor& x, const std::optional<at::Tensor>&
   return out;
 }
 
-// upfirdn2d_stacked: the same body with the checks, output and filters stacked (one call), then
-// the backend's kernel once per stack entry on views: out[s] = upfirdn2d(x[s], f[s]). What a
-// per-sample call would pay again each time (the dispatcher, autograd, checks, allocations)
-// is paid once.
+// upfirdn2d_stacked: the same body with the checks, output and filters stacked, then the
+// backend's kernel on the whole stack: out[s] = upfirdn2d(x[s], f[s]). What a per-sample call
+// would pay again each time (the dispatcher, autograd, checks, allocations) is paid once.
 template <typename DeviceGuard, Kernel* kernel>
 at::Tensor upfirdn2d_stacked_entry(const at::Tensor& x, const at::Tensor& f, c10::IntArrayRef up,
                                    c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter,
@@ -39,8 +46,7 @@ at::Tensor upfirdn2d_stacked_entry(const at::Tensor& x, const at::Tensor& f, c10
   const DeviceGuard guard(x.device());
   at::Tensor out = empty_output(kStacked, x, a);
   if (out.numel() == 0) return out;
-  const at::Tensor coef = correlation_filter(x, f, a, kStacked);
-  for (int64_t s = 0; s < x.size(0); ++s) kernel(x.select(0, s), coef.select(0, s), a, out.select(0, s));
+  kernel(x, correlation_filter(x, f, a, kStacked), a, out);
   return out;
 }
 
