@@ -1,9 +1,9 @@
 // Autograd formula of upfirdn2d and upfirdn2d_stacked (graph node: autograd/node.h). The
 // gradient with respect to x is the transposed resampling, computed by the op itself through
 // the dispatcher (up and down swapped, the padding transformed, the filter flip inverted, same
-// gain), as StyleGAN's plugin does: so it runs on
-// every backend, is traceable by torch.compile and is differentiable again (double backward).
-// The op is linear in x: its forward-mode tangent is upfirdn2d of x's tangent.
+// gain), as StyleGAN's plugin does: so it runs on every backend, is traceable by torch.compile
+// and is differentiable again (double backward). The op is linear in x: its forward-mode
+// tangent is the op of x's tangent.
 // The filter is not differentiable: a filter that requires grad is an error, never a silent
 // zero gradient. upfirdn2d_stacked's formula is the same, per stack entry (its own op again).
 #include <torch/library.h>

@@ -452,6 +452,24 @@ def test_upfirdn2d_per_sample_filters_gradients(device):
         torch.vmap(torch.ops.myops.upfirdn2d)(x, f.requires_grad_())
 
 
+def test_upfirdn2d_per_sample_filters_under_grad_and_jvp(device):
+    """Transforms outside the vmap (grad, autograd with create_graph, jvp) differentiate through
+    upfirdn2d_stacked's own autograd formula and tangent: equal to the reference's."""
+    x = torch.randn(V, 2, 3, 6, 5, device=device, dtype=torch.float64, requires_grad=True)
+    f = torch.randn(V, 4, 4, device=device, dtype=torch.float64)
+    args = ([2, 2], [1, 1], [2, 1, 2, 1], False, 4.0)
+    weights = torch.randn(V, 2, 3, 12, 10, device=device, dtype=torch.float64)
+    batched = lambda x: torch.vmap(lambda x, f: torch.ops.myops.upfirdn2d(x, f, *args))(x, f)  # noqa: E731
+    per_sample = lambda x: torch.stack([reference.upfirdn2d(x[i], f[i], *args) for i in range(V)])  # noqa: E731
+    want = torch.autograd.grad((per_sample(x) * weights).sum(), x)[0]
+    torch.testing.assert_close(torch.func.grad(lambda x: (batched(x) * weights).sum())(x), want)
+    (got,) = torch.autograd.grad((batched(x) * weights).sum(), x, create_graph=True)
+    torch.testing.assert_close(got, want)
+    t = torch.randn_like(x)
+    _, tangent = torch.func.jvp(batched, (x.detach(),), (t,))
+    torch.testing.assert_close(tangent, per_sample(t))
+
+
 def test_upfirdn2d_per_sample_filters_are_one_stacked_call(device):
     """The rule for per-sample filters makes one upfirdn2d_stacked call for the whole batch,
     not one upfirdn2d call per sample (what it did before, near the fallback's speed)."""
