@@ -197,7 +197,7 @@ def upfirdn2d_stacked_samples(device, dtype, requires_grad):
     S = 1 and S = 0."""
     S = 3
     for name in STACKED_FROM:
-        samples = [get(upfirdn2d_samples, name, device, dtype) for _ in range(S)]
+        samples = [_sample_named(upfirdn2d_samples, name, device, dtype) for _ in range(S)]
         x = _stack([s.args[0] for s in samples], requires_grad)
         f = torch.stack([s.args[1] for s in samples])
         yield Sample(f"stacked_{name}", (x, f, *samples[0].args[2:]))
@@ -216,7 +216,7 @@ def upfirdn2d_stacked_samples(device, dtype, requires_grad):
     yield Sample("zero_entries", (_t((0, 2, 3, 5, 7), device, dtype, requires_grad), fil((0, 4)), *up2))
 
 
-def get(samples, name, device, dtype):
+def _sample_named(samples, name, device, dtype):
     return next(s for s in samples(device, dtype, False) if s.name == name)
 
 
