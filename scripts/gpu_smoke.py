@@ -8,10 +8,9 @@ racecheck, synccheck): scripts/gpu_check.sh does that. Alone:
 
 Calls torch.ops.myops.{muladd,mul,add,add_out,bias_act,bias_act_backward,upfirdn2d,
 upfirdn2d_stacked,lltm,lltm_cell,lltm_cell_backward,lltm_gates_backward,filtered_lrelu}; the
-backward passes run the
-registered backward ops (bias_act_backward, upfirdn2d transposed, lltm_backward,
-lltm_cell_backward, lltm_cell_double_backward, filtered_lrelu_backward) through the C++
-autograd formulas. Uses the library `import myops` finds
+backward passes run the registered backward ops (bias_act_backward, upfirdn2d transposed,
+lltm_backward, lltm_cell_backward, lltm_cell_double_backward, filtered_lrelu_backward) through
+the C++ autograd formulas. Uses the library `import myops` finds
 ($MYOPS_LIBRARY, or the installed package). Prints one line per op and dtype.
 Exit status: 0 all ok, 1 a mismatch or an error, 2 no CUDA device.
 """
