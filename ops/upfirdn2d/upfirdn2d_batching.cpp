@@ -4,8 +4,8 @@
 // N: one call on [B * N, C, H, W]. The op takes ONE filter for the whole tensor, so a batched
 // filter f cannot be folded into it: then the rule stacks the samples instead, one call of
 // upfirdn2d_stacked (x [B, N, C, H, W], f [B, ...]: the checks, the output and the filters
-// prepared once, the backend's kernel once per sample). An x whose per-sample shape is not 4-D
-// goes through a per-sample loop, so that the op reports its own error.
+// prepared once, the whole stack handed to the backend's kernel). An x whose per-sample shape
+// is not 4-D goes through a per-sample loop, so that the op reports its own error.
 // upfirdn2d_stacked's own rule (nested vmap over a batched filter) folds the vmap dim into S.
 #include <torch/library.h>
 
