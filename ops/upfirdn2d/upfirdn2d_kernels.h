@@ -22,38 +22,33 @@ inline void run_each_entry(Kernel* kernel, const at::Tensor& x, const at::Tensor
   for (int64_t s = 0; s < x.size(0); ++s) kernel(x.select(0, s), coef.select(0, s), a, out.select(0, s));
 }
 
-// The entry body of every backend: checks, then the device guard, the output, the filter in
-// correlation order, and the backend's kernel.
-template <typename DeviceGuard, Kernel* kernel>
-at::Tensor upfirdn2d_entry(const at::Tensor& x, const std::optional<at::Tensor>& f, c10::IntArrayRef up,
-                           c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter, double gain) {
-  const Args a = check_args(x, f, up, down, padding, flip_filter, gain);
+// The entry body of every backend, for both ops (`form`: upfirdn2d, or upfirdn2d_stacked, whose
+// checks, output and filters are stacked and whose whole stack goes to the kernel, so that what
+// a per-sample call would pay again each time is paid once): checks, then the device guard, the
+// output, the filter in correlation order, and the backend's kernel.
+template <const Form& form, typename DeviceGuard, Kernel* kernel>
+at::Tensor entry_body(const at::Tensor& x, const std::optional<at::Tensor>& f, c10::IntArrayRef up,
+                      c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter, double gain) {
+  const Args a = check_args(form, x, f, up, down, padding, flip_filter, gain);
   const DeviceGuard guard(x.device());
-  at::Tensor out = empty_output(x, a);
+  at::Tensor out = empty_output(form, x, a);
   if (out.numel() == 0) return out;
-  kernel(x, correlation_filter(x, f, a), a, out);
+  kernel(x, correlation_filter(x, f, a, form), a, out);
   return out;
 }
 
-// upfirdn2d_stacked: the same body with the checks, output and filters stacked, then the
-// backend's kernel on the whole stack: out[s] = upfirdn2d(x[s], f[s]). What a per-sample call
-// would pay again each time (the dispatcher, autograd, checks, allocations) is paid once.
+// upfirdn2d_stacked's schema takes `Tensor f` (not optional).
 template <typename DeviceGuard, Kernel* kernel>
 at::Tensor upfirdn2d_stacked_entry(const at::Tensor& x, const at::Tensor& f, c10::IntArrayRef up,
                                    c10::IntArrayRef down, c10::IntArrayRef padding, bool flip_filter,
                                    double gain) {
-  const Args a = check_args(kStacked, x, f, up, down, padding, flip_filter, gain);
-  const DeviceGuard guard(x.device());
-  at::Tensor out = empty_output(kStacked, x, a);
-  if (out.numel() == 0) return out;
-  kernel(x, correlation_filter(x, f, a, kStacked), a, out);
-  return out;
+  return entry_body<kStacked, DeviceGuard, kernel>(x, f, up, down, padding, flip_filter, gain);
 }
 
 // The family's kernel table for one backend.
 template <typename DeviceGuard, Kernel* kernel>
 void register_backend(torch::Library& m) {
-  m.impl("upfirdn2d", &upfirdn2d_entry<DeviceGuard, kernel>);
+  m.impl("upfirdn2d", &entry_body<kSingle, DeviceGuard, kernel>);
   m.impl("upfirdn2d_stacked", &upfirdn2d_stacked_entry<DeviceGuard, kernel>);
 }
 
