@@ -74,6 +74,17 @@ def upfirdn2d_large_samples(device, dtype, requires_grad):
     yield Sample("large_down2x4_sep4", (x, _filter(4, device, f_dtype), [1, 1], [2, 4], [1, 1, 1, 1], False, 1.0))
 
 
+def _filter_errors(pre, args, f, device):
+    """The filter's error cases, alike for upfirdn2d and upfirdn2d_stacked: `args(**kw)` is a
+    valid call with `f` (a separable filter) and the arguments in kw replaced."""
+    yield ErrorCase("f_int", args(f=f.int()), TypeError, f"{pre}: f must be float32 or x's dtype \\(Float\\), got Int")
+    yield ErrorCase("negative_gain_separable", args(gain=-1.0), ValueError, f"{pre}: gain must be >= 0 with a 1-D")
+    other = "meta" if device == "cpu" else "cpu"
+    yield ErrorCase("mixed_devices", args(f=f.to(other)), RuntimeError, f"{pre}: expected all tensors on the same device")
+    yield ErrorCase("f_requires_grad", args(f=f.clone().requires_grad_()), RuntimeError,
+                    f"{pre}: f requires grad, but the filter is not differentiable")
+
+
 def upfirdn2d_errors(device):
     x = torch.ones(1, 2, 5, 7, device=device)
     f = torch.ones(4, device=device)
@@ -84,7 +95,6 @@ def upfirdn2d_errors(device):
     yield ErrorCase("x_3d", args(x=x[0]), ValueError, f"{pre}: x must be 4-D \\[N, C, H, W\\], got 3-D")
     yield ErrorCase("f_3d", args(f=torch.ones(2, 2, 2, device=device)), ValueError, f"{pre}: f must be 1-D .* or 2-D .*got 3-D")
     yield ErrorCase("f_empty", args(f=torch.ones(0, device=device)), ValueError, f"{pre}: f must have at least one tap")
-    yield ErrorCase("f_int", args(f=f.int()), TypeError, f"{pre}: f must be float32 or x's dtype \\(Float\\), got Int")
     yield ErrorCase("f_float64_with_float32_x", args(f=f.double()), TypeError, f"{pre}: f must be float32 or x's dtype")
     yield ErrorCase("up_zero", args(up=[0, 1]), ValueError, f"{pre}: up must be >= 1 along x and y, got \\[0, 1\\]")
     yield ErrorCase("down_negative", args(down=[1, -2]), ValueError, f"{pre}: down must be >= 1")
@@ -92,11 +102,7 @@ def upfirdn2d_errors(device):
                     f"{pre}: the output would be empty along width: .*in 7 \\* up 1 \\+ padding -2 \\+ -2 = 3\\) must be at least the filter's 4 taps")
     yield ErrorCase("output_empty_height", args(f=torch.ones(6, 3, device=device)), ValueError,
                     f"{pre}: the output would be empty along height: .*= 5\\) must be at least the filter's 6 taps")
-    yield ErrorCase("negative_gain_separable", args(gain=-1.0), ValueError, f"{pre}: gain must be >= 0 with a 1-D")
-    other = "meta" if device == "cpu" else "cpu"
-    yield ErrorCase("mixed_devices", args(f=f.to(other)), RuntimeError, f"{pre}: expected all tensors on the same device")
-    yield ErrorCase("f_requires_grad", args(f=f.clone().requires_grad_()), RuntimeError,
-                    f"{pre}: f requires grad, but the filter is not differentiable")
+    yield from _filter_errors(pre, args, f, device)
 
 
 def upfirdn2d_resizable_args(device, n):
@@ -237,15 +243,10 @@ def upfirdn2d_stacked_errors(device):
     yield ErrorCase("f_1d", args(f=f[0]), ValueError, f"{pre}: f must be 2-D \\[S, taps\\] .* or 3-D .*got 1-D")
     yield ErrorCase("f_count", args(f=torch.ones(3, 4, device=device)), ValueError,
                     f"{pre}: f must have one filter per x\\[s\\]: f has 3, x has S = 2")
-    yield ErrorCase("f_int", args(f=f.int()), TypeError, f"{pre}: f must be float32 or x's dtype \\(Float\\), got Int")
     yield ErrorCase("f_empty", args(f=torch.ones(2, 0, device=device)), ValueError, f"{pre}: f must have at least one tap")
     yield ErrorCase("output_empty_width", args(padding=[-2, -2, 0, 0]), ValueError,
                     f"{pre}: the output would be empty along width")
-    yield ErrorCase("negative_gain_separable", args(gain=-1.0), ValueError, f"{pre}: gain must be >= 0 with a 1-D")
-    other = "meta" if device == "cpu" else "cpu"
-    yield ErrorCase("mixed_devices", args(f=f.to(other)), RuntimeError, f"{pre}: expected all tensors on the same device")
-    yield ErrorCase("f_requires_grad", args(f=f.clone().requires_grad_()), RuntimeError,
-                    f"{pre}: f requires grad, but the filter is not differentiable")
+    yield from _filter_errors(pre, args, f, device)
 
 
 def upfirdn2d_stacked_resizable_args(device, n):
