@@ -63,10 +63,8 @@ struct Config {
 };
 
 void check_filters(const OptTensor& fu, const OptTensor& fd) {
+  fl::check_filters_not_requiring_grad(fu, fd);
   for (const auto& [name, f] : {std::pair<const char*, const OptTensor*>{"fu", &fu}, {"fd", &fd}}) {
-    TORCH_CHECK(!(at::GradMode::is_enabled() && f->has_value() && (*f)->defined() && (*f)->requires_grad()),
-                "myops.filtered_lrelu: ", name, " requires grad, but the filters are not differentiable (only x and "
-                "b are); pass ", name, ".detach() or a filter made without requires_grad=True");
     TORCH_CHECK_NOT_IMPLEMENTED(!tangent(*f).defined(), "myops.filtered_lrelu: ", name, " has a forward-mode "
                                 "tangent, but the filters are not differentiable (only x and b are)");
   }

@@ -20,8 +20,9 @@ call each): 1.7x the fallback. One grouped ATen convolution over the samples' ch
 [N, V*C, H, W]) ran that case no faster (1.4-1.6x the Python loop, 1.7-2.2x the fallback;
 oneDNN's depthwise convolution took ~150-300 us of it), and on large images it would trade the
 op's kernels for a convolution 3-5x slower than them (benchmarks/bench_upfirdn2d.py).
-filtered_lrelu's per-sample filters ("loop in rule") still loop over the samples (no stacked
-variant of that op yet). lltm's batched weights (model
+filtered_lrelu's per-sample filters run the op's composition on the stack of samples, each
+resampling step one upfirdn2d_stacked call (1.4x the fallback while the rule looped over the
+samples, until 2026-12-03; the fused kernel taking a stack would save the intermediates). lltm's batched weights (model
 ensembles) are one baddbmm for the pre-activations, then lltm_cell (the cell alone) on the
 folded rows (ops/lltm/lltm_batching.cpp); lltm_backward's rule calls the gate pass alone
 (lltm_gates_backward) on the folded rows and computes the per-sample products itself.
@@ -92,7 +93,7 @@ def cases():
          (0,) + (None,) * 10),
         ("filtered_lrelu x and b batched", "filtered_lrelu", (x_img, fs, fs, r(V, 4), *fl[3:]),
          (0, None, None, 0) + (None,) * 7),
-        ("filtered_lrelu per-sample filters (loop in rule)", "filtered_lrelu",
+        ("filtered_lrelu per-sample filters (upfirdn2d_stacked composition)", "filtered_lrelu",
          (x_img, fs.expand(V, *fs.shape).contiguous(), fs.expand(V, *fs.shape).contiguous(), *fl[2:]),
          (0, 0, 0) + (None,) * 8),
         ("filtered_lrelu_backward", "filtered_lrelu_backward", (r(V, *fl_out), x_img, *fl), (0, 0) + (None,) * 10),

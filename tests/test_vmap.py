@@ -501,6 +501,105 @@ def test_upfirdn2d_per_sample_filters_empty_batch_and_nested(device):
     torch.testing.assert_close(got, torch.stack([torch.vmap(op)(x[0], f[i]) for i in range(3)]))
 
 
+FILTERED_LRELU_FILTER_CASES = [  # (fu shape, fd shape, up, down, padding, gain, slope, clamp, flip_filter)
+    ((4,), (4,), 2, 2, [2, 1, 2, 1], 2 ** 0.5, 0.2, None, False),
+    ((3, 4), (2, 3), 2, 1, [1, 2, 0, 3], 1.0, 0.1, 0.5, True),
+    ((5,), None, 1, 2, [-1, 2, 2, -1], 2.0, 0.0, 1.0, False),
+    (None, (3, 3), 3, 2, [0, 0, 1, 1], 0.5, 0.3, None, True),
+]
+
+
+def _filtered_lrelu_case(case, dtype, device, x_batched=True, b_batched=False):
+    """(args, in_dims) of filtered_lrelu with V per-sample filters (a float32 one, or x's dtype)."""
+    fu_shape, fd_shape, *rest = FILTERED_LRELU_FILTER_CASES[case]
+    make = lambda *shape, dtype=dtype: make_tensor(shape, device=device, dtype=dtype, low=-2, high=2)  # noqa: E731
+    x = make(V, 2, 3, 7, 6) if x_batched else make(2, 3, 7, 6)
+    fu = None if fu_shape is None else make(V, *fu_shape, dtype=torch.float32)
+    fd = None if fd_shape is None else make(V, *fd_shape)
+    b = make(V, 3) if b_batched else make(3)
+    args = [x, fu, fd, b, *rest]
+    in_dims = (0 if x_batched else None, None if fu is None else 0, None if fd is None else 0,
+               0 if b_batched else None) + (None,) * len(rest)
+    return args, in_dims
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("case", range(len(FILTERED_LRELU_FILTER_CASES)))
+def test_filtered_lrelu_per_sample_filters(case, dtype, device):
+    """Per-sample filters fu and/or fd (the rule runs the op's composition over the stack of
+    samples, upfirdn2d_stacked per resampling step), with x and b batched or shared, and
+    filtered_lrelu_backward alike, against the per-sample loop of the op's fused kernel."""
+    tol = OPS_BY_NAME["filtered_lrelu"].tolerances
+    for x_batched, b_batched in [(True, False), (False, True), (True, True)]:
+        args, in_dims = _filtered_lrelu_case(case, dtype, device, x_batched, b_batched)
+        _check(torch.ops.myops.filtered_lrelu.default, args, in_dims, None, tol)
+        x = args[0] if x_batched else args[0].expand(V, *args[0].shape)
+        out_shape = torch.vmap(torch.ops.myops.filtered_lrelu.default, in_dims=in_dims)(*args).shape
+        grad = make_tensor(out_shape, device=device, dtype=dtype, low=-1, high=1)
+        _check(torch.ops.myops.filtered_lrelu_backward.default, [grad, x.contiguous(), *args[1:]], (0, 0) + in_dims[1:],
+               None, tol)
+        if dtype == torch.float32 and device == "cpu":  # autocast: x and b in bf16, so for the rule too
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                _check(torch.ops.myops.filtered_lrelu.default, args, in_dims, None, tol)
+
+
+@pytest.mark.parametrize("case", range(len(FILTERED_LRELU_FILTER_CASES)))
+def test_filtered_lrelu_per_sample_filters_gradients(case, device):
+    """Per-sample gradients of x and b with per-sample filters (vmap over grad: autograd's
+    filtered_lrelu_backward call goes through the same rule) equal the reference's; under a
+    transform outside the vmap (grad, jvp) too."""
+    args, in_dims = _filtered_lrelu_case(case, torch.float64, device, b_batched=True)
+    x, fu, fd, b, *rest = args
+    in_dims = in_dims[:4]
+    out_shape = reference.filtered_lrelu(x[0], None if fu is None else fu[0].double(), None if fd is None else fd[0],
+                                         b[0], *rest).shape
+    weights = torch.randn(out_shape, device=device, dtype=torch.float64)
+    sample = lambda i, t: None if t is None else t[i]  # noqa: E731
+
+    def loss(op, x, fu, fd, b):
+        return (op(x, fu, fd, b, *rest) * weights).sum()
+    got = torch.vmap(torch.func.grad(lambda *a: loss(torch.ops.myops.filtered_lrelu, *a), argnums=(0, 3)),
+                     in_dims=in_dims)(x, fu, fd, b)
+    want = [torch.func.grad(lambda *a: loss(reference.filtered_lrelu, *a), argnums=(0, 3))(
+        x[i], sample(i, fu), sample(i, fd), b[i]) for i in range(V)]
+    for k in range(2):
+        torch.testing.assert_close(got[k], torch.stack([w[k] for w in want]))
+
+    batched = lambda x: torch.vmap(lambda x, fu, fd, b: torch.ops.myops.filtered_lrelu(x, fu, fd, b, *rest),  # noqa: E731
+                                   in_dims=in_dims)(x, fu, fd, b)
+    per_sample = lambda x: torch.stack([reference.filtered_lrelu(  # noqa: E731
+        x[i], sample(i, fu), sample(i, fd), b[i], *rest) for i in range(V)])
+    torch.testing.assert_close(torch.func.grad(lambda x: (batched(x) * weights).sum())(x),
+                               torch.func.grad(lambda x: (per_sample(x) * weights).sum())(x))
+    t = torch.randn_like(x)
+    torch.testing.assert_close(torch.func.jvp(batched, (x,), (t,))[1], torch.func.jvp(per_sample, (x,), (t,))[1])
+
+
+def test_filtered_lrelu_per_sample_filters_calls_and_errors(device):
+    """The rule makes two upfirdn2d_stacked calls for the whole batch (no per-sample
+    filtered_lrelu calls: what it once did, near the fallback's speed); an empty batch gives an
+    empty batch of the per-sample shape; the op's own errors name it."""
+    x = torch.randn(V, 2, 3, 6, 5, device=device)
+    f = torch.randn(V, 4, device=device)
+    op = lambda x, fu, fd: torch.ops.myops.filtered_lrelu(x, fu, fd, None, 2, 2, [2, 1, 2, 1])  # noqa: E731
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        torch.vmap(op)(x, f, f)
+    names = [e.name for e in prof.events()]
+    assert names.count("myops::upfirdn2d_stacked") == 2, names
+    assert names.count("myops::filtered_lrelu") == 1, names  # the vmapped call itself
+    empty = torch.vmap(op)(x[:0], f[:0], f[:0])
+    assert empty.shape == (0, *op(x[0], f[0], f[0]).shape)
+    with pytest.raises(RuntimeError, match="myops.filtered_lrelu: fd requires grad"):
+        torch.vmap(op)(x, f, f.clone().requires_grad_())
+    with pytest.raises(ValueError, match="myops.filtered_lrelu: fu must be None, 1-D"):
+        torch.vmap(op)(x, torch.randn(V, 2, 2, 2, device=device), f)
+    with pytest.raises(ValueError, match="myops.filtered_lrelu: the output would be empty along height"):
+        torch.vmap(lambda x, f: torch.ops.myops.filtered_lrelu(x, f, None, None, 1, 1, [0, 0, -4, -4]))(x, f)
+    with pytest.raises(ValueError, match="myops.filtered_lrelu_backward: grad must have the output's shape"):
+        torch.vmap(lambda g, x, f: torch.ops.myops.filtered_lrelu_backward(
+            g, x, f, None, None, 1, 1, [0, 0, 0, 0], 1.0, 0.2, None, False))(x, x, f)
+
+
 def test_batched_shape_errors_name_the_op(device):
     """A per-sample shape the op rejects is reported by the op itself."""
     x = torch.randn(V, 2, 3, 5, device=device)  # samples are 3-D, upfirdn2d wants 4-D

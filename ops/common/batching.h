@@ -18,6 +18,7 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/functorch/DynamicLayer.h>
 #include <ATen/functorch/PlumbingHelper.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/stack.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
@@ -59,6 +60,12 @@ struct Arg {
   }
   // Sample i's value (a per-sample loop).
   at::Tensor sample(int64_t i) const { return batched() ? value.select(*bdim, i) : value; }
+  // Sample 0's value for the op's own checks, made once for the whole batch; for an empty
+  // batch a stand-in with one sample's shape, dtype and device (one element, expanded).
+  at::Tensor first_sample() const {
+    if (!batched() || batch_size() > 0) return sample(0);
+    return at::empty({1}, value.options()).expand(logical_sizes());
+  }
 };
 
 // An optional tensor argument (b, f, fu, fd): std::nullopt stays std::nullopt.
@@ -71,6 +78,9 @@ struct OptArg {
   }
   std::optional<at::Tensor> sample(int64_t i) const {
     return arg ? std::optional<at::Tensor>(arg->sample(i)) : std::nullopt;
+  }
+  std::optional<at::Tensor> first_sample() const {
+    return arg ? std::optional<at::Tensor>(arg->first_sample()) : std::nullopt;
   }
 };
 
@@ -157,9 +167,7 @@ inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim,
   return out.unflatten(dim, {batch, per_sample});
 }
 
-// The per-sample loop, for an argument a rule cannot fold into one call (filtered_lrelu's batched
-// FIR filters: the op takes one filter for the whole tensor; upfirdn2d has upfirdn2d_stacked for
-// that instead), or a per-sample shape the op rejects (its own error comes out). Still no
+// The per-sample loop, for a per-sample shape the op rejects (its own error comes out). Still no
 // fallback warning, and still the op's own kernels, one call per sample; results stacked along
 // dim 0.
 template <typename PerSample>

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/empty.h>
 #include <c10/core/SymBool.h>
 #include <c10/core/SymInt.h>
@@ -18,6 +19,7 @@
 #include <array>
 #include <cmath>
 #include <optional>
+#include <utility>
 
 #include "ops/common/checks.h"
 
@@ -53,6 +55,17 @@ inline Taps check_filter(const char* name, const at::Tensor& x, const std::optio
   TORCH_CHECK_VALUE(t.w >= 1 && t.h >= 1, kOp, ": ", name, " must have at least one tap, got shape ",
                     f->sym_sizes());
   return t;
+}
+
+// The filters are not differentiable (only x and b are): one that requires grad is an error,
+// never a silent zero gradient (the Autograd kernel's check, also made by the vmap rule, whose
+// steps would otherwise report it under another op's name).
+inline void check_filters_not_requiring_grad(const std::optional<at::Tensor>& fu, const std::optional<at::Tensor>& fd) {
+  for (const auto& [name, f] : {std::pair<const char*, const std::optional<at::Tensor>*>{"fu", &fu}, {"fd", &fd}}) {
+    TORCH_CHECK(!(at::GradMode::is_enabled() && f->has_value() && (*f)->defined() && (*f)->requires_grad()), kOp,
+                ": ", name, " requires grad, but the filters are not differentiable (only x and b are); pass ", name,
+                ".detach() or a filter made without requires_grad=True");
+  }
 }
 
 // Every check the op makes, before any backend does anything (Meta included).

@@ -7,12 +7,20 @@
 // - b batched: into C ([N, B * C, H, W], b flattened to [B * C]: sample i's channels are the
 //   i-th block of C), x expanded when it is not batched itself.
 // The op takes ONE pair of filters fu/fd for the whole tensor, so batched filters cannot be
-// folded: then the rule loops over the samples (one op call each, the op's own kernels, no
-// fallback warning). So does an x whose per-sample shape is not 4-D (the op's own error).
+// folded: then the rule runs the op's composition (filtered_lrelu_kernels.h, what the CUDA
+// backend runs) on the stack of samples [B, N, C, H, W], its resampling steps one
+// upfirdn2d_stacked call each (every sample with its own filters), the activation one bias_act
+// call: four calls for the whole batch, the same values as the fused kernel. An x whose
+// per-sample shape is not 4-D goes through a per-sample loop, so that the op reports its own
+// error.
+#include <ATen/ops/add.h>
+#include <ATen/ops/ones.h>
 #include <torch/library.h>
 
 #include "myops/filtered_lrelu.h"
+#include "myops/upfirdn2d.h"
 #include "ops/common/batching.h"
+#include "ops/filtered_lrelu/filtered_lrelu_kernels.h"
 
 namespace myops::ops::filtered_lrelu {
 namespace {
@@ -28,6 +36,29 @@ OptTensor fold_bias(const OptArg& b) {
   return b.batched() ? OptTensor(b.arg->front().flatten()) : b.value();
 }
 
+// The composition's ops (PlainSteps' counterparts) on a stack of B samples: x [B, N, C, H, W],
+// filters [B, taps] or [B, fh, fw] (stacked_filter), b [C] or [B, C].
+struct StackedSteps {
+  int64_t batch;
+
+  at::Tensor add_bias(const at::Tensor& x, const OptTensor& b) const {
+    if (!b.has_value() || !b->defined()) return x;
+    // One addition per element, as bias_act's linear activation does it.
+    return at::add(x, b->view({b->dim() == 1 ? 1 : batch, 1, -1, 1, 1}));
+  }
+  at::Tensor resample(const at::Tensor& x, const OptTensor& f, int64_t up_x, int64_t up_y, int64_t down_x,
+                      int64_t down_y, c10::IntArrayRef padding, bool flip_filter, double gain) const {
+    return myops::upfirdn2d_stacked(x, *f, {up_x, up_y}, {down_x, down_y}, padding, flip_filter, gain);
+  }
+};
+
+// A filter as a stack of B: its samples, a shared one expanded (no copy), None as B one-tap
+// filters of ones (what upfirdn2d does for None: the step's gain, nothing else).
+at::Tensor stacked_filter(const OptArg& f, int64_t batch, const at::Tensor& x) {
+  if (f.arg) return f.arg->front_or_expand(batch);
+  return at::ones({batch, 1}, x.options().dtype(at::toOpMathType(x.scalar_type())));
+}
+
 at::Tensor filtered_lrelu_batched(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
                                   int64_t up, int64_t down, c10::IntArrayRef padding, double gain, double slope,
                                   std::optional<double> clamp, bool flip_filter) {
@@ -39,11 +70,24 @@ at::Tensor filtered_lrelu_batched(const at::Tensor& x, const OptTensor& fu, cons
   const Arg px = level.unwrap(x);
   const OptArg pfu = level.unwrap(fu), pfd = level.unwrap(fd), pb = level.unwrap(b);
   const int64_t batch = batching::batch_size_of(px, pfu, pfd, pb);
-  if (pfu.batched() || pfd.batched() || px.rank() != 4) {
+  if (px.rank() != 4) {
     return level.wrap(batching::stack_samples(batch, [&](int64_t i) {
       return myops::filtered_lrelu(px.sample(i), pfu.sample(i), pfd.sample(i), pb.sample(i), up, down, padding,
                                    gain, slope, clamp, flip_filter);
     }), 0);
+  }
+  if (pfu.batched() || pfd.batched()) {
+    // The op's own checks and messages, on one sample (every sample has its shapes).
+    check_filters_not_requiring_grad(pfu.value(), pfd.value());
+    const at::Tensor x0 = px.first_sample();
+    const Args a = check_args(x0, pfu.first_sample(), pfd.first_sample(), pb.first_sample(), up, down, padding, gain,
+                              slope, clamp, flip_filter);
+    output_shape<c10::SymInt>(x0.sym_sizes(), a);  // the output-size checks
+    const at::Tensor xs = px.front_or_expand(batch);
+    const OptTensor bs = pb.batched() ? OptTensor(pb.arg->front()) : pb.value();
+    const at::Tensor y = compose_forward(StackedSteps{batch}, xs, stacked_filter(pfu, batch, xs),
+                                         stacked_filter(pfd, batch, xs), bs, a);
+    return level.wrap(y.to(x0.scalar_type()), 0);
   }
   const int64_t dim = fold_dim(pb);
   const at::Tensor out = myops::filtered_lrelu(batching::fold_into(px, batch, dim), pfu.value(), pfd.value(),
@@ -63,11 +107,23 @@ at::Tensor filtered_lrelu_backward_batched(const at::Tensor& grad, const at::Ten
   const Arg pgrad = level.unwrap(grad), px = level.unwrap(x);
   const OptArg pfu = level.unwrap(fu), pfd = level.unwrap(fd), pb = level.unwrap(b);
   const int64_t batch = batching::batch_size_of(pgrad, px, pfu, pfd, pb);
-  if (pfu.batched() || pfd.batched() || px.rank() != 4 || pgrad.rank() != 4) {
+  if (px.rank() != 4 || pgrad.rank() != 4) {
     return level.wrap(batching::stack_samples(batch, [&](int64_t i) {
       return myops::filtered_lrelu_backward(pgrad.sample(i), px.sample(i), pfu.sample(i), pfd.sample(i),
                                             pb.sample(i), up, down, padding, gain, slope, clamp, flip_filter);
     }), 0);
+  }
+  if (pfu.batched() || pfd.batched()) {
+    check_filters_not_requiring_grad(pfu.value(), pfd.value());
+    const at::Tensor x0 = px.first_sample();
+    const Args a = check_args(x0, pfu.first_sample(), pfd.first_sample(), pb.first_sample(), up, down, padding, gain,
+                              slope, clamp, flip_filter);
+    check_backward_args(pgrad.first_sample(), x0, a);
+    const at::Tensor xs = px.front_or_expand(batch);
+    const OptTensor bs = pb.batched() ? OptTensor(pb.arg->front()) : pb.value();
+    const at::Tensor dx = compose_backward(StackedSteps{batch}, pgrad.front_or_expand(batch), xs,
+                                           stacked_filter(pfu, batch, xs), stacked_filter(pfd, batch, xs), bs, a);
+    return level.wrap(dx.to(x0.scalar_type()), 0);
   }
   const int64_t dim = fold_dim(pb);
   const at::Tensor out = myops::filtered_lrelu_backward(

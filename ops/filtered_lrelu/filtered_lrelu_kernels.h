@@ -13,7 +13,8 @@
 // For float16/bfloat16 the composition runs in float32 (in_opmath). The CPU backend runs the
 // fused kernel instead (FusedForward/FusedBackward below, filtered_lrelu_cpu_kernel.cpp: no
 // upsampled intermediate, the same values); the composition also serves the tests as an
-// independent path (tests/test_filtered_lrelu.py composes the ops from Python).
+// independent path (tests/test_filtered_lrelu.py composes the ops from Python), and the vmap
+// rule for per-sample filters, with a stack's ops as the steps (filtered_lrelu_batching.cpp).
 #pragma once
 
 #include <ATen/OpMathType.h>
@@ -39,11 +40,25 @@ using BackwardKernel = at::Tensor(const at::Tensor& grad, const at::Tensor& x, c
 
 // ------------------------------------------------------------ the composition of registered ops
 
+// The registered ops the composition is made of, for the op's own tensors: x [N, C, H, W], b
+// [C] and one filter each for the whole tensor.
+struct PlainSteps {
+  // x + b per channel: bias_act's linear activation, one rounding, as the fused kernel adds it.
+  at::Tensor add_bias(const at::Tensor& x, const OptTensor& b) const {
+    return b.has_value() && b->defined() ? myops::bias_act(x, b) : x;
+  }
+  at::Tensor resample(const at::Tensor& x, const OptTensor& f, int64_t up_x, int64_t up_y, int64_t down_x,
+                      int64_t down_y, c10::IntArrayRef padding, bool flip_filter, double gain) const {
+    return myops::upfirdn2d(x, f, {up_x, up_y}, {down_x, down_y}, padding, flip_filter, gain);
+  }
+};
+
 // m = U(x + b): the upsampled, padded, fu-filtered input, before the activation.
-inline at::Tensor composed_upsample(const at::Tensor& x, const OptTensor& fu, const OptTensor& b, const Args& a) {
-  const bool has_b = b.has_value() && b->defined();
-  return myops::upfirdn2d(has_b ? myops::bias_act(x, b) : x, fu, {a.up, a.up}, {1, 1},
-                          {a.pad_x0, a.pad_x1, a.pad_y0, a.pad_y1}, a.flip_filter, double(a.up * a.up));
+template <typename Steps = PlainSteps>
+at::Tensor composed_upsample(const at::Tensor& x, const OptTensor& fu, const OptTensor& b, const Args& a,
+                             const Steps& steps = {}) {
+  return steps.resample(steps.add_bias(x, b), fu, a.up, a.up, 1, 1, {a.pad_x0, a.pad_x1, a.pad_y0, a.pad_y1},
+                        a.flip_filter, double(a.up * a.up));
 }
 
 // The composition runs in x's op-math type (float32 for float16/bfloat16): the intermediates
@@ -60,26 +75,42 @@ inline math::AxisSteps steps_x(const Args& a, int64_t in, int64_t out) {
   return math::axis_steps(in, out, a.up, a.down, a.pad_x0, a.pad_x1, a.fu.w, a.fd.w);
 }
 
-inline at::Tensor composed_forward(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
-                                   const Args& a) {
+// y in op-math (the caller rounds it to x's dtype), with `steps`' ops. Height and width are x's
+// last two dims.
+template <typename Steps>
+at::Tensor compose_forward(const Steps& steps, const at::Tensor& x, const OptTensor& fu, const OptTensor& fd,
+                           const OptTensor& b, const Args& a) {
   const auto opmath = at::toOpMathType(x.scalar_type());
-  const at::Tensor act = myops::bias_act(composed_upsample(x.to(opmath), in_opmath(fu, opmath), in_opmath(b, opmath), a),
-                                         std::nullopt, 1, "lrelu", a.slope, a.gain, a.clamp);
-  return myops::upfirdn2d(act, in_opmath(fd, opmath), {1, 1}, {a.down, a.down}, {0, 0, 0, 0}, a.flip_filter, 1.0);
+  const at::Tensor act =
+      myops::bias_act(composed_upsample(x.to(opmath), in_opmath(fu, opmath), in_opmath(b, opmath), a, steps),
+                      std::nullopt, 1, "lrelu", a.slope, a.gain, a.clamp);
+  return steps.resample(act, in_opmath(fd, opmath), 1, 1, a.down, a.down, {0, 0, 0, 0}, a.flip_filter, 1.0);
 }
 
-inline at::Tensor composed_backward(const at::Tensor& grad_in, const at::Tensor& x, const OptTensor& fu_in,
-                                    const OptTensor& fd_in, const OptTensor& b, const Args& a) {
+// dL/dx in op-math for dL/dy = grad_in, with `steps`' ops.
+template <typename Steps>
+at::Tensor compose_backward(const Steps& steps, const at::Tensor& grad_in, const at::Tensor& x,
+                            const OptTensor& fu_in, const OptTensor& fd_in, const OptTensor& b, const Args& a) {
   const auto opmath = at::toOpMathType(x.scalar_type());
   const at::Tensor grad = grad_in.to(opmath);
   const OptTensor fu = in_opmath(fu_in, opmath), fd = in_opmath(fd_in, opmath);
-  const at::Tensor m = composed_upsample(x.to(opmath), fu, in_opmath(b, opmath), a);
-  const math::AxisSteps sy = steps_y(a, x.size(2), grad.size(2)), sx = steps_x(a, x.size(3), grad.size(3));
-  const at::Tensor dm = myops::upfirdn2d(grad, fd, {sx.dt.up, sy.dt.up}, {1, 1},
-                                         {sx.dt.pad0, sx.dt.pad1, sy.dt.pad0, sy.dt.pad1}, !a.flip_filter, 1.0);
+  const at::Tensor m = composed_upsample(x.to(opmath), fu, in_opmath(b, opmath), a, steps);
+  const math::AxisSteps sy = steps_y(a, x.size(-2), grad.size(-2)), sx = steps_x(a, x.size(-1), grad.size(-1));
+  const at::Tensor dm = steps.resample(grad, fd, sx.dt.up, sy.dt.up, 1, 1,
+                                       {sx.dt.pad0, sx.dt.pad1, sy.dt.pad0, sy.dt.pad1}, !a.flip_filter, 1.0);
   const at::Tensor dpre = myops::bias_act_backward(dm, m, std::nullopt, 1, "lrelu", a.slope, a.gain, a.clamp, 1);
-  return myops::upfirdn2d(dpre, fu, {1, 1}, {sx.ut.down, sy.ut.down}, {sx.ut.pad0, sx.ut.pad1, sy.ut.pad0, sy.ut.pad1},
-                          !a.flip_filter, double(a.up * a.up));
+  return steps.resample(dpre, fu, 1, 1, sx.ut.down, sy.ut.down, {sx.ut.pad0, sx.ut.pad1, sy.ut.pad0, sy.ut.pad1},
+                        !a.flip_filter, double(a.up * a.up));
+}
+
+// The CUDA backend's kernels: the composition of the op's own tensors.
+inline at::Tensor composed_forward(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
+                                   const Args& a) {
+  return compose_forward(PlainSteps{}, x, fu, fd, b, a);
+}
+inline at::Tensor composed_backward(const at::Tensor& grad, const at::Tensor& x, const OptTensor& fu,
+                                    const OptTensor& fd, const OptTensor& b, const Args& a) {
+  return compose_backward(PlainSteps{}, grad, x, fu, fd, b, a);
 }
 
 // -------------------------------------------------------------------- the fused CPU kernel
