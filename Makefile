@@ -91,12 +91,13 @@ pytest: install
 test-large: install
 	MYOPS_LARGE=1 $(PY) -m pytest -q -p no:xdist -m large -rsx tests/test_large.py
 
-# Property-based fuzzing (tests/test_fuzz.py, hypothesis): FUZZ_EXAMPLES random examples per op
-# (10000 by default) against the references; prints the counts per op at the end. `make test`
-# runs the same module with its bounded, derandomized default profile.
+# Property-based fuzzing (hypothesis): FUZZ_EXAMPLES random examples per op (10000 by default)
+# against the references (tests/test_fuzz.py), and as many of vmap over random arguments against
+# the per-sample loop (tests/test_fuzz_vmap.py); prints the counts per op at the end. `make test`
+# runs the same modules with their bounded, derandomized default profile.
 FUZZ_EXAMPLES ?= 10000
 fuzz: install
-	HYPOTHESIS_PROFILE=fuzz MYOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -n 2 tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=fuzz MYOPS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -n 2 tests/test_fuzz.py tests/test_fuzz_vmap.py
 
 # C++ tests: a separate CMake project that finds myops the way users do (find_package).
 ctest: install

@@ -35,8 +35,9 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """tests/test_fuzz.py's examples per op (valid ones compared, gradients checked, errors
-    raised as expected), gathered from the reports (so also from pytest-xdist workers)."""
+    """tests/test_fuzz.py's and tests/test_fuzz_vmap.py's examples per op (valid ones compared,
+    gradients checked, errors raised as expected, empty batches), gathered from the reports (so
+    also from pytest-xdist workers)."""
     rows = []
     for report in terminalreporter.stats.get("passed", []):
         if report.when != "call":

@@ -613,6 +613,26 @@ def test_batched_shape_errors_name_the_op(device):
         torch.vmap(torch.ops.myops.upfirdn2d)(x.unsqueeze(1), torch.randn(V, 2, 2, 2, device=device))
 
 
+def test_fuzz_findings(device):
+    """What tests/test_fuzz_vmap.py found (2026-12-03), each once an error other than the op's, or
+    an error where the op runs: a loop over an empty batch (lltm with batched weights and
+    arguments the op rejects) called at::stack on no samples; bias_act's rule checked `dim`
+    before the op's checks (an invalid clamp gave IndexError, not the op's ValueError); the
+    per-sample filter path of filtered_lrelu could not view an empty batch of 0-channel biases."""
+    r = lambda *shape, dtype=torch.float32: torch.randn(*shape, device=device, dtype=dtype)  # noqa: E731
+    with pytest.raises(TypeError, match="myops.lltm: weights must have input's dtype Float, got Double"):
+        torch.vmap(torch.ops.myops.lltm.default, in_dims=(0, 0, None, None, None))(
+            r(0, 1, 0), r(0, 3, 1, dtype=torch.float64), r(3), r(1, 1), r(1, 1))
+    with pytest.raises(ValueError, match="myops.bias_act: clamp must be None"):
+        torch.vmap(lambda x, b: torch.ops.myops.bias_act(x, b, 1, "lrelu", None, None, -1.0))(r(V, 3), r(V, 3))
+    with pytest.raises(ValueError, match="myops.bias_act_backward: clamp must be None"):
+        torch.vmap(lambda g, x, b: torch.ops.myops.bias_act_backward(g, x, b, 1, "lrelu", None, None, -1.0))(
+            r(V, 3), r(V, 3), r(V, 3))
+    x, f, b = r(0, 1, 0, 4, 4), r(0, 3), r(0, 0)
+    out = torch.vmap(lambda x, f, b: torch.ops.myops.filtered_lrelu(x, f, None, b, 2, 1, [1, 1, 1, 1]))(x, f, b)
+    assert out.shape == (0, 1, 0, 8, 8)
+
+
 def test_rules_come_with_load_library_alone():
     """The rules are C++ (FuncTorchBatched kernels in libmyops.so): a process that only calls
     torch.ops.load_library has one for every op, and vmap uses it (fallback disabled)."""

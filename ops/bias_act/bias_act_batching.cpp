@@ -56,6 +56,13 @@ Folded fold(const char* op, const std::vector<Arg>& xs, const OptArg& b, int64_t
   return f;
 }
 
+// Whether fold() can place b along x's logical `dim`. When not, the rules first call the op on
+// one sample (Arg::first_sample), which raises the op's own error in the op's order of checks
+// (an invalid clamp before an invalid dim, as without vmap); fold() raises if it did not.
+bool dim_in_range(const OptArg& b, int64_t dim, int64_t rank) {
+  return !b.arg || (rank > 0 && dim >= -rank && dim < rank);
+}
+
 at::Tensor unfold(const Folded& f, const at::Tensor& out) {
   return f.merged ? batching::unfold_from(out, f.batch, f.dim, f.channels) : out;
 }
@@ -65,7 +72,12 @@ at::Tensor bias_act_batched(const at::Tensor& x, const OptTensor& b, int64_t dim
   auto guard = batching::exclude_batched();
   const batching::Level level("myops.bias_act");
   if (!level.any_batched(x, b)) return myops::bias_act(x, b, dim, act, alpha, gain, clamp);
-  const Folded f = fold("myops.bias_act", {level.unwrap(x)}, level.unwrap(b), dim);
+  const Arg px = level.unwrap(x);
+  const OptArg pb = level.unwrap(b);
+  if (!dim_in_range(pb, dim, px.rank())) {
+    myops::bias_act(px.first_sample(), pb.first_sample(), dim, act, alpha, gain, clamp);
+  }
+  const Folded f = fold("myops.bias_act", {px}, pb, dim);
   return level.wrap(unfold(f, myops::bias_act(f.xs[0], f.b, f.dim, act, alpha, gain, clamp)), f.bdim);
 }
 
@@ -77,7 +89,13 @@ at::Tensor bias_act_backward_batched(const at::Tensor& grad, const at::Tensor& x
   if (!level.any_batched(grad, x, b)) {
     return myops::bias_act_backward(grad, x, b, dim, act, alpha, gain, clamp, order);
   }
-  const Folded f = fold("myops.bias_act_backward", {level.unwrap(x), level.unwrap(grad)}, level.unwrap(b), dim);
+  const Arg px = level.unwrap(x), pgrad = level.unwrap(grad);
+  const OptArg pb = level.unwrap(b);
+  if (!dim_in_range(pb, dim, px.rank())) {
+    myops::bias_act_backward(pgrad.first_sample(), px.first_sample(), pb.first_sample(), dim, act, alpha, gain, clamp,
+                             order);
+  }
+  const Folded f = fold("myops.bias_act_backward", {px, pgrad}, pb, dim);
   return level.wrap(unfold(f, myops::bias_act_backward(f.xs[1], f.xs[0], f.b, f.dim, act, alpha, gain, clamp, order)),
                     f.bdim);
 }

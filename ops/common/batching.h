@@ -58,14 +58,16 @@ struct Arg {
     sizes.insert(sizes.end(), value.sizes().begin(), value.sizes().end());
     return value.unsqueeze(0).expand(sizes);
   }
-  // Sample i's value (a per-sample loop).
-  at::Tensor sample(int64_t i) const { return batched() ? value.select(*bdim, i) : value; }
-  // Sample 0's value for the op's own checks, made once for the whole batch; for an empty
-  // batch a stand-in with one sample's shape, dtype and device (one element, expanded).
-  at::Tensor first_sample() const {
-    if (!batched() || batch_size() > 0) return sample(0);
-    return at::empty({1}, value.options()).expand(logical_sizes());
+  // Sample i's value (a per-sample loop). For an empty batch, a stand-in with one sample's
+  // shape, dtype and device (one uninitialized element, expanded): what the op's checks and its
+  // result's shape need, for a rule that checks one sample or loops (stack_samples).
+  at::Tensor sample(int64_t i) const {
+    if (!batched()) return value;
+    if (batch_size() == 0) return at::empty({}, value.options()).expand(logical_sizes());
+    return value.select(*bdim, i);
   }
+  // Sample 0's value (or the stand-in), for the op's own checks made once for the whole batch.
+  at::Tensor first_sample() const { return sample(0); }
 };
 
 // An optional tensor argument (b, f, fu, fd): std::nullopt stays std::nullopt.
@@ -169,9 +171,11 @@ inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim,
 
 // The per-sample loop, for a per-sample shape the op rejects (its own error comes out). Still no
 // fallback warning, and still the op's own kernels, one call per sample; results stacked along
-// dim 0.
+// dim 0. An empty batch calls the op once on the stand-ins (Arg::sample), for its error or its
+// result's shape: [0, *per-sample shape].
 template <typename PerSample>
 at::Tensor stack_samples(int64_t batch, PerSample&& per_sample) {
+  if (batch == 0) return per_sample(0).unsqueeze(0).narrow(0, 0, 0);
   std::vector<at::Tensor> outs;
   outs.reserve(batch);
   for (int64_t i = 0; i < batch; ++i) outs.push_back(per_sample(i));
@@ -192,6 +196,9 @@ Tuple stack_parts(std::array<std::vector<at::Tensor>, sizeof...(I)>& parts, std:
 // stack_samples for an op with several outputs: each output stacked along dim 0.
 template <typename Tuple, typename PerSample>
 Tuple stack_sample_tuples(int64_t batch, PerSample&& per_sample) {
+  if (batch == 0) {
+    return map_tuple(Tuple(per_sample(0)), [](const at::Tensor& t) { return t.unsqueeze(0).narrow(0, 0, 0); });
+  }
   constexpr size_t n = std::tuple_size_v<Tuple>;
   std::array<std::vector<at::Tensor>, n> parts;
   for (int64_t i = 0; i < batch; ++i) {

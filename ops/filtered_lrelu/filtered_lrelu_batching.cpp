@@ -44,7 +44,7 @@ struct StackedSteps {
   at::Tensor add_bias(const at::Tensor& x, const OptTensor& b) const {
     if (!b.has_value() || !b->defined()) return x;
     // One addition per element, as bias_act's linear activation does it.
-    return at::add(x, b->view({b->dim() == 1 ? 1 : batch, 1, -1, 1, 1}));
+    return at::add(x, b->view({b->dim() == 1 ? 1 : batch, 1, b->size(-1), 1, 1}));
   }
   at::Tensor resample(const at::Tensor& x, const OptTensor& f, int64_t up_x, int64_t up_y, int64_t down_x,
                       int64_t down_y, c10::IntArrayRef padding, bool flip_filter, double gain) const {

@@ -33,11 +33,9 @@ at::Tensor upfirdn2d_batched(const at::Tensor& x, const std::optional<at::Tensor
     // upfirdn2d's own checks and messages first (on one sample: every sample has its shapes),
     // where upfirdn2d_stacked's would name an op the caller did not call.
     check_filter_not_requiring_grad(kSingle, pf.value());
-    if (batch > 0) {
-      const at::Tensor x0 = px.sample(0);
-      const Args a = check_args(x0, pf.sample(0), up, down, padding, flip_filter, gain);
-      output_shape<c10::SymInt>(x0.sym_sizes(), a);  // the output-size checks
-    }
+    const at::Tensor x0 = px.first_sample();
+    const Args a = check_args(x0, pf.first_sample(), up, down, padding, flip_filter, gain);
+    output_shape<c10::SymInt>(x0.sym_sizes(), a);  // the output-size checks
     return level.wrap(myops::upfirdn2d_stacked(px.front_or_expand(batch), pf.arg->front(), up, down, padding,
                                                flip_filter, gain), 0);
   }
