@@ -66,8 +66,9 @@ def _batched(args, dims):
 
 
 def run_vmap(op, args):
-    """torch.vmap over the op twice: every tensor batched at dim 0, then only the first tensor
-    (and add_out's out) at its last dim, the others shared. Returns the calls made."""
+    """torch.vmap over the op three times: every tensor batched at dim 0, then only the first
+    tensor (and add_out's out) at its last dim, the others shared, then every tensor with an
+    empty batch. Returns the calls made."""
     tensors = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)
                and next(j for j, b in enumerate(args) if b is a) == i]
     if not tensors:
@@ -84,7 +85,10 @@ def run_vmap(op, args):
     for dims in ({i: 0 for i in tensors}, first_only):
         batched, in_dims = _batched(args, dims)
         torch.vmap(fn, in_dims=in_dims)(*batched)
-    return 2
+    # An empty batch of every tensor: the rules' stand-ins for one sample (Arg::sample).
+    batched, in_dims = _batched(args, {i: 0 for i in tensors})
+    torch.vmap(fn, in_dims=in_dims)(*[a.narrow(0, 0, 0) if d is not None else a for a, d in zip(batched, in_dims)])
+    return 3
 
 
 def run_forward_ad(op, args, twice):
