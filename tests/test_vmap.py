@@ -587,6 +587,8 @@ def test_filtered_lrelu_per_sample_filters_calls_and_errors(device):
     names = [e.name for e in prof.events()]
     assert names.count("myops::upfirdn2d_stacked") == 2, names
     assert names.count("myops::filtered_lrelu") == 1, names  # the vmapped call itself
+    # The composition sums what the fused kernel sums, in the same order: the same bits.
+    assert torch.equal(torch.vmap(op)(x, f, f), torch.stack([op(x[i], f[i], f[i]) for i in range(V)]))
     empty = torch.vmap(op)(x[:0], f[:0], f[:0])
     assert empty.shape == (0, *op(x[0], f[0], f[0]).shape)
     with pytest.raises(RuntimeError, match="myops.filtered_lrelu: fd requires grad"):

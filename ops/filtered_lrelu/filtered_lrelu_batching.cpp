@@ -9,10 +9,10 @@
 // The op takes ONE pair of filters fu/fd for the whole tensor, so batched filters cannot be
 // folded: then the rule runs the op's composition (filtered_lrelu_kernels.h, what the CUDA
 // backend runs) on the stack of samples [B, N, C, H, W], its resampling steps one
-// upfirdn2d_stacked call each (every sample with its own filters), the activation one bias_act
-// call: four calls for the whole batch, the same values as the fused kernel. An x whose
-// per-sample shape is not 4-D goes through a per-sample loop, so that the op reports its own
-// error.
+// upfirdn2d_stacked call each (every sample with its own filters), the activation one
+// bias_act(_backward) call: a handful of calls for the whole batch, whose values are the fused
+// kernel's (the same sums in the same order). An x whose per-sample shape is not 4-D goes
+// through a per-sample loop, so that the op reports its own error.
 #include <ATen/ops/add.h>
 #include <ATen/ops/ones.h>
 #include <torch/library.h>

@@ -194,6 +194,11 @@ int main(int argc, char** argv) {
                                                 0.5, false);
            (void)myops::filtered_lrelu_backward(at::ones_like(y), batch(two(fl)), fh, fh, fb.detach(), 2, 2,
                                                 {3, 3, 3, 3}, 1.4, 0.2, std::nullopt, false);
+           // Per-sample filters: the op's composition over the stack (upfirdn2d_stacked steps).
+           const auto ys = myops::filtered_lrelu(batch(two(fl)), batch(two(fh)), fh, batch(two(fb)), 2, 2,
+                                                 {3, 3, 3, 3}, 1.4, 0.2, 0.5, false);
+           (void)myops::filtered_lrelu_backward(at::ones_like(ys), batch(two(fl)), fh, batch(two(fh)), fb.detach(), 2,
+                                                2, {3, 3, 3, 3}, 1.4, 0.2, std::nullopt, false);
            (void)myops::lltm(batch(two(lltm_in[0])), lltm_in[1].detach(), lltm_in[2].detach(),
                              batch(two(lltm_in[3])), lltm_in[4].detach());
            (void)myops::lltm_cell(batch(two(cell_in[2])), cell_in[3].detach());
