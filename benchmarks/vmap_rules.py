@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import statistics
 import time
@@ -142,6 +143,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="0.5 s per variant and case instead of 2 s")
     parser.add_argument("--only", metavar="TEXT", help="only the cases whose label contains TEXT; prints, "
                         "writes no results")
+    parser.add_argument("--tag", help="results go to vmap-cpu-TAG.{json,md} (e.g. avx2, for a run with "
+                        "ATEN_CPU_CAPABILITY=avx2) instead of vmap-cpu.{json,md}")
     args = parser.parse_args()
     min_run_time = 0.5 if args.quick else 2.0
     torch._C._functorch._set_vmap_fallback_warning_enabled(False)
@@ -192,13 +195,21 @@ def main():
         return
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.machine())
-    meta = {"command": "python benchmarks/vmap_rules.py" + (" --quick" if args.quick else ""), "cpu": cpu,
+    from myops._cli import selected_cpu_isa
+
+    command = ("ATEN_CPU_CAPABILITY=" + os.environ["ATEN_CPU_CAPABILITY"] + " "
+               if "ATEN_CPU_CAPABILITY" in os.environ else "") + "python benchmarks/vmap_rules.py"
+    command += (" --quick" if args.quick else "") + (f" --tag {args.tag}" if args.tag else "")
+    meta = {"command": command, "cpu": cpu, "isa": {"aten": torch.backends.cpu.get_cpu_capability(),
+                                                    "myops": selected_cpu_isa()},
             "threads": torch.get_num_threads(), "torch": torch.__version__, "date": datetime.date.today().isoformat(),
             "seconds_per_variant": min_run_time, "rounds": ROUNDS}
     out = HERE / "results"
-    (out / "vmap-cpu.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
+    name = "vmap-cpu" + (f"-{args.tag}" if args.tag else "")
+    (out / f"{name}.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
     lines = [f"# vmap: batching rules vs functorch's fallback (batch {V}, CPU)", "",
-             f"`{meta['command']}` on {cpu}, {meta['threads']} threads, torch {meta['torch']}, {meta['date']}. "
+             f"`{meta['command']}` on {cpu} (ATen ISA {meta['isa']['aten']}, myops {meta['isa']['myops']}), "
+             f"{meta['threads']} threads, torch {meta['torch']}, {meta['date']}. "
              f"Process CPU time (one thread; wall time on the shared, overloaded machine was mostly waiting for a "
              f"CPU), median over {ROUNDS} interleaved rounds of torch.utils.benchmark blocked-run medians, side by "
              "side in one process: compare the ratios, not absolute times. See the script's docstring for what "
@@ -207,7 +218,7 @@ def main():
     lines += [f"| {r['case']} | {r['rule_s'] * 1e6:.1f} µs | "
               + (f"{r['fallback_over_rule']:.2f}x" if r["fallback_over_rule"] else "none (functorch raises for out= ops)")
               + f" | {r['loop_over_rule']:.2f}x |" for r in rows]
-    (out / "vmap-cpu.md").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // CPU loop of bias_act's forward. Compiled once per ISA (DEFAULT, AVX2, AVX512): see
-// ops/common/cpu_isa.h; which activations get a loop of their own: with_activation.
+// ops/common/cpu_isa.h; one loop per activation: with_activation.
 #include "ops/bias_act/bias_act_cpu_vec.h"
 #include "ops/bias_act/bias_act_kernels.h"
 
