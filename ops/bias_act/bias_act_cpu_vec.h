@@ -14,10 +14,12 @@ inline namespace CPU_CAPABILITY {
 // Calls body(act) with `act` a compile-time constant (std::integral_constant): one loop per
 // activation, whose vector body holds that activation's code alone. A switch with every
 // activation's code in one shared vector body made the piecewise-linear ones 2.4x slower than
-// torch's own leaky_relu, and the exp-based ones (which once shared that loop) ~1.5x slower
-// than torch.sigmoid / F.silu: around each out-of-line exp call the shared body spilled its
-// vectors and parameters and jumped through the switch. Compiling the nine loops takes no
-// longer than the four it replaced (17 s per ISA for the backward's file, measured).
+// torch's own leaky_relu. The exp-based ones shared such a loop until 2026-12-03; perf showed
+// its body spilling vectors and parameters around each out-of-line exp call and jumping
+// through the switch, but the time saved by their own loops is within this machine's noise
+// (sigmoid went from 1.3-1.5x to 0.9-1.15x torch.sigmoid's time in two same-process runs).
+// Compiling nine loops takes no longer than the four it replaced (17 s per ISA for the
+// backward's file).
 template <typename Body>
 void with_activation(Act act, const Body& body) {
   switch (act) {
