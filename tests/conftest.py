@@ -1,5 +1,5 @@
 """Shared fixtures and hooks: the devices to test on (CUDA only when a GPU is present), a
-fresh dynamo and a fixed seed per test, the `large` marker, and the summaries of the fuzzing
+fresh dynamo and a fixed seed per test, vmap without functorch's fallback, the `large` marker, and the summaries of the fuzzing
 and large-tensor tests."""
 
 import pytest
@@ -19,6 +19,17 @@ def pytest_generate_tests(metafunc):
 def _reset_dynamo():
     yield
     torch._dynamo.reset()
+
+
+@pytest.fixture
+def no_vmap_fallback():
+    """functorch's for-loop fallback raises while a test runs, so that an op without a batching
+    rule fails instead of silently taking the slow path (tests/test_vmap.py and
+    tests/test_fuzz_vmap.py use it for every test: pytestmark)."""
+    before = torch._C._functorch._is_vmap_fallback_enabled()
+    torch._C._functorch._set_vmap_fallback_enabled(False)
+    yield
+    torch._C._functorch._set_vmap_fallback_enabled(before)
 
 
 @pytest.fixture(autouse=True)

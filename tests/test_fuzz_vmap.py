@@ -33,12 +33,7 @@ from test_fuzz import ERRORS, FUZZ_OPS, PROFILE
 VMAP_FUZZ_OPS = [op for op in FUZZ_OPS if op.out_arg is None]
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback():
-    before = torch._C._functorch._is_vmap_fallback_enabled()
-    torch._C._functorch._set_vmap_fallback_enabled(False)
-    yield
-    torch._C._functorch._set_vmap_fallback_enabled(before)
+pytestmark = pytest.mark.usefixtures("no_vmap_fallback")  # the rules themselves run (conftest.py)
 
 
 def _outcome(fn):

@@ -27,14 +27,7 @@ from opinfo import Sample, as_tuple
 
 V = 3  # vmap batch size of the tests
 
-
-@pytest.fixture(autouse=True)
-def _no_fallback():
-    """functorch's for-loop fallback raises while a test runs: an op must have a rule."""
-    before = torch._C._functorch._is_vmap_fallback_enabled()
-    torch._C._functorch._set_vmap_fallback_enabled(False)
-    yield
-    torch._C._functorch._set_vmap_fallback_enabled(before)
+pytestmark = pytest.mark.usefixtures("no_vmap_fallback")  # an op must have a rule (conftest.py)
 
 
 def _lltm_forward_samples(device, dtype, requires_grad):

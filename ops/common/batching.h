@@ -169,13 +169,16 @@ inline at::Tensor unfold_from(const at::Tensor& out, int64_t batch, int64_t dim,
   return out.unflatten(dim, {batch, per_sample});
 }
 
+// An empty stack of `sample`'s shape and dtype: [0, *sample's shape].
+inline at::Tensor empty_stack_like(const at::Tensor& sample) { return sample.unsqueeze(0).narrow(0, 0, 0); }
+
 // The per-sample loop, for a per-sample shape the op rejects (its own error comes out). Still no
 // fallback warning, and still the op's own kernels, one call per sample; results stacked along
 // dim 0. An empty batch calls the op once on the stand-ins (Arg::sample), for its error or its
 // result's shape: [0, *per-sample shape].
 template <typename PerSample>
 at::Tensor stack_samples(int64_t batch, PerSample&& per_sample) {
-  if (batch == 0) return per_sample(0).unsqueeze(0).narrow(0, 0, 0);
+  if (batch == 0) return empty_stack_like(per_sample(0));
   std::vector<at::Tensor> outs;
   outs.reserve(batch);
   for (int64_t i = 0; i < batch; ++i) outs.push_back(per_sample(i));
@@ -197,7 +200,7 @@ Tuple stack_parts(std::array<std::vector<at::Tensor>, sizeof...(I)>& parts, std:
 template <typename Tuple, typename PerSample>
 Tuple stack_sample_tuples(int64_t batch, PerSample&& per_sample) {
   if (batch == 0) {
-    return map_tuple(Tuple(per_sample(0)), [](const at::Tensor& t) { return t.unsqueeze(0).narrow(0, 0, 0); });
+    return map_tuple(Tuple(per_sample(0)), empty_stack_like);
   }
   constexpr size_t n = std::tuple_size_v<Tuple>;
   std::array<std::vector<at::Tensor>, n> parts;

@@ -59,6 +59,27 @@ at::Tensor stacked_filter(const OptArg& f, int64_t batch, const at::Tensor& x) {
   return at::ones({batch, 1}, x.options().dtype(at::toOpMathType(x.scalar_type())));
 }
 
+// What the per-sample-filter path of both rules works from: the op's checks made on one sample
+// x0 (its own messages; every sample has its shapes), x as [B, N, C, H, W], the filters as
+// stacks and b as [C] or [B, C].
+struct Stack {
+  Args a;
+  at::Tensor x0, x, fu, fd;
+  OptTensor b;
+};
+
+Stack stacked_inputs(const Arg& px, const OptArg& pfu, const OptArg& pfd, const OptArg& pb, int64_t batch, int64_t up,
+                     int64_t down, c10::IntArrayRef padding, double gain, double slope, std::optional<double> clamp,
+                     bool flip_filter) {
+  check_filters_not_requiring_grad(pfu.value(), pfd.value());
+  const at::Tensor x0 = px.first_sample();
+  const Args a = check_args(x0, pfu.first_sample(), pfd.first_sample(), pb.first_sample(), up, down, padding, gain,
+                            slope, clamp, flip_filter);
+  const at::Tensor xs = px.front_or_expand(batch);
+  return {a, x0, xs, stacked_filter(pfu, batch, xs), stacked_filter(pfd, batch, xs),
+          pb.batched() ? OptTensor(pb.arg->front()) : pb.value()};
+}
+
 at::Tensor filtered_lrelu_batched(const at::Tensor& x, const OptTensor& fu, const OptTensor& fd, const OptTensor& b,
                                   int64_t up, int64_t down, c10::IntArrayRef padding, double gain, double slope,
                                   std::optional<double> clamp, bool flip_filter) {
@@ -77,17 +98,10 @@ at::Tensor filtered_lrelu_batched(const at::Tensor& x, const OptTensor& fu, cons
     }), 0);
   }
   if (pfu.batched() || pfd.batched()) {
-    // The op's own checks and messages, on one sample (every sample has its shapes).
-    check_filters_not_requiring_grad(pfu.value(), pfd.value());
-    const at::Tensor x0 = px.first_sample();
-    const Args a = check_args(x0, pfu.first_sample(), pfd.first_sample(), pb.first_sample(), up, down, padding, gain,
-                              slope, clamp, flip_filter);
-    output_shape<c10::SymInt>(x0.sym_sizes(), a);  // the output-size checks
-    const at::Tensor xs = px.front_or_expand(batch);
-    const OptTensor bs = pb.batched() ? OptTensor(pb.arg->front()) : pb.value();
-    const at::Tensor y = compose_forward(StackedSteps{batch}, xs, stacked_filter(pfu, batch, xs),
-                                         stacked_filter(pfd, batch, xs), bs, a);
-    return level.wrap(y.to(x0.scalar_type()), 0);
+    const Stack st = stacked_inputs(px, pfu, pfd, pb, batch, up, down, padding, gain, slope, clamp, flip_filter);
+    output_shape<c10::SymInt>(st.x0.sym_sizes(), st.a);  // the output-size checks
+    const at::Tensor y = compose_forward(StackedSteps{batch}, st.x, st.fu, st.fd, st.b, st.a);
+    return level.wrap(y.to(st.x.scalar_type()), 0);
   }
   const int64_t dim = fold_dim(pb);
   const at::Tensor out = myops::filtered_lrelu(batching::fold_into(px, batch, dim), pfu.value(), pfd.value(),
@@ -114,16 +128,11 @@ at::Tensor filtered_lrelu_backward_batched(const at::Tensor& grad, const at::Ten
     }), 0);
   }
   if (pfu.batched() || pfd.batched()) {
-    check_filters_not_requiring_grad(pfu.value(), pfd.value());
-    const at::Tensor x0 = px.first_sample();
-    const Args a = check_args(x0, pfu.first_sample(), pfd.first_sample(), pb.first_sample(), up, down, padding, gain,
-                              slope, clamp, flip_filter);
-    check_backward_args(pgrad.first_sample(), x0, a);
-    const at::Tensor xs = px.front_or_expand(batch);
-    const OptTensor bs = pb.batched() ? OptTensor(pb.arg->front()) : pb.value();
-    const at::Tensor dx = compose_backward(StackedSteps{batch}, pgrad.front_or_expand(batch), xs,
-                                           stacked_filter(pfu, batch, xs), stacked_filter(pfd, batch, xs), bs, a);
-    return level.wrap(dx.to(x0.scalar_type()), 0);
+    const Stack st = stacked_inputs(px, pfu, pfd, pb, batch, up, down, padding, gain, slope, clamp, flip_filter);
+    check_backward_args(pgrad.first_sample(), st.x0, st.a);
+    const at::Tensor dx =
+        compose_backward(StackedSteps{batch}, pgrad.front_or_expand(batch), st.x, st.fu, st.fd, st.b, st.a);
+    return level.wrap(dx.to(st.x.scalar_type()), 0);
   }
   const int64_t dim = fold_dim(pb);
   const at::Tensor out = myops::filtered_lrelu_backward(
