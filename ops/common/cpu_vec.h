@@ -13,17 +13,37 @@
 #include <tuple>
 #include <utility>
 
+#include "ops/common/cpu_fast_math.h"
 #include "ops/common/scalar_ops.h"
 
 namespace myops {
 inline namespace CPU_CAPABILITY {
 
-// Vectorized<float/double> counterparts of ScalarOps (SLEEF's 1-ulp functions under AVX2/512).
+// ScalarOps for the scalar tails of the CPU loops: float's exp, expm1 and tanh are the ones the
+// vector bodies use (ops/common/cpu_fast_math.h), so an element gets the same bits wherever
+// the loop splits (threads, alignment, strides). The GPU keeps ScalarOps (its expf, ...).
+// (In an unnamed namespace, like its base: see scalar_ops.h.)
+namespace {
+struct CpuScalarOps : ScalarOps {
+  using ScalarOps::exp;
+  using ScalarOps::expm1;
+  using ScalarOps::tanh;
+  C10_ALWAYS_INLINE static float exp(float x) { return fast_math::exp(x); }
+  C10_ALWAYS_INLINE static float expm1(float x) { return fast_math::expm1(x); }
+  C10_ALWAYS_INLINE static float tanh(float x) { return fast_math::tanh(x); }
+};
+}  // namespace
+
+// Vectorized<float/double> counterparts of CpuScalarOps: SLEEF's 1-ulp functions under
+// AVX2/512, except float's exp, expm1 and tanh (cpu_fast_math.h: why).
 struct VecOps {
   template <typename V> static V exp(V x) { return x.exp(); }
+  C10_ALWAYS_INLINE static at::vec::Vectorized<float> exp(at::vec::Vectorized<float> x) { return fast_math::exp(x); }
   template <typename V> static V expm1(V x) { return x.expm1(); }
+  C10_ALWAYS_INLINE static at::vec::Vectorized<float> expm1(at::vec::Vectorized<float> x) { return fast_math::expm1(x); }
   template <typename V> static V log1p(V x) { return x.log1p(); }
   template <typename V> static V tanh(V x) { return x.tanh(); }
+  C10_ALWAYS_INLINE static at::vec::Vectorized<float> tanh(at::vec::Vectorized<float> x) { return fast_math::tanh(x); }
   template <typename V> static V abs(V x) { return x.abs(); }
   // Comparisons of Vectorized values give all-ones lanes where true.
   template <typename V> static V select(V mask, V if_true, V if_false) { return V::blendv(if_false, if_true, mask); }
@@ -96,7 +116,7 @@ C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs
 #endif
 
 // Runs make_op(opmath_t{})(ops, values...) over iter's N inputs for every float dtype of
-// `dtype`, as a scalar lambda (edges, odd strides; ops = ScalarOps) and a vector lambda (the
+// `dtype`, as a scalar lambda (edges, odd strides; ops = CpuScalarOps) and a vector lambda (the
 // body; ops = VecOps), both in the op-math type. make_op is called once per dtype, outside the
 // loop, with a zero of that op-math type; it returns a generic lambda (ops, v...) -> value.
 template <int N, typename MakeOp>
@@ -110,7 +130,7 @@ void opmath_kernel_vec(at::TensorIteratorBase& iter, at::ScalarType dtype, const
       at::native::cpu_kernel_vec(
           iter,
           [op](scalar_t a, scalar_t b) -> scalar_t {
-            return static_cast<scalar_t>(op(ScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b)));
+            return static_cast<scalar_t>(op(CpuScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b)));
           },
           [vector_op](Vec a, Vec b) { return vec_in_opmath<scalar_t>(vector_op, a, b); });
     } else {
@@ -118,7 +138,7 @@ void opmath_kernel_vec(at::TensorIteratorBase& iter, at::ScalarType dtype, const
       at::native::cpu_kernel_vec(
           iter,
           [op](scalar_t a, scalar_t b, scalar_t c) -> scalar_t {
-            return static_cast<scalar_t>(op(ScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b),
+            return static_cast<scalar_t>(op(CpuScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b),
                                             static_cast<opmath_t>(c)));
           },
           [vector_op](Vec a, Vec b, Vec c) { return vec_in_opmath<scalar_t>(vector_op, a, b, c); });
@@ -149,7 +169,7 @@ void opmath_symmetric_kernel_vec(at::TensorIteratorBase& iter, const MakeOp& mak
         const at::vec::Vectorized<opmath_t> s_vec(s);
         at::native::cpu_kernel_vec(
             iter,
-            [op, s](scalar_t a) -> scalar_t { return static_cast<scalar_t>(op(ScalarOps{}, static_cast<opmath_t>(a), s)); },
+            [op, s](scalar_t a) -> scalar_t { return static_cast<scalar_t>(op(CpuScalarOps{}, static_cast<opmath_t>(a), s)); },
             [op, s_vec](Vec a) {
               return vec_in_opmath<scalar_t>([op, s_vec](auto x) { return op(VecOps{}, x, s_vec); }, a);
             });

@@ -164,7 +164,7 @@ void activate(acc_t* row, int64_t n, const bias_act::Params<acc_t>& p) {
   for (; i + Vec::size() <= n; i += Vec::size()) {
     bias_act::math::forward<VecOps>(p, kLrelu, Vec::loadu(row + i), Vec(acc_t(0))).store(row + i);
   }
-  for (; i < n; ++i) row[i] = bias_act::math::forward<ScalarOps>(p, kLrelu, row[i], acc_t(0));
+  for (; i < n; ++i) row[i] = bias_act::math::forward<CpuScalarOps>(p, kLrelu, row[i], acc_t(0));
 }
 
 // dm = dm * gain * lrelu'(m), zero where clamped, in place.
@@ -176,7 +176,7 @@ void activate_backward(acc_t* dm, const acc_t* m, int64_t n, const bias_act::Par
     bias_act::math::backward<VecOps>(p, kLrelu, 1, Vec::loadu(dm + i), Vec::loadu(m + i), Vec(acc_t(0)))
         .store(dm + i);
   }
-  for (; i < n; ++i) dm[i] = bias_act::math::backward<ScalarOps>(p, kLrelu, 1, dm[i], m[i], acc_t(0));
+  for (; i < n; ++i) dm[i] = bias_act::math::backward<CpuScalarOps>(p, kLrelu, 1, dm[i], m[i], acc_t(0));
 }
 
 template <typename acc_t>

@@ -1,8 +1,8 @@
 // CPU gate passes of the LLTM cell. Compiled once per ISA (DEFAULT, AVX2, AVX512): see
 // ops/common/cpu_isa.h. Rows (batch entries) run in parallel; within a row, a Vectorized body
-// (exp/expm1/tanh from Sleef, as ATen's own activations) and a scalar tail, both calling the
-// shared math of lltm_math.h in the op-math type. Every element is computed independently, so
-// results do not depend on the number of threads.
+// (float exp/expm1/tanh from cpu_fast_math.h, double from Sleef as in ATen) and a
+// scalar tail, both calling the shared math of lltm_math.h in the op-math type. Every element
+// is computed independently, so results do not depend on the number of threads.
 #include <ATen/Parallel.h>
 
 #include <array>
@@ -59,7 +59,7 @@ void forward_gates_typed(const at::Tensor& gates_t, const at::Tensor& old_cell_t
         }
       }
       for (; j < S; ++j) {
-        const auto r = math::cell_forward<ScalarOps, opmath_t>(g[j], g[S + j], g[2 * S + j], old_cell(b, j));
+        const auto r = math::cell_forward<CpuScalarOps, opmath_t>(g[j], g[S + j], g[2 * S + j], old_cell(b, j));
         g[j] = r.input_gate, g[S + j] = r.output_gate, g[2 * S + j] = r.candidate;
         c_out[j] = r.new_cell, h_out[j] = r.new_h;
       }
@@ -108,7 +108,7 @@ void backward_gates_typed(const at::Tensor& grad_h_t, const at::Tensor& grad_cel
         }
       }
       for (; j < S; ++j) {
-        const auto r = math::cell_backward<ScalarOps, opmath_t>(grad_h(b, j), grad_cell(b, j), new_cell(b, j),
+        const auto r = math::cell_backward<CpuScalarOps, opmath_t>(grad_h(b, j), grad_cell(b, j), new_cell(b, j),
                                                      gates(b, j), gates(b, S + j), gates(b, 2 * S + j));
         dg[j] = r.d_pre_input, dg[S + j] = r.d_pre_output, dg[2 * S + j] = r.d_pre_candidate;
         dc[j] = r.d_old_cell;
@@ -156,7 +156,7 @@ void cell_rows(at::TensorIteratorBase& iter, Fn fn) {
       for (; j < S; ++j) {
         std::array<opmath_t, n_in> v;
         for (size_t k = 0; k < n_in; ++k) v[k] = static_cast<opmath_t>(t[n_out + k](b, j));
-        const auto r = fn(ScalarOps{}, v);
+        const auto r = fn(CpuScalarOps{}, v);
         for (size_t k = 0; k < n_out; ++k) t[k](b, j) = static_cast<scalar_t>(r[k]);
       }
     }
