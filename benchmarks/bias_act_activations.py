@@ -21,16 +21,24 @@ import datetime
 import json
 import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-import torch.utils.benchmark as tbench
+# One Inductor cache per ISA, set before torch is imported: its on-disk caches do not key on
+# ATEN_CPU_CAPABILITY, and AVX-512 code found in the cache by an AVX2 run crashed it (a general
+# protection fault in the compiled backward's sum, torch 2.11).
+if "ATEN_CPU_CAPABILITY" in os.environ and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(
+        Path(tempfile.gettempdir()) / f"myops-inductor-{os.environ['ATEN_CPU_CAPABILITY']}")
 
-import myops
-from myops import reference
-from myops._cli import selected_cpu_isa
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import torch.utils.benchmark as tbench  # noqa: E402
+
+import myops  # noqa: E402
+from myops import reference  # noqa: E402
+from myops._cli import selected_cpu_isa  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ACTS = ["linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish"]
