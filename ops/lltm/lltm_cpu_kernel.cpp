@@ -1,8 +1,8 @@
 // CPU gate passes of the LLTM cell. Compiled once per ISA (DEFAULT, AVX2, AVX512): see
 // ops/common/cpu_isa.h. Rows (batch entries) run in parallel; within a row, a Vectorized body
-// (float exp/expm1/tanh from cpu_fast_math.h, double from Sleef as in ATen) and a
-// scalar tail, both calling the shared math of lltm_math.h in the op-math type. Every element
-// is computed independently, so results do not depend on the number of threads.
+// and a scalar tail, both calling the shared math of lltm_math.h in the op-math type (float
+// exp/expm1/tanh from cpu_fast_math.h, the same bits in both; double from Sleef, as in ATen).
+// Every element is computed independently, so results do not depend on the number of threads.
 #include <ATen/Parallel.h>
 
 #include <array>
