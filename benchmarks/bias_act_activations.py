@@ -21,16 +21,12 @@ import datetime
 import json
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-# One Inductor cache per ISA, set before torch is imported: its on-disk caches do not key on
-# ATEN_CPU_CAPABILITY, and AVX-512 code found in the cache by an AVX2 run crashed it (a general
-# protection fault in the compiled backward's sum, torch 2.11).
-if "ATEN_CPU_CAPABILITY" in os.environ and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(
-        Path(tempfile.gettempdir()) / f"myops-inductor-{os.environ['ATEN_CPU_CAPABILITY']}")
+from inductor_cache import use_per_isa_cache
+
+use_per_isa_cache()  # before torch is imported (inductor_cache.py: why)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

@@ -25,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from inductor_cache import use_per_isa_cache  # noqa: E402
 
 torch = None  # imported in main(), after --thp had its say
 
@@ -87,6 +88,7 @@ def main(argv=None) -> int:
 
     if args.thp:
         os.environ["THP_MEM_ALLOC_ENABLE"] = "1"  # read by c10's CPU allocator: before torch loads
+    use_per_isa_cache()  # with ATEN_CPU_CAPABILITY set (inductor_cache.py: why); before torch loads
     global torch
     import torch
 

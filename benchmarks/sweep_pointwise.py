@@ -42,10 +42,11 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+import inductor_cache
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -324,10 +325,8 @@ def main(argv=None) -> int:
     for isa in args.isa or ISAS:
         tmp = args.out / f".sweep-{isa}.json"
         args.out.mkdir(parents=True, exist_ok=True)
-        # One Inductor cache per ISA: its on-disk caches do not key on ATEN_CPU_CAPABILITY, and
-        # an AVX-512 kernel served to the AVX2 worker crashed (SIGSEGV, torch 2.11).
-        env = {**os.environ, "ATEN_CPU_CAPABILITY": isa,
-               "TORCHINDUCTOR_CACHE_DIR": str(Path(tempfile.gettempdir()) / f"myops-sweep-inductor-{isa}"),
+        # One Inductor cache per ISA (inductor_cache.py: why).
+        env = {**os.environ, "ATEN_CPU_CAPABILITY": isa, "TORCHINDUCTOR_CACHE_DIR": inductor_cache.cache_dir(isa),
                "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])}
         if args.thp:
             env["THP_MEM_ALLOC_ENABLE"] = "1"

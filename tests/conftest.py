@@ -1,6 +1,6 @@
 """Shared fixtures and hooks: the devices to test on (CUDA only when a GPU is present), a
-fresh dynamo and a fixed seed per test, vmap without functorch's fallback, the `large` marker, and the summaries of the fuzzing
-and large-tensor tests."""
+fresh dynamo and a fixed seed per test, vmap without functorch's fallback, the `large` marker,
+and the summaries of the fuzzing and large-tensor tests."""
 
 import pytest
 import torch
