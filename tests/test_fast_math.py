@@ -1,5 +1,6 @@
-"""The CPU kernels' own float32 exp, expm1 and tanh (ops/common/cpu_fast_math.h), seen through
-the ops that use them: bias_act's tanh, elu, selu and sigmoid, and elu's gradient. Their error
+"""The CPU kernels' own float32 exp, expm1, tanh and log1p (ops/common/cpu_fast_math.h), seen
+through the ops that use them: bias_act's tanh, elu, selu, sigmoid and softplus, and elu's
+gradient. Their error
 against float64 PyTorch stays within the bounds the header documents, the edge values (+-0,
 +-inf, NaN, overflow, denormals) match PyTorch, and the scalar tail gives the same bits as the
 vector body (so a result does not depend on where a loop splits)."""
@@ -21,13 +22,15 @@ def _elu_grad(x):  # bias_act_backward of elu: exp(x) for x <= 0
 
 
 # name: (myops function of a float32 x, its float64 reference, max error in float32 ulp;
-# cpu_fast_math.h states these): tanh, expm1 (elu, selu) and exp (sigmoid, elu's gradient).
+# cpu_fast_math.h states these): tanh, expm1 (elu, selu), exp (sigmoid, elu's gradient) and
+# log1p after exp (softplus: log1p(exp(x)) below 20; torch's own float32 softplus: 1.5 ulp).
 FUNCTIONS = {
     "tanh": (_bias_act("tanh"), torch.tanh, 2.5),
     "elu": (_bias_act("elu"), F.elu, 1.5),
     "selu": (_bias_act("selu"), F.selu, 2.5),
     "sigmoid": (_bias_act("sigmoid"), torch.sigmoid, 3.0),
     "elu_grad": (_elu_grad, lambda x: torch.where(x > 0, 1.0, x.exp()), 1.5),
+    "softplus": (_bias_act("softplus"), F.softplus, 2.0),
 }
 
 
@@ -61,7 +64,7 @@ def test_error_bound(name):
 def test_edge_values_match_pytorch(name):
     fn, reference, _ = FUNCTIONS[name]
     x = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), 88.7, 88.72, 88.73, 89.0,
-                      -17.4, -87.0, -104.0, -1e4, 9.0, 9.1, -9.2, 1e-40, -1e-40, 1e-45, -3e-8])
+                      -17.4, -87.0, -104.0, -1e4, 9.0, 9.1, -9.2, 19.99, 20.0, 20.01, 1e-40, -1e-40, 1e-45, -3e-8])
     got, want = fn(x), reference(x.double()).float()
     # (denormal results: within one unit of the smallest denormal)
     torch.testing.assert_close(got, want, rtol=3e-7, atol=torch.finfo(torch.float32).smallest_normal * 2**-23,

@@ -19,29 +19,32 @@
 namespace myops {
 inline namespace CPU_CAPABILITY {
 
-// ScalarOps for the scalar tails of the CPU loops: float's exp, expm1 and tanh are the ones the
-// vector bodies use (ops/common/cpu_fast_math.h), so an element gets the same bits wherever
-// the loop splits (threads, alignment, strides). The GPU keeps ScalarOps (its expf, ...).
+// ScalarOps for the scalar tails of the CPU loops: float's exp, expm1, tanh and log1p are the
+// ones the vector bodies use (ops/common/cpu_fast_math.h), so an element gets the same bits
+// wherever the loop splits (threads, alignment, strides). The GPU keeps ScalarOps (its expf, ...).
 // (In an unnamed namespace, like its base: see scalar_ops.h.)
 namespace {
 struct CpuScalarOps : ScalarOps {
   using ScalarOps::exp;
   using ScalarOps::expm1;
   using ScalarOps::tanh;
+  using ScalarOps::log1p;
   C10_ALWAYS_INLINE static float exp(float x) { return fast_math::exp(x); }
   C10_ALWAYS_INLINE static float expm1(float x) { return fast_math::expm1(x); }
   C10_ALWAYS_INLINE static float tanh(float x) { return fast_math::tanh(x); }
+  C10_ALWAYS_INLINE static float log1p(float x) { return fast_math::log1p(x); }
 };
 }  // namespace
 
 // Vectorized<float/double> counterparts of CpuScalarOps: SLEEF's 1-ulp functions under
-// AVX2/512, except float's exp, expm1 and tanh (cpu_fast_math.h: why).
+// AVX2/512, except float's exp, expm1, tanh and log1p (cpu_fast_math.h: why).
 struct VecOps {
   template <typename V> static V exp(V x) { return x.exp(); }
   C10_ALWAYS_INLINE static at::vec::Vectorized<float> exp(at::vec::Vectorized<float> x) { return fast_math::exp(x); }
   template <typename V> static V expm1(V x) { return x.expm1(); }
   C10_ALWAYS_INLINE static at::vec::Vectorized<float> expm1(at::vec::Vectorized<float> x) { return fast_math::expm1(x); }
   template <typename V> static V log1p(V x) { return x.log1p(); }
+  C10_ALWAYS_INLINE static at::vec::Vectorized<float> log1p(at::vec::Vectorized<float> x) { return fast_math::log1p(x); }
   template <typename V> static V tanh(V x) { return x.tanh(); }
   C10_ALWAYS_INLINE static at::vec::Vectorized<float> tanh(at::vec::Vectorized<float> x) { return fast_math::tanh(x); }
   template <typename V> static V abs(V x) { return x.abs(); }
@@ -125,7 +128,10 @@ void opmath_kernel_vec(at::TensorIteratorBase& iter, at::ScalarType dtype, const
     using opmath_t = at::opmath_type<scalar_t>;
     using Vec = at::vec::Vectorized<scalar_t>;
     const auto op = make_op(opmath_t{});
-    const auto vector_op = [op](auto... v) { return op(VecOps{}, v...); };
+    // Always inlined: ATen's vectorized_loop calls it twice per step (two vectors); with a long
+    // body (softplus: exp then log1p) GCC inlined one call and kept the other out of line, so
+    // the two vectors' dependency chains could not overlap (softplus 1.25x slower).
+    const auto vector_op = [op](auto... v) C10_ALWAYS_INLINE_ATTRIBUTE { return op(VecOps{}, v...); };
     if constexpr (N == 2) {
       at::native::cpu_kernel_vec(
           iter,
