@@ -13,12 +13,23 @@
 // compiled backward graphs show myops.bias_act_backward by name and every derivative is
 // differentiable again.
 //
+// For the piecewise-linear activations (linear, relu, lrelu) h_{k+1} is zero for k >= 1, so
+// the x- and b-derivatives of bias_act_backward are zero and no kernel runs for them. Where x is
+// an intermediate (a conv's output, as in every network) the zero is autograd's undefined
+// gradient, as StyleGAN's plugin returns: the backward of the graph that produced x is then
+// skipped, not run on zeros (R1 regularization differentiates D's backward: with ATen's
+// leaky_relu, whose derivative here is zeros_like, the engine runs every conv backward of D's
+// forward graph again on zeros). Where x or b is a leaf (a user's tensor, a parameter) the
+// zero is a tensor (an expanded scalar, no memory), so torch.autograd.grad returns zeros for
+// it, as for ATen's ops. Being zero, those derivatives exist at every order.
+//
 // The backward recomputes f from x instead of reading y (StyleGAN's CUDA plugin reads y for
 // most activations): one read either way, but x gives exact derivatives for every activation
 // and alpha (y cannot tell lrelu's sides apart when alpha <= 0) and an exact clamp mask in
 // float16/bfloat16, at the price of keeping x alive until the backward.
 #include <ATen/ops/mul.h>
 #include <ATen/ops/sum.h>
+#include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
 #include "autograd/node.h"
@@ -44,6 +55,8 @@ struct Config {
   // linear with gain 1 and no clamp is x + b: dL/dx is the output's gradient itself, as for
   // ATen's add (no pass over it: the backward op would copy it, 0.6x eager autograd's time).
   bool passes_gradient_through() const { return act == "linear" && gain.value_or(1.0) == 1.0 && !clamp.has_value(); }
+  // f'' = 0 (and every higher derivative): see the header comment.
+  bool is_piecewise_linear() const { return act == "linear" || act == "relu" || act == "lrelu"; }
   // x's dimension `dim`, wrapped (already checked by the op).
   int64_t channel_dim(const at::Tensor& x) const { return dim < 0 ? dim + x.dim() : dim; }
 };
@@ -54,6 +67,13 @@ void check_order(int64_t order) {
   TORCH_CHECK_NOT_IMPLEMENTED(order < ops::bias_act::kMaxOrder, "myops.bias_act: gradients of order ",
                               ops::bias_act::kMaxOrder + 1, " and higher with respect to x or b are not "
                               "implemented (orders 1 to ", ops::bias_act::kMaxOrder, " are)");
+}
+
+// A zero gradient for t: nothing (autograd's zero) for an intermediate, zeros for a leaf (see
+// the header comment). Undefined when t is.
+at::Tensor zero_gradient(const at::Tensor& t) {
+  if (!t.defined() || !t.is_leaf()) return {};
+  return at::zeros({}, t.options()).expand_symint(t.sym_sizes());
 }
 
 // b's gradient from x's: summed over every dimension of x but `dim` (b broadcast along them).
@@ -115,7 +135,10 @@ at::Tensor bias_act_backward_autograd(const at::Tensor& grad, const at::Tensor& 
         const OptTensor b = optional(s.saved[2]);
         at::Tensor d_grad, d_x, d_b;
         if (s.needs_grad(0)) d_grad = config.backward(s.grads[0], x, b, order);
-        if (s.needs_grad(1) || s.needs_grad(2)) {
+        if (config.is_piecewise_linear()) {
+          if (s.needs_grad(1)) d_x = zero_gradient(x);
+          if (s.needs_grad(2)) d_b = zero_gradient(s.saved[2]);
+        } else if (s.needs_grad(1) || s.needs_grad(2)) {
           check_order(order);
           d_x = config.backward(at::mul(s.grads[0], grad), x, b, order + 1);
           if (s.needs_grad(2)) d_b = reduce_to_bias(d_x, config.channel_dim(x));

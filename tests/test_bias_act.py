@@ -124,6 +124,47 @@ def test_third_order_gradients_and_a_clear_error_at_the_fourth(device):
         torch.autograd.grad(g3.sum(), x)
 
 
+@pytest.mark.parametrize("act", ["linear", "relu", "lrelu"])
+def test_piecewise_linear_second_derivative_is_zero_and_skips_the_producer(device, act):
+    """f'' = 0: for leaves, the x- and b-derivatives of the backward are zero tensors (as through
+    ATen's ops); for an intermediate x, autograd's undefined zero, so the backward of what
+    produced x is skipped, not run on zeros (R1 regularization); the gradients that do flow
+    match the reference's."""
+    seen = []
+
+    class Producer(torch.autograd.Function):  # stands for the conv whose output bias_act takes
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(False)
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(g)
+            return g
+
+    def gradients(fn, through_producer):
+        torch.manual_seed(0)
+        x = torch.randn(3, 4, device=device, dtype=torch.float64, requires_grad=True)
+        b = torch.randn(4, device=device, dtype=torch.float64, requires_grad=True)
+        w = torch.randn(3, 4, device=device, dtype=torch.float64, requires_grad=True)
+        h = Producer.apply(x) if through_producer else x
+        (g1,) = torch.autograd.grad((fn(h, b, act=act, gain=1.5, clamp=2.0) * w).sum(), h, create_graph=True)
+        return torch.autograd.grad((g1 * g1.detach().exp()).sum(), (x, b, w), allow_unused=True)
+
+    gx, gb, gw = gradients(myops.bias_act, through_producer=False)
+    want = [g if g is not None else torch.zeros_like(t) for g, t in
+            zip(gradients(myops.reference.bias_act, through_producer=False), (gx, gb, gw))]  # linear: x unused
+    assert torch.equal(gx, torch.zeros_like(gx)) and torch.equal(gb, torch.zeros_like(gb))
+    torch.testing.assert_close((gx, gb, gw), want)
+
+    seen.clear()
+    gx, gb, gw = gradients(myops.bias_act, through_producer=True)
+    assert seen == [None] or seen == [], "the producer's backward got a gradient tensor"
+    assert gx is None and torch.equal(gb, torch.zeros_like(gb))
+    torch.testing.assert_close(gw, want[2])
+
+
 # ------------------------------------------------------------------ the StyleGAN block, compiled
 
 def stylegan_block(x, w, b):
