@@ -100,8 +100,9 @@ def main():
               f"{row['bwd myops'] * 1e6:7.0f} us: eager {row['bwd eager / myops']:5.2f}x, compiled "
               f"{row['bwd compiled / myops']:5.2f}x", flush=True)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    command = ("ATEN_CPU_CAPABILITY=" + os.environ["ATEN_CPU_CAPABILITY"] + " "
-               if "ATEN_CPU_CAPABILITY" in os.environ else "") + "python benchmarks/bias_act_activations.py"
+    # (GLIBC_TUNABLES: e.g. malloc reusing freed memory, no first-touch page faults per call)
+    command = "".join(f"{k}={os.environ[k]} " for k in ("GLIBC_TUNABLES", "ATEN_CPU_CAPABILITY") if k in os.environ)
+    command += "python benchmarks/bias_act_activations.py"
     command += (" --quick" if args.quick else "") + (f" --threads {args.threads}" if args.threads != 1 else "")
     command += f" --tag {args.tag}" if args.tag else ""
     meta = {"command": command, "cpu": cpu, "isa": {"aten": torch.backends.cpu.get_cpu_capability(),
