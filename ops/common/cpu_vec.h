@@ -11,6 +11,7 @@
 
 #include <array>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "ops/common/cpu_fast_math.h"
@@ -57,9 +58,6 @@ struct VecOps {
   template <typename V> static V clamp(V v, V lo, V hi) { return at::vec::clamp(v, lo, hi); }
 };
 
-// One Vectorized<scalar_t> in the op-math type: one vector for float/double, two float vectors
-// for float16/bfloat16 (widened on the way in, rounded once on the way out). The only place
-// the library widens half types on the CPU.
 // (GCC 12 reports its own AVX-512 intrinsics (`__m512i __Y = __Y;`, _mm512_undefined) as
 // uninitialized once they are inlined here; the value is deliberately undefined there.)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -67,6 +65,35 @@ struct VecOps {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+// Two float vectors rounded to one float16/bfloat16 vector (ATen's convert_from_float), always
+// inlined. Under AVX-512, ATen's bfloat16 rounding (cvtfp32_bf16) is an ordinary inline
+// function that GCC kept out of line in the larger loops (bias_act_backward's exp-based
+// activations: a call per vector, the live vectors spilled around it), so it is written here
+// again, bit for bit the same: round to nearest even by adding 0x7fff + the kept lowest bit,
+// NaN -> 0xffff, then pack the two halves' 16-bit results in order.
+template <typename scalar_t>
+C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> narrow_floats(const at::vec::Vectorized<float>& lo,
+                                                              const at::vec::Vectorized<float>& hi) {
+#if defined(CPU_CAPABILITY_AVX512)
+  if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
+    const auto round = [](__m512 f) C10_ALWAYS_INLINE_ATTRIBUTE {
+      const __m512i bits = _mm512_castps_si512(f);
+      const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+      const __m512i rounded = _mm512_srli_epi32(
+          _mm512_add_epi32(bits, _mm512_add_epi32(lowest_kept, _mm512_set1_epi32(0x7fff))), 16);
+      return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(f, f, _CMP_ORD_Q), _mm512_set1_epi32(0xffff), rounded);
+    };
+    // packus interleaves 128-bit lanes of its two inputs; the permute puts them back in order.
+    const __m512i packed = _mm512_packus_epi32(round(lo), round(hi));
+    return _mm512_permutexvar_epi64(_mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0), packed);
+  }
+#endif
+  return at::vec::convert_from_float<scalar_t>(lo, hi);
+}
+
+// One Vectorized<scalar_t> in the op-math type: one vector for float/double, two float vectors
+// for float16/bfloat16 (widened on the way in, rounded once on the way out). The only place
+// the library widens half types on the CPU.
 template <typename scalar_t>
 struct Opmath {
   using opmath_t = at::opmath_type<scalar_t>;
@@ -85,7 +112,7 @@ struct Opmath {
   }
   C10_ALWAYS_INLINE static Vec narrow(const Parts& p) {
     if constexpr (kReduced) {
-      return at::vec::convert_from_float<scalar_t>(p[0], p[1]);
+      return narrow_floats<scalar_t>(p[0], p[1]);
     } else {
       return p[0];
     }
@@ -103,7 +130,7 @@ template <typename scalar_t, typename Op, typename... Wide>
 C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> op_on_float_halves(const Op& op, const Wide&... w) {
   auto lo = op(std::get<0>(w)...);
   auto hi = op(std::get<1>(w)...);
-  return at::vec::convert_from_float<scalar_t>(lo, hi);
+  return narrow_floats<scalar_t>(lo, hi);
 }
 
 template <typename scalar_t, typename Op, typename... Vecs>
