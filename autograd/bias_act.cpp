@@ -14,14 +14,15 @@
 // differentiable again.
 //
 // For the piecewise-linear activations (linear, relu, lrelu) h_{k+1} is zero for k >= 1, so
-// the x- and b-derivatives of bias_act_backward are zero and no kernel runs for them. Where x is
-// an intermediate (a conv's output, as in every network) the zero is autograd's undefined
+// the x- and b-derivatives of bias_act_backward are zero and no kernel runs for them. Where x
+// is an intermediate (a conv's output, as in every network) the zero is autograd's undefined
 // gradient, as StyleGAN's plugin returns: the backward of the graph that produced x is then
 // skipped, not run on zeros (R1 regularization differentiates D's backward: through ATen's
 // leaky_relu, whose derivative here is zeros_like, the engine runs the conv backwards of D's
-// forward graph on those zeros when nothing else reaches them). Where x or b is a leaf (a user's tensor, a parameter) the
-// zero is a tensor (an expanded scalar, no memory), so torch.autograd.grad returns zeros for
-// it, as for ATen's ops (a constant: differentiating it again is autograd's usual error).
+// forward graph on those zeros when nothing else reaches them). Where x or b is a leaf (a
+// user's tensor, a parameter) the zero is a tensor (an expanded scalar, no memory), so
+// torch.autograd.grad returns zeros for it, as for ATen's ops (a constant: differentiating it
+// again is autograd's usual error).
 //
 // The backward recomputes f from x instead of reading y (StyleGAN's CUDA plugin reads y for
 // most activations): one read either way, but x gives exact derivatives for every activation

@@ -1,9 +1,8 @@
 """The CPU kernels' own float32 exp, expm1, tanh and log1p (ops/common/cpu_fast_math.h), seen
 through the ops that use them: bias_act's tanh, elu, selu, sigmoid and softplus, and elu's
-gradient. Their error
-against float64 PyTorch stays within the bounds the header documents, the edge values (+-0,
-+-inf, NaN, overflow, denormals) match PyTorch, and the scalar tail gives the same bits as the
-vector body (so a result does not depend on where a loop splits)."""
+gradient. Their error against float64 PyTorch stays within the bounds the header documents, the
+edge values (+-0, +-inf, NaN, overflow, denormals) match PyTorch, and the scalar tail gives the
+same bits as the vector body (so a result does not depend on where a loop splits)."""
 
 import pytest
 import torch
