@@ -24,12 +24,17 @@ interleaved, and the ratio reported is the median over the repeats of baseline /
    float32 tensors (2 read + 1 written = 192 MiB moved; no allocation, no page faults):
    bytes moved / time. An op's share of it: (bytes of its input + bytes of its output) / its
    time / that bandwidth.
-2. Cases: upsample2d (up 2, padding [2, 1]) and downsample2d (down 2, padding [1, 1]) with
-   StyleGAN2's 2-D 4x4 filter ([1, 3, 3, 1] outer product), plus the headline
+2. Cases: upsample2d (up 2, padding [2, 1]), downsample2d (down 2, padding [1, 1]) and the
+   blur of StyleGAN2's downsampling 3x3 conv (up 1, down 1, padding 2: the filter before the
+   stride-2 conv; its backward is the same blur with padding 1) with StyleGAN2's 2-D 4x4
+   filter ([1, 3, 3, 1] outer product), plus the headline
    downsample [4, 256, 64, 64] with the 1-D (separable) filter, in three modes:
    fwd, fwd+bwd (x's gradient), fwd+bwd+2bwd (the gradient differentiated again, as R1 does).
    Baseline ("best eager"): the fastest of the eager compositions timed for the case:
-   down: F.conv2d(F.pad(x), filter as [C, 1, 4, 4], stride 2, groups C) (strided depthwise);
+   down: F.conv2d(x, filter as [C, 1, 4, 4], stride 2, padding 1, groups C) (strided
+   depthwise) and the same on F.pad(x) (StyleGAN's reference form; 2-8x slower here: with
+   padding= the conv pads inside oneDNN, without a padded copy);
+   blur: F.conv2d(x, filter as [C, 1, 4, 4], padding 2, groups C) (depthwise);
    up: F.conv_transpose2d(x, 4 * filter as [C, 1, 4, 4], stride 2, padding 1, groups C) and
    the zero insertion + depthwise conv2d of myops.reference.upfirdn2d.
 3. The training step of benchmarks/stylegan2_step.py (64x64, batch 4): step time with myops
@@ -72,9 +77,10 @@ SHAPES = [
     ("up", [1, 128, 128, 128]),
     ("down", [8, 512, 8, 8]), ("down", [4, 512, 16, 16]), ("down", [4, 512, 32, 32]), ("down", [4, 256, 64, 64]),
     ("down", [2, 128, 128, 128]), ("down", [1, 64, 256, 256]),
+    ("blur", [8, 512, 8, 8]), ("blur", [4, 512, 16, 16]), ("blur", [4, 512, 32, 32]), ("blur", [4, 256, 64, 64]),
 ]
 QUICK_SHAPES = [("up", [4, 512, 8, 8]), ("up", [2, 128, 64, 64]), ("down", [4, 512, 16, 16]),
-                ("down", [4, 256, 64, 64])]
+                ("down", [4, 256, 64, 64]), ("blur", [4, 512, 16, 16])]
 MODES = ("fwd", "fwd+bwd", "fwd+bwd+2bwd")
 
 
@@ -126,6 +132,8 @@ def ratio(times: dict, base: str, ours: str = "myops") -> float:
 def myops_call(kind: str, f):
     if kind == "up":
         return lambda x: myops.upsample2d(x, f)
+    if kind == "blur":
+        return lambda x: myops.upfirdn2d(x, f, padding=2)
     return lambda x: myops.downsample2d(x, f)
 
 
@@ -134,7 +142,10 @@ def eager_calls(kind: str, f, channels: int) -> dict:
     w = f if f.ndim == 2 else f[:, None] * f[None, :]  # conv2d needs the 2-D filter
     w = w.flip([0, 1])[None, None].repeat(channels, 1, 1, 1).contiguous()  # true convolution
     if kind == "down":
-        return {"strided depthwise conv2d": lambda x: F.conv2d(F.pad(x, [1, 1, 1, 1]), w, stride=2, groups=channels)}
+        return {"strided depthwise conv2d": lambda x: F.conv2d(x, w, stride=2, padding=1, groups=channels),
+                "F.pad + strided depthwise conv2d": lambda x: F.conv2d(F.pad(x, [1, 1, 1, 1]), w, stride=2, groups=channels)}
+    if kind == "blur":
+        return {"depthwise conv2d": lambda x: F.conv2d(x, w, padding=2, groups=channels)}
     w4 = (w * 4).contiguous()
     return {"depthwise conv_transpose2d": lambda x: F.conv_transpose2d(x, w4, stride=2, padding=1, groups=channels),
             "zero insertion + conv2d": lambda x: reference.upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1], gain=4)}
