@@ -107,6 +107,47 @@ def test_long_filters(device, shape, up, down):
                                reference.upfirdn2d(x, f, up, down, pad, gain=2.0))
 
 
+# ------------------------------------------------------------------------------ the CPU flat path
+
+# A 2-D filter without resampling (StyleGAN2's blur) on contiguous planes of moderate width
+# takes the flat path (ops/upfirdn2d/upfirdn2d_cpu_flat.h: padded planes computed as flat rows
+# across row ends, border rows one by one); the same call on rows with a pixel stride takes the
+# row path. Both sum the same taps in the same order, so they must agree bit for bit, and the
+# reference checks the values. Tall and short planes (no interior row at all: every row a
+# border row), negative padding (a crop), odd filters; 9 and 33 outputs a row.
+def _takes_flat_path(out_w: int, fw: int, dtype) -> bool:
+    """use_flat_path's width rule for this CPU's selected kernels (few planes: no plane path)."""
+    from myops._cli import selected_cpu_isa
+    width = 64 if selected_cpu_isa() == "AVX512" else 32  # bytes of an at::vec::Vectorized
+    lanes = width // (8 if dtype == torch.float64 else 4)  # (bfloat16 computes in float)
+    return 4 * (out_w + fw - 1) <= 3 * (-(-out_w // lanes) * lanes)
+
+
+@pytest.mark.parametrize("h", [30, 6, 2])
+@pytest.mark.parametrize("out_w", [9, 33])
+@pytest.mark.parametrize("fshape, pad", [((4, 4), [2, 2, 2, 2]), ((4, 4), [1, 1, 1, 1]), ((3, 5), [2, 1, -1, 3]),
+                                         ((1, 2), [0, 1, 0, 0])])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_flat_path_equals_row_path(h, out_w, fshape, pad, dtype):
+    fh, fw = fshape
+    if not _takes_flat_path(out_w, fw, dtype):
+        pytest.skip("this width takes the row path with this CPU's vectors")
+    torch.manual_seed(0)
+    w = out_w - pad[0] - pad[1] + fw - 1
+    wide = torch.randn(2, 3, h, 2 * w, dtype=torch.float64).to(dtype)
+    flat_x = wide[..., ::2].contiguous()      # pixel stride 1: the flat path
+    row_x = wide[..., ::2]                     # pixel stride 2: the row path
+    assert flat_x.stride(3) == 1 and row_x.stride(3) == 2
+    f = torch.randn(fshape, dtype=torch.float64)
+    f = f.to(torch.float32 if dtype == torch.bfloat16 else dtype)
+    got = myops.upfirdn2d(flat_x, f, 1, 1, pad)
+    assert got.shape[3] == out_w
+    assert torch.equal(got, myops.upfirdn2d(row_x, f, 1, 1, pad))
+    want = reference.upfirdn2d(flat_x.double(), f.double(), 1, 1, pad)
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    torch.testing.assert_close(got, want.to(dtype), **tol)
+
+
 # ------------------------------------------------------------------------------ the CPU row path
 
 @pytest.mark.parametrize("shape", [(2, 3, 70, 37), (1, 2, 1100, 260)])  # odd widths; 2 tiles per plane

@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "ops/upfirdn2d/upfirdn2d_cpu_flat.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_planes.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
 #include "ops/upfirdn2d/upfirdn2d_kernels.h"
@@ -60,6 +61,12 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       return;
     }
     for (int64_t s = 0; s < S; ++s) run_planes<scalar_t>(x.select(0, s), coef_t.select(0, s), a, out.select(0, s));
+    return;
+  }
+  // Larger planes, a 2-D filter without resampling (a blur), a plane within cache: flat rows
+  // (upfirdn2d_cpu_flat.h).
+  if (use_flat_path(a, x, out_w, at::vec::Vectorized<acc_t>::size())) {
+    run_flat<scalar_t>(x, coef_t, a, out);
     return;
   }
   const bool separable = a.kind == FilterKind::Separable;
