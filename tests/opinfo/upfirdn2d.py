@@ -61,6 +61,11 @@ def upfirdn2d_samples(device, dtype, requires_grad):
     yield S("planes_channels_last_down2_sep", (_layout(cl20, requires_grad), fil(4), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0))
     yield S("planes_strided", (_layout(_t((2, 36, 7, 6), device, dtype, False)[:, ::2].transpose(2, 3), requires_grad),
                                fil((3, 4)), [2, 1], [1, 2], [1, 2, 0, 1], False, 1.0))
+    # The flat path (ops/upfirdn2d/upfirdn2d_cpu_flat.h): a 2-D filter without resampling (a blur)
+    # on contiguous rows that fill whole vectors badly (9 and 17 outputs a row), border rows on
+    # both sides, a crop, a flip.
+    yield S("flat_blur_2d4x4_pad2", (x((1, 2, 7, 8)), fil((4, 4)), [1, 1], [1, 1], [2, 2, 2, 2], False, 1.0))
+    yield S("flat_blur_2d3x5_flip_crop", (x((2, 1, 9, 17)), fil((3, 5)), [1, 1], [1, 1], [2, 2, -1, 3], True, 2.0))
     if dtype == torch.float64:
         yield S("f32_filter", (x((1, 2, 5, 7)), _filter(4, device, torch.float32), [2, 2], [2, 2], [1, 2, 1, 2], False, 1.0))
 
