@@ -1,17 +1,17 @@
 // The flat path of the upfirdn2d CPU loops (issue 13): a 2-D filter with no up- or
 // downsampling (StyleGAN2's blur before and after its strided convs), on planes small enough
-// that a whole padded plane stays in cache.
+// that a whole padded plane stays in cache, whose rows fill whole vectors badly.
 //
-// Why: on a 16 x 16 plane padded to 17 x 17 outputs the row path computes two 16-lane vectors
-// per output row for 17 outputs (53% of the lanes used), and the plane path pays two register
-// transposes per L x L block; both lost to oneDNN's depthwise conv (0.75-0.93x). Here a plane
-// is copied once into a zero-padded buffer of rows of PW = out_w + fw - 1 pixels, and the
-// output rows whose vertical taps all land inside the image (all but the few border rows) are
-// computed as one flat sequence: the value at flat index j = r * PW + ox is a fixed set of
-// taps at j + ty * PW + tx, so vectors run across row ends (lanes ox >= out_w compute values
-// nobody keeps) and PW / out_w of the lanes do useful work (17 / 20 at 16 x 16). The flat rows
-// are then copied to the output. Border rows (some vertical taps outside the image, skipped as
-// in the row path) are computed row by row.
+// Why: on a 32 x 32 plane padded to 33 x 33 outputs the row path computes three 16-lane
+// vectors per output row for 33 outputs (69% of the lanes used; the blur ran at 0.92x oneDNN's
+// depthwise conv). Here a plane is copied once into a zero-padded buffer of rows of
+// PW = out_w + fw - 1 pixels, and the output rows whose vertical taps all land inside the image
+// (all but the few border rows) are computed as one flat sequence: the value at flat index
+// j = r * PW + ox is a fixed set of taps at j + ty * PW + tx, so vectors run across row ends
+// (lanes ox >= out_w compute values nobody keeps) and out_w / PW of the lanes do useful work
+// (33 / 36). The flat rows are then copied to the output. Border rows (some vertical taps
+// outside the image, skipped as in the row path) are computed row by row. (Planes up to 32 x 32
+// with many channels take the plane path instead, which was faster there.)
 //
 // Every output sums the same taps in the same order as the row path (vertical tap, then
 // horizontal tap, one FMA each from 0, horizontal padding taps included as zeros, vertical
