@@ -175,12 +175,14 @@ inline void prefetch_planes(const Lanes<const scalar_t>& g) {
 }
 
 // The inverse of gather: lane l's pixel j = buf[j][l], rounded once to scalar_t; empty lanes
-// are not stored. When the group's planes are one span of memory (contiguous NCHW), the
-// transposed blocks go to `tmp` (in L1) and the span is written with one memcpy: stored
-// straight to the output, L interleaved store streams missed the cache and stalled on their
-// reads-for-ownership (perf: most of a small blur's time), while a long memcpy streams whole
-// lines (A/B, AVX-512, one thread: blur [8, 512, 8, 8] 377 -> 291 us, [4, 256, 8, 8] 83 -> 71,
-// [4, 512, 16, 16] 826 -> 757; down/up of small planes 3-5% faster). Same values, same bits.
+// are not stored. With 16 lanes (AVX-512), when the group's planes are one span of memory
+// (contiguous NCHW), the transposed blocks go to `tmp` (in L1) and the span is written with
+// one memcpy: stored straight to the output, 16 interleaved store streams missed the cache and
+// stalled on their reads-for-ownership (perf: most of a small blur's time), while a long
+// memcpy streams whole lines (A/B, one thread: blur [8, 512, 8, 8] 377 -> 291 us,
+// [4, 256, 8, 8] 83 -> 71, [4, 512, 16, 16] 826 -> 757; down/up of small planes 3-5% faster).
+// AVX2's 8 streams do not stall so: there the extra copy made the same calls 3-15% slower, so
+// it stores straight. Same values, same bits, either way.
 template <typename scalar_t, typename acc_t>
 void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
   using Vec = at::vec::Vectorized<acc_t>;
@@ -199,10 +201,11 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
     }
     return;
   }
+  const bool staged = L > 8 && g.consecutive;
   for (int64_t r = 0; r < g.rows; ++r) {
     acc_t* out[L];
     for (int l = 0; l < g.valid; ++l) {
-      out[l] = g.consecutive ? tmp + l * g.row_len : row_target(g.base[l] + r * g.row_stride, g.col_stride, tmp + l * g.row_len);
+      out[l] = staged ? tmp + l * g.row_len : row_target(g.base[l] + r * g.row_stride, g.col_stride, tmp + l * g.row_len);
     }
     const acc_t* src = buf + r * g.row_len * L;
     for (int64_t j = 0; j < g.row_len; j += L) {
@@ -218,7 +221,7 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
       transpose_block(v);
       for (int l = 0; l < g.valid; ++l) store_n(v[l], out[l] + j, n);
     }
-    if (g.consecutive) {
+    if (staged) {
       if constexpr (std::is_same_v<scalar_t, acc_t>) {
         std::memcpy(g.base[0], tmp, g.valid * g.row_len * sizeof(acc_t));
       } else {
