@@ -145,6 +145,24 @@ _PLANE_CASES = [
 ]
 
 
+@pytest.mark.parametrize("planes", [1, 21], ids=["rows", "planes"])
+def test_separable_gain_does_not_overflow_an_intermediate(planes):
+    # Found by `make fuzz`: a value near the float32 maximum upsampled by 4 with a 1-D filter.
+    # The gain up^2 = 16 split as 4 per pass made the horizontal pass overflow (x * 4 * 0.65 >
+    # 3.4e38: -inf out) where the true result, and the reference's single 2-D product, is finite.
+    x = torch.tensor([2.8203, 1.7014e38]).reshape(1, 1, 1, 2).repeat(1, planes, 1, 1)
+    fu, fd = torch.tensor([0.6542, 0.2892, -0.0565]), torch.tensor([0.6934, 0.3066])
+    rest = (4, 1, [0, 0, 0, 0], math.sqrt(2), 0.2, None, False)
+    y = torch.ops.myops.filtered_lrelu(x, fu, fd, None, *rest)
+    want = reference.filtered_lrelu(x.double(), fu.double(), fd.double(), None, *rest)
+    assert torch.isfinite(want).all()
+    torch.testing.assert_close(y.double(), want, rtol=1e-5, atol=0)
+    dy = torch.ones_like(y)
+    dx = torch.ops.myops.filtered_lrelu_backward(dy, x, fu, fd, None, *rest)
+    dx_want = reference.filtered_lrelu_backward(dy.double(), x.double(), fu.double(), fd.double(), None, *rest)
+    torch.testing.assert_close(dx.double(), dx_want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("fu, fd, up, down, padding, clamp, flip, hw", _PLANE_CASES)
 def test_plane_path_equals_row_path(fu, fd, up, down, padding, clamp, flip, hw, dtype):

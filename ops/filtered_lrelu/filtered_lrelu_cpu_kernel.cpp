@@ -67,19 +67,31 @@ std::vector<acc_t> coefficients(const FusedFilter& f, bool reversed) {
   return c;
 }
 
+// The coefficients of a separable filter's vertical taps: `c` times the filter's vertical gain
+// (FusedFilter). Unused for a 2-D filter.
+template <typename acc_t>
+std::vector<acc_t> vertical_coefficients(std::vector<acc_t> c, const FusedFilter& f) {
+  if (f.separable) {
+    for (acc_t& v : c) v *= static_cast<acc_t>(f.vertical_gain);
+  }
+  return c;
+}
+
 // One upfirdn2d step of the chain, planned once per call and shared by every thread: a
 // [src_h, src_w] plane to a [dst_h, dst_w] one.
 template <typename acc_t>
 struct Stage {
   bool separable;
   int64_t fh, up_y;
-  std::vector<acc_t> coef;     // [fh][fw], or [fw] (separable: the same taps vertically)
+  std::vector<acc_t> coef;     // [fh][fw], or [fw] (separable: the horizontal taps)
+  std::vector<acc_t> coef_v;   // separable: the vertical taps (coef times the vertical gain)
   HorizontalPass<acc_t> hp;    // one filter row (separable) or fh
   std::vector<AxisTaps> vt;    // the vertical taps of every output row
 
   Stage(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t dst_h, int64_t dst_w,
         const math::Resample& ry, const math::Resample& rx)
       : separable(f.separable), fh(f.h), up_y(ry.up), coef(coefficients<acc_t>(f, reversed)),
+        coef_v(vertical_coefficients(coef, f)),
         hp(coef.data(), f.separable ? 1 : f.h, f.w, src_w, dst_w, rx.up, rx.down, rx.pad0), vt(dst_h) {
     for (int64_t o = 0; o < dst_h; ++o) vt[o] = axis_taps(o, ry.up, ry.down, ry.pad0, fh, src_h);
   }
@@ -145,7 +157,7 @@ struct StageRows {
     for (int64_t t = v.t_begin; t < v.t_end; ++t) {
       rows[t - v.t_begin] = kept.data() + (v.i0 + t - lo) * s.kept_width();
       filter_rows[t - v.t_begin] = v.k0 + t * s.up_y;
-      weights[t - v.t_begin] = s.coef[v.k0 + t * s.up_y];
+      weights[t - v.t_begin] = s.coef_v[v.k0 + t * s.up_y];
     }
     if (s.separable) {
       weighted_row_sum(rows.data(), weights.data(), n, s.hp.out_w, dst);
@@ -231,8 +243,9 @@ template <typename acc_t>
 PlaneStep<acc_t> plane_step(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t dst_h,
                             int64_t dst_w, const math::Resample& ry, const math::Resample& rx) {
   const std::vector<acc_t> coef = coefficients<acc_t>(f, reversed);
+  const std::vector<acc_t> coef_v = vertical_coefficients(coef, f);
   return PlaneStep<acc_t>(coef.data(), f.separable, f.h, f.w, src_h, src_w, dst_h, dst_w, {ry.up, ry.down, ry.pad0},
-                          {rx.up, rx.down, rx.pad0});
+                          {rx.up, rx.down, rx.pad0}, coef_v.data());
 }
 
 // A group's x planes plus each lane's channel bias, gathered into `buf` ([H * W][L]): the

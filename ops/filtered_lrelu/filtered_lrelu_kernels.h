@@ -116,12 +116,18 @@ inline at::Tensor composed_backward(const at::Tensor& grad, const at::Tensor& x,
 // -------------------------------------------------------------------- the fused CPU kernel
 
 // A filter as the fused kernel reads it: upfirdn2d's correlation_filter (correlation order,
-// op-math dtype, contiguous, scaled by the step's gain: a 1-D filter by its square root). None
-// is a 1-tap 1-D filter. The transposed steps (D^T, U^T) read the same coefficients reversed.
+// op-math dtype, contiguous). A 2-D filter is scaled by the step's gain; a 1-D one is not, and
+// its vertical taps get the whole gain (`vertical_gain`): split as sqrt(gain) per pass, the
+// horizontal pass overflowed for inputs near the float maximum where the true result (and the
+// reference's single 2-D product) is finite (fuzz: x = 1.7e38, up 4: -inf for -6.1e36). For a
+// power-of-two up the two splits give the same bits otherwise (power-of-two scaling is exact).
+// None is a 1-tap 1-D filter. The transposed steps (D^T, U^T) read the same coefficients
+// reversed.
 struct FusedFilter {
   at::Tensor coef;  // [w] (separable) or [h, w]
   bool separable;
   int64_t w, h;
+  double vertical_gain = 1.0;  // separable: the factor of the vertical taps
 };
 
 // out (allocated, non-empty, any strides) = filtered_lrelu(x); fu/fd with gains up^2 and 1.

@@ -324,8 +324,9 @@ struct AxisStep {
 
 // One upfirdn2d step on interleaved buffers ([H][W][L] op-math vectors of L planes), planned
 // once per call: in_h x in_w -> out_h x out_w with the correlation-order coefficients `coef`
-// ([fw] for a separable filter, used along both axes, or [fh][fw]). upfirdn2d's plane path is
-// one step; filtered_lrelu's fused kernel chains them (filtered_lrelu_cpu_kernel.cpp).
+// ([fw] for a separable filter, used along both axes unless `coef_y` gives the vertical ones,
+// or [fh][fw]). upfirdn2d's plane path is one step; filtered_lrelu's fused kernel chains them
+// (filtered_lrelu_cpu_kernel.cpp; its separable filters carry their gain vertically).
 template <typename acc_t>
 struct PlaneStep {
   bool separable;
@@ -334,8 +335,9 @@ struct PlaneStep {
   TapRuns<acc_t> step1, step2;  // 2-D: step1 only; 1-D: horizontal, then vertical
 
   PlaneStep(const acc_t* coef, bool separable_, int64_t fh, int64_t fw, int64_t in_h, int64_t in_w, int64_t out_h,
-            int64_t out_w_, AxisStep y, AxisStep x)
+            int64_t out_w_, AxisStep y, AxisStep x, const acc_t* coef_y = nullptr)
       : separable(separable_), out_w(out_w_) {
+    if (coef_y == nullptr) coef_y = coef;
     constexpr int L = at::vec::Vectorized<acc_t>::size();
     const std::vector<Span> hs = spans(out_w, x.up, x.down, x.pad0, fw, in_w);
     const std::vector<Span> vs = spans(out_h, y.up, y.down, y.pad0, fh, in_h);
@@ -369,7 +371,7 @@ struct PlaneStep {
       for (int64_t oy = 0; oy < out_h; ++oy) {
         const Span& v = vs[oy];
         ws.clear(), offs.clear();
-        for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef[v.k + t * y.up]), offs.push_back(t * out_w * L);
+        for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef_y[v.k + t * y.up]), offs.push_back(t * out_w * L);
         for (int64_t ox = 0; ox < out_w; ++ox) {
           step2.add(pending, key_y(v), ws.data(), offs.data(), v.n, ((v.first - lo) * out_w + ox) * L, (oy * out_w + ox) * L);
         }
