@@ -4,7 +4,6 @@
 #include <ATen/ops/ones.h>
 #include <torch/library.h>
 
-
 #include "ops/common/cpu_isa.h"
 #include "ops/common/entry.h"
 #include "ops/filtered_lrelu/filtered_lrelu_kernels.h"
