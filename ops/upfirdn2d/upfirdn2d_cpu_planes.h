@@ -222,10 +222,11 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
       for (int l = 0; l < g.valid; ++l) store_n(v[l], out[l] + j, n);
     }
     if (staged) {
+      // (memcpy for op-math outputs: store_row's loop takes a runtime stride and is no memcpy)
       if constexpr (std::is_same_v<scalar_t, acc_t>) {
         std::memcpy(g.base[0], tmp, g.valid * g.row_len * sizeof(acc_t));
       } else {
-        for (int64_t i = 0; i < g.valid * g.row_len; ++i) g.base[0][i] = static_cast<scalar_t>(tmp[i]);
+        store_row(tmp, g.base[0], 1, g.valid * g.row_len);
       }
       continue;
     }
