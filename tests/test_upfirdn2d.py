@@ -174,6 +174,23 @@ def test_row_path_runs_of_rows(device, shape, separable, dtype, layout):
         torch.testing.assert_close(got, want.to(dtype), **tol)  # (the reference rounded once)
 
 
+@pytest.mark.parametrize("shape", [(1, 2, 4, 40), (2, 3, 11, 37), (1, 2, 70, 65)])  # runs of 1, 8 and 67+ rows
+@pytest.mark.parametrize("down, pad", [(1, [2, 2, 2, 2]), (1, [1, 1, 0, 3]), (2, [1, 1, 1, 1]), ([1, 2], [2, 1, 2, 1]),
+                                       ([2, 1], [1, 2, 0, 1])])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_path_4x4_filter_down_the_rows(shape, down, pad, dtype):
+    """A 4 x 4 filter on a run of output rows (the blur, down 2) walks the input rows once for
+    all the output rows they feed (RowRun, ops/upfirdn2d/upfirdn2d_cpu_rows.h): an asymmetric
+    filter (a tap or filter row taken in the wrong place shows), runs of rows not a multiple of
+    4, the last vector of a row partial, against the reference."""
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=dtype)
+    f = torch.randn(4, 4, dtype=dtype)
+    got = myops.upfirdn2d(x, f, 1, down, pad)
+    want = reference.upfirdn2d(x.double(), f.double(), 1, down, pad)
+    torch.testing.assert_close(got, want.to(dtype))
+
+
 # ------------------------------------------------------------------------------ gradients
 
 @pytest.mark.parametrize("up, down, padding, shape, flip", [

@@ -148,6 +148,93 @@ inline void store_n(const Vec& v, acc_t* dst, int64_t n) {
   }
 }
 
+// A 2-D filter of NR x NT taps down a run of output rows whose input rows follow one another:
+// output row i reads input rows i * VD + j (j < NR), S elements apart, tap t at offset off[t].
+// The input rows are walked once, in order, for a column of K vectors: each vector loaded is
+// used for every output row it feeds (NR / VD of them), whose sums are open in registers
+// (L = NR / VD accumulators, reused in turn); an output row is stored when its last row is in.
+// Why (issue 13): with 4 x 4 taps the row path (Dot) was bound by its loads, one per FMA and
+// three of every four split across two cache lines (offsets 1-3 of a 64-byte vector): ~28
+// load uops per 16 FMAs. Here it is NT * K loads per input row for (NR / VD) * NT * K FMAs.
+// Each output's sum is the same fmadd chain as Dot's over the flattened tap list (filter row j,
+// then tap t, from 0), so the same bits.
+template <int NR, int NT, int VD, typename acc_t>
+struct RowRun {
+  static_assert(NR % VD == 0, "every input row feeds NR / VD output rows");
+  static constexpr int L = NR / VD;  // output rows open at a time
+  static constexpr int U = L * VD;   // input rows per round: the accumulators' turn
+  using Vec = at::vec::Vectorized<acc_t>;
+  Vec w[NR][NT];
+  int64_t off[NT];
+  int64_t S;
+  // list: the taps as Dot takes them, p[j * NT + t] = p[0] + j * S + off[t] (off[0] = 0).
+  RowRun(const TapList<acc_t>& list, int64_t S_) : S(S_) {
+    for (int t = 0; t < NT; ++t) off[t] = list.p[t] - list.p[0];
+    for (int j = 0; j < NR; ++j) {
+      for (int t = 0; t < NT; ++t) w[j][t] = Vec(list.w[j * NT + t]);
+    }
+  }
+
+  // Input row r (r % U == Q) into the open sums; stores output row (r - NR + 1) / VD when r is
+  // its last row and it is one of the `count` output rows (at out + i * out_step).
+  template <int Q, int K>
+  void row(const acc_t* rp, int64_t r, Vec (&acc)[L][K], acc_t* out, int64_t out_step, int64_t count,
+           int64_t n_last) const {
+    if constexpr (Q % VD == 0) {  // output row r / VD starts here
+      for (int k = 0; k < K; ++k) acc[slot(Q, 0)][k] = Vec(acc_t(0));
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < NT; ++t) {
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        const Vec v = Vec::loadu(rp + off[t] + k * Vec::size());
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; ++j) {
+          if ((Q - j) % VD != 0) continue;  // (j: the filter row by which input row r feeds an output)
+          acc[slot(Q, j)][k] = at::vec::fmadd(w[j][t], v, acc[slot(Q, j)][k]);
+        }
+      }
+    }
+    constexpr int kLast = NR - 1;
+    if constexpr ((Q - kLast) % VD == 0) {
+      const int64_t i = (r - kLast) / VD;
+      if (r >= kLast && i < count) {
+        acc_t* o = out + i * out_step;
+        for (int k = 0; k + 1 < K; ++k) acc[slot(Q, kLast)][k].store(o + k * Vec::size());
+        store_n(acc[slot(Q, kLast)][K - 1], o + (K - 1) * Vec::size(), n_last);
+      }
+    }
+  }
+  // The accumulator of the output row fed by filter row j from an input row of phase q:
+  // output (r - j) / VD, taken modulo L.
+  static constexpr int slot(int q, int j) { return (((q - j) / VD) % L + L) % L; }
+
+  // The `count` output rows of a column of K vectors (the last one n_last lanes wide), from
+  // `at` (p[0] + the column's offset) to `out` (+ the column's offset).
+  template <int K>
+  void column(const acc_t* at, acc_t* out, int64_t out_step, int64_t count, int64_t n_last) const {
+    Vec acc[L][K];
+    for (int s = 0; s < L; ++s) {
+      for (int k = 0; k < K; ++k) acc[s][k] = Vec(acc_t(0));
+    }
+    const int64_t rows = (count - 1) * VD + NR;
+    int64_t r = 0;
+    const acc_t* rp = at;
+    for (; r + U <= rows; r += U, rp += U * S) rows_from<0, K>(rp, r, acc, out, out_step, count, n_last, U);
+    if (r < rows) rows_from<0, K>(rp, r, acc, out, out_step, count, n_last, rows - r);
+  }
+  // Input rows r .. r + n - 1 (n <= U, r % U == 0), unrolled so that each has its static phase.
+  template <int Q, int K>
+  void rows_from(const acc_t* rp, int64_t r, Vec (&acc)[L][K], acc_t* out, int64_t out_step, int64_t count,
+                 int64_t n_last, int64_t n) const {
+    if constexpr (Q < U) {
+      if (Q >= n) return;
+      row<Q, K>(rp + Q * S, r + Q, acc, out, out_step, count, n_last);
+      rows_from<Q + 1, K>(rp, r, acc, out, out_step, count, n_last, n);
+    }
+  }
+};
+
 // f(input offset, output offset) for `count` rows of `planes` planes, plane by plane.
 template <typename F>
 inline void for_rows(int64_t count, int64_t in_step, int64_t out_step, int64_t planes,
@@ -266,6 +353,37 @@ struct HorizontalPass {
     }
   }
 
+  // run() for a 4 x 4 filter (StyleGAN's [1, 3, 3, 1]) on a run of output rows whose input rows
+  // follow one another, S apart, and move by S (a blur) or 2 S (down 2) from one output row to
+  // the next: RowRun, a column of two vectors at a time. False (nothing done) for any other call
+  // and for short runs (fewer than 4 rows: the border rows, where Dot's batches do as well).
+  bool run_row_blocks(const TapList<acc_t>& list, const acc_t* const* rows_in, int64_t n_rows, acc_t* dst,
+                      int64_t count, int64_t in_step, int64_t out_step, int64_t planes, int64_t plane_in_step,
+                      int64_t plane_out_step) const {
+    constexpr int64_t V = Vec::size();
+    if (n_rows != 4 || n[0] != 4 || count < 4) return false;
+    const int64_t S = rows_in[1] - rows_in[0];
+    if (S <= 0 || rows_in[2] - rows_in[1] != S || rows_in[3] - rows_in[2] != S || (in_step != S && in_step != 2 * S)) {
+      return false;
+    }
+    const auto blocks = [&](auto vd) {
+      const RowRun<4, 4, decltype(vd)::value, acc_t> run_down(list, S);
+      for (int64_t p = 0; p < planes; ++p) {
+        const acc_t* at = list.p[0] + p * plane_in_step;
+        acc_t* out = dst + p * plane_out_step;
+        int64_t m = 0;
+        for (; m + V < out_w; m += 2 * V) run_down.template column<2>(at + m, out + m, out_step, count, out_w - m - V);
+        if (m < out_w) run_down.template column<1>(at + m, out + m, out_step, count, out_w - m);
+      }
+    };
+    if (in_step == S) {
+      blocks(std::integral_constant<int, 1>{});
+    } else {
+      blocks(std::integral_constant<int, 2>{});
+    }
+    return true;
+  }
+
   // dst[o] = sum over j < n_rows of the resampling of prepared row rows_in[j] with filter row
   // filter_rows[j], for o in [0, out_w). Zeros when n_rows == 0. (A 2-D filter sums the input
   // rows its vertical taps reach in one pass, in registers.) Then the same for `count` output
@@ -300,6 +418,10 @@ struct HorizontalPass {
     Batch<acc_t> batch;
     constexpr int K = Batch<acc_t>::kK;
     const bool few = count * planes * ((P == 1 ? out_w : m_count) + V - 1) / V < K;
+    if (P == 1 && run_row_blocks(list[0], rows_in, n_rows, dst, count, in_step, out_step, planes, plane_in_step,
+                                 plane_out_step)) {
+      return;
+    }
     if (P == 1) {
       with_static_count(list[0].n, [&](auto nk) {
         const Dot<decltype(nk)::value, acc_t> dot(list[0]);
