@@ -9,7 +9,9 @@
 //  - 1-D filter (separable): horizontal pass of the tile's input rows into a scratch of
 //    op-math rows, then each output row is a weighted sum of scratch rows (vectorized).
 //  - 2-D filter: each output row sums, in registers, the horizontal passes of the input rows
-//    its vertical taps reach (rows outside the image are skipped).
+//    its vertical taps reach (rows outside the image are skipped). A 4x4 filter on a run of
+//    output rows (blur, down 2) walks the input rows once for all the output rows they feed
+//    (RowRun, upfirdn2d_cpu_rows.h).
 // Why it is fast (issue 13): each input row is copied once into a zero-padded, de-interleaved
 // (stride `down` split into sub-rows) buffer, so along the row every output reads every tap
 // from consecutive memory: no border case, no scalar tail (partial vector stores), tap counts
