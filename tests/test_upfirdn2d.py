@@ -2,6 +2,8 @@
 transposed gradient, a compiled resampling block, TorchScript (thread-count independence:
 test_threads.py, with the table's large samples)."""
 
+import itertools
+
 import pytest
 import torch
 from torch._dynamo.testing import CompileCounterWithBackend
@@ -189,6 +191,36 @@ def test_row_path_4x4_filter_down_the_rows(shape, down, pad, dtype):
     got = myops.upfirdn2d(x, f, 1, down, pad)
     want = reference.upfirdn2d(x.double(), f.double(), 1, down, pad)
     torch.testing.assert_close(got, want.to(dtype))
+
+
+# ------------------------------------------------------------------------------ the CPU plane path
+
+# Planes up to 32 x 32, at least a vector's worth of them, take the plane path (L planes in the
+# lanes of a vector, gathered and scattered by register transposes; contiguous planes written
+# through a staging buffer, each plane of >= 256 outputs starting on a whole vector of it); one
+# plane alone takes the row path. Same sums in the same order: equal bits, plane by plane.
+# 42 planes: two full groups of 16 (AVX-512) and a last group with empty lanes.
+@pytest.mark.parametrize("hw, up, down, pad", [((16, 16), 1, 1, [2, 2, 2, 2]),  # 17 x 17 outputs
+                                               ((8, 8), 1, 1, [2, 2, 2, 2]),    # 11 x 11
+                                               ((32, 32), 1, 2, [1, 1, 1, 1]),  # 16 x 16
+                                               ((8, 8), 2, 1, [2, 1, 2, 1])])   # 17 x 17
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "sliced"])
+def test_plane_path_equals_row_path(hw, up, down, pad, dtype, layout):
+    torch.manual_seed(0)
+    x = torch.randn(2, 21, *hw).to(dtype)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout == "sliced":
+        x = torch.randn(2, 21, hw[0], hw[1] + 3).to(dtype)[..., 1:-2]
+    f = torch.randn(4, 4)
+    got = myops.upfirdn2d(x, f, up, down, pad)
+    for n, c in itertools.product(range(2), range(21)):
+        one = myops.upfirdn2d(x[n:n + 1, c:c + 1], f, up, down, pad)
+        assert torch.equal(got[n:n + 1, c:c + 1], one), (n, c)
+    want = reference.upfirdn2d(x.double(), f.double(), up, down, pad)
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    torch.testing.assert_close(got, want.to(dtype), **tol)
 
 
 # ------------------------------------------------------------------------------ gradients

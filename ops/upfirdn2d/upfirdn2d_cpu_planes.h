@@ -174,6 +174,14 @@ inline void prefetch_planes(const Lanes<const scalar_t>& g) {
   }
 }
 
+// The length of gather's and scatter's `tmp` for planes (rows) of at most row_max values: L of
+// them, each rounded up to whole vectors (scatter's staged planes may start on whole vectors).
+template <typename acc_t>
+int64_t lanes_tmp_len(int64_t row_max) {
+  constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
+  return (row_max + L) * L;
+}
+
 // The inverse of gather: lane l's pixel j = buf[j][l], rounded once to scalar_t; empty lanes
 // are not stored. With 16 lanes (AVX-512), when the group's planes are one span of memory
 // (contiguous NCHW), the transposed blocks go to `tmp` (in L1) and the span is written with
@@ -182,7 +190,12 @@ inline void prefetch_planes(const Lanes<const scalar_t>& g) {
 // memcpy streams whole lines (A/B, one thread: blur [8, 512, 8, 8] 377 -> 291 us,
 // [4, 256, 8, 8] 83 -> 71, [4, 512, 16, 16] 826 -> 757; down/up of small planes 3-5% faster).
 // AVX2's 8 streams do not stall so: there the extra copy made the same calls 3-15% slower, so
-// it stores straight. Same values, same bits, either way.
+// it stores straight. Same values, same bits, either way. Planes of 256 values or more that
+// are not a whole number of vectors (a 16 x 16 blur's 17 x 17 outputs) each start on a whole
+// vector of tmp and are copied one by one: packed back to back, the transposed blocks' stores
+// were split across cache lines (A/B, one thread, AVX-512: blur [4, 512, 16, 16] 685-744 -> 578-604 us, [4, 128, 16,
+// 16] 175 -> 143-152 us); below 256 values (an 8 x 8 blur's 11 x 11) one copy per plane cost
+// more than the splits (282-292 -> 325-333 us on [8, 512, 8, 8]), so those stay one span.
 template <typename scalar_t, typename acc_t>
 void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
   using Vec = at::vec::Vectorized<acc_t>;
@@ -202,10 +215,13 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
     return;
   }
   const bool staged = L > 8 && g.consecutive;
+  // (padded: each staged plane starts on a whole vector, and is copied on its own)
+  const bool padded = staged && g.row_len % L != 0 && g.row_len >= 256;
+  const int64_t staged_len = padded ? (g.row_len + L - 1) / L * L : g.row_len;
   for (int64_t r = 0; r < g.rows; ++r) {
     acc_t* out[L];
     for (int l = 0; l < g.valid; ++l) {
-      out[l] = staged ? tmp + l * g.row_len : row_target(g.base[l] + r * g.row_stride, g.col_stride, tmp + l * g.row_len);
+      out[l] = staged ? tmp + l * staged_len : row_target(g.base[l] + r * g.row_stride, g.col_stride, tmp + l * g.row_len);
     }
     const acc_t* src = buf + r * g.row_len * L;
     for (int64_t j = 0; j < g.row_len; j += L) {
@@ -223,10 +239,13 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
     }
     if (staged) {
       // (memcpy for op-math outputs: store_row's loop takes a runtime stride and is no memcpy)
-      if constexpr (std::is_same_v<scalar_t, acc_t>) {
-        std::memcpy(g.base[0], tmp, g.valid * g.row_len * sizeof(acc_t));
-      } else {
-        store_row(tmp, g.base[0], 1, g.valid * g.row_len);
+      const int64_t n = padded ? g.row_len : g.valid * g.row_len;  // values per copy
+      for (int l = 0; l < (padded ? g.valid : 1); ++l) {
+        if constexpr (std::is_same_v<scalar_t, acc_t>) {
+          std::memcpy(g.base[0] + l * g.row_len, tmp + l * staged_len, n * sizeof(acc_t));
+        } else {
+          store_row(tmp + l * staged_len, g.base[0] + l * g.row_len, 1, n);
+        }
       }
       continue;
     }
@@ -438,7 +457,7 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
     const int64_t row_max = std::max(in_h * in_w, out_h * out_w);
     // (cache-line aligned: every access to them is a whole vector of L planes, aligned_vector.h)
     AlignedVector<acc_t> in_buf(in_h * in_w * L), out_buf(out_h * out_w * L), scratch(step.scratch_len());
-    AlignedVector<acc_t> tmp(row_max * L), zeros(row_max, acc_t(0));
+    AlignedVector<acc_t> tmp(lanes_tmp_len<acc_t>(row_max)), zeros(row_max, acc_t(0));
     Lanes<const scalar_t> src, next;
     Lanes<scalar_t> dst;
     group_lanes(next, x_data, x, begin, L);
