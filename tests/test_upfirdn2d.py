@@ -197,7 +197,7 @@ def test_row_path_4x4_filter_down_the_rows(shape, down, pad, dtype):
 
 # Planes up to 32 x 32, at least a vector's worth of them, take the plane path (L planes in the
 # lanes of a vector, gathered and scattered by register transposes; contiguous planes written
-# through a staging buffer, each plane of >= 256 outputs starting on a whole vector of it); one
+# through a staging buffer, where planes of >= 256 outputs start on whole vectors); one
 # plane alone takes the row path. Same sums in the same order: equal bits, plane by plane.
 # 42 planes: two full groups of 16 (AVX-512) and a last group with empty lanes.
 @pytest.mark.parametrize("hw, up, down, pad", [((16, 16), 1, 1, [2, 2, 2, 2]),  # 17 x 17 outputs

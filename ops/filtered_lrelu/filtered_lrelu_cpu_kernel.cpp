@@ -48,6 +48,7 @@ namespace {
 
 using upfirdn2d::CPU_CAPABILITY::HorizontalPass;
 using upfirdn2d::CPU_CAPABILITY::Lanes;
+using upfirdn2d::CPU_CAPABILITY::lanes_tmp_len;
 using upfirdn2d::CPU_CAPABILITY::PlaneStep;
 using upfirdn2d::CPU_CAPABILITY::load_row;
 using upfirdn2d::CPU_CAPABILITY::row_target;
@@ -286,7 +287,8 @@ void forward_planes(const at::Tensor& x, const FusedFilter& fu, const FusedFilte
   at::parallel_for(0, (x.size(0) * C + L - 1) / L, grain_for(work), [&](int64_t begin, int64_t end) {
     const int64_t row_max = std::max(H * W, out_h * out_w);
     AlignedVector<acc_t> in_buf(H * W * L), m_buf(m_len * L), out_buf(out_h * out_w * L);
-    AlignedVector<acc_t> scratch(std::max(U.scratch_len(), D.scratch_len())), tmp(upfirdn2d::CPU_CAPABILITY::lanes_tmp_len<acc_t>(row_max)), zeros(row_max);
+    AlignedVector<acc_t> scratch(std::max(U.scratch_len(), D.scratch_len())), tmp(lanes_tmp_len<acc_t>(row_max));
+    AlignedVector<acc_t> zeros(row_max);
     Lanes<const scalar_t> src;
     Lanes<scalar_t> dst;
     for (int64_t grp = begin; grp < end; ++grp) {
@@ -324,7 +326,7 @@ void backward_planes(const at::Tensor& grad, const at::Tensor& x, const FusedFil
     const int64_t row_max = std::max(H * W, out_h * out_w);
     AlignedVector<acc_t> xy_buf(H * W * L), g_buf(out_h * out_w * L), m_buf(m_len * L), dm_buf(m_len * L);
     AlignedVector<acc_t> scratch(std::max({U.scratch_len(), DT.scratch_len(), UT.scratch_len()}));
-    AlignedVector<acc_t> tmp(upfirdn2d::CPU_CAPABILITY::lanes_tmp_len<acc_t>(row_max)), zeros(row_max);
+    AlignedVector<acc_t> tmp(lanes_tmp_len<acc_t>(row_max)), zeros(row_max);
     Lanes<const scalar_t> xs, gs;
     Lanes<scalar_t> dst;
     for (int64_t grp = begin; grp < end; ++grp) {

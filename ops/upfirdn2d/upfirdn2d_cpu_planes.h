@@ -193,9 +193,10 @@ int64_t lanes_tmp_len(int64_t row_max) {
 // it stores straight. Same values, same bits, either way. Planes of 256 values or more that
 // are not a whole number of vectors (a 16 x 16 blur's 17 x 17 outputs) each start on a whole
 // vector of tmp and are copied one by one: packed back to back, the transposed blocks' stores
-// were split across cache lines (A/B, one thread, AVX-512: blur [4, 512, 16, 16] 685-744 -> 578-604 us, [4, 128, 16,
-// 16] 175 -> 143-152 us); below 256 values (an 8 x 8 blur's 11 x 11) one copy per plane cost
-// more than the splits (282-292 -> 325-333 us on [8, 512, 8, 8]), so those stay one span.
+// were split across cache lines (A/B, one thread, AVX-512: blur [4, 512, 16, 16] 685-744 ->
+// 578-604 us, [4, 128, 16, 16] 175 -> 143-152 us); below 256 values (an 8 x 8 blur's 11 x 11)
+// one copy per plane cost more than the splits (282-292 -> 325-333 us on [8, 512, 8, 8]), so
+// those stay one span.
 template <typename scalar_t, typename acc_t>
 void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
   using Vec = at::vec::Vectorized<acc_t>;

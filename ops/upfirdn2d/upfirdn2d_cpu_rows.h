@@ -357,9 +357,9 @@ struct HorizontalPass {
   // follow one another, S apart, and move by S (a blur) or 2 S (down 2) from one output row to
   // the next: RowRun, a column of two vectors at a time. False (nothing done) for any other call
   // and for short runs (fewer than 4 rows: the border rows, where Dot's batches do as well).
-  bool run_row_blocks(const TapList<acc_t>& list, const acc_t* const* rows_in, int64_t n_rows, acc_t* dst,
-                      int64_t count, int64_t in_step, int64_t out_step, int64_t planes, int64_t plane_in_step,
-                      int64_t plane_out_step) const {
+  bool run_with_row_run(const TapList<acc_t>& list, const acc_t* const* rows_in, int64_t n_rows, acc_t* dst,
+                        int64_t count, int64_t in_step, int64_t out_step, int64_t planes, int64_t plane_in_step,
+                        int64_t plane_out_step) const {
     constexpr int64_t V = Vec::size();
     if (n_rows != 4 || n[0] != 4 || count < 4) return false;
     const int64_t S = rows_in[1] - rows_in[0];
@@ -418,8 +418,8 @@ struct HorizontalPass {
     Batch<acc_t> batch;
     constexpr int K = Batch<acc_t>::kK;
     const bool few = count * planes * ((P == 1 ? out_w : m_count) + V - 1) / V < K;
-    if (P == 1 && run_row_blocks(list[0], rows_in, n_rows, dst, count, in_step, out_step, planes, plane_in_step,
-                                 plane_out_step)) {
+    if (P == 1 && run_with_row_run(list[0], rows_in, n_rows, dst, count, in_step, out_step, planes, plane_in_step,
+                                   plane_out_step)) {
       return;
     }
     if (P == 1) {
