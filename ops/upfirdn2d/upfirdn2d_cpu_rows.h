@@ -366,7 +366,7 @@ struct HorizontalPass {
     if (S <= 0 || rows_in[2] - rows_in[1] != S || rows_in[3] - rows_in[2] != S || (in_step != S && in_step != 2 * S)) {
       return false;
     }
-    const auto blocks = [&](auto vd) {
+    const auto columns = [&](auto vd) {
       const RowRun<4, 4, decltype(vd)::value, acc_t> run_down(list, S);
       for (int64_t p = 0; p < planes; ++p) {
         const acc_t* at = list.p[0] + p * plane_in_step;
@@ -377,9 +377,9 @@ struct HorizontalPass {
       }
     };
     if (in_step == S) {
-      blocks(std::integral_constant<int, 1>{});
+      columns(std::integral_constant<int, 1>{});
     } else {
-      blocks(std::integral_constant<int, 2>{});
+      columns(std::integral_constant<int, 2>{});
     }
     return true;
   }
@@ -418,11 +418,11 @@ struct HorizontalPass {
     Batch<acc_t> batch;
     constexpr int K = Batch<acc_t>::kK;
     const bool few = count * planes * ((P == 1 ? out_w : m_count) + V - 1) / V < K;
-    if (P == 1 && run_with_row_run(list[0], rows_in, n_rows, dst, count, in_step, out_step, planes, plane_in_step,
-                                   plane_out_step)) {
-      return;
-    }
     if (P == 1) {
+      if (run_with_row_run(list[0], rows_in, n_rows, dst, count, in_step, out_step, planes, plane_in_step,
+                           plane_out_step)) {
+        return;
+      }
       with_static_count(list[0].n, [&](auto nk) {
         const Dot<decltype(nk)::value, acc_t> dot(list[0]);
         if (few) {
