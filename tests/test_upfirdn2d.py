@@ -179,18 +179,24 @@ def test_row_path_runs_of_rows(device, shape, separable, dtype, layout):
 @pytest.mark.parametrize("shape", [(1, 2, 4, 40), (2, 3, 11, 37), (1, 2, 70, 65)])  # runs of 1, 8 and 67+ rows
 @pytest.mark.parametrize("down, pad", [(1, [2, 2, 2, 2]), (1, [1, 1, 0, 3]), (2, [1, 1, 1, 1]), ([1, 2], [2, 1, 2, 1]),
                                        ([2, 1], [1, 2, 0, 1])])
+@pytest.mark.parametrize("fshape", [(4, 4), (4,)], ids=["2d", "separable"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_row_path_4x4_filter_down_the_rows(shape, down, pad, dtype):
+def test_row_path_4x4_filter_down_the_rows(shape, down, pad, fshape, dtype):
     """A 4 x 4 filter on a run of output rows (the blur, down 2) walks the input rows once for
-    all the output rows they feed (RowRun, ops/upfirdn2d/upfirdn2d_cpu_rows.h): an asymmetric
-    filter (a tap or filter row taken in the wrong place shows), runs of rows not a multiple of
-    4, the last vector of a row partial, against the reference."""
+    all the output rows they feed (RowRun, ops/upfirdn2d/upfirdn2d_cpu_rows.h; a 1-D filter
+    makes both passes in registers): an asymmetric filter (a tap or filter row taken in the
+    wrong place shows), runs of rows not a multiple of 4, the last vector of a row partial,
+    against the reference; and the same bits as the row by row loop that a channels_last
+    output takes (its rows are not contiguous, so not written in place by a run)."""
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
-    f = torch.randn(4, 4, dtype=dtype)
+    f = torch.randn(fshape, dtype=dtype)
     got = myops.upfirdn2d(x, f, 1, down, pad)
     want = reference.upfirdn2d(x.double(), f.double(), 1, down, pad)
     torch.testing.assert_close(got, want.to(dtype))
+    row_by_row = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 1, down, pad)
+    assert row_by_row.stride(1) == 1
+    assert torch.equal(got, row_by_row)
 
 
 # ------------------------------------------------------------------------------ the CPU plane path

@@ -7,7 +7,9 @@
 // rows once and its scratch stays in cache. Tiles are independent and every output is summed in
 // one fixed order, whatever the tiling, so the result does not depend on the number of threads.
 //  - 1-D filter (separable): horizontal pass of the tile's input rows into a scratch of
-//    op-math rows, then each output row is a weighted sum of scratch rows (vectorized).
+//    op-math rows, then each output row is a weighted sum of scratch rows (vectorized). A 4-tap
+//    filter on a run of output rows (blur, down 2) makes both passes in registers instead
+//    (RowRun's separable form; the same sums).
 //  - 2-D filter: each output row sums, in registers, the horizontal passes of the input rows
 //    its vertical taps reach (rows outside the image are skipped). A 4x4 filter on a run of
 //    output rows (blur, down 2) walks the input rows once for all the output rows they feed
@@ -135,6 +137,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     // (+ a vector: weighted_row_sums loads whole vectors past the last row's end)
     ws.scratch.resize(separable ? max_rows_in_tile * out_w + at::vec::Vectorized<acc_t>::size() : 0);
     std::vector<char> done(tile_h);  // 2-D: the tile's output rows already computed
+    std::vector<char> h_done(separable ? max_rows_in_tile : 0);  // 1-D: scratch rows filtered
     std::vector<const acc_t*> rows(max_vtaps);
     std::vector<acc_t> weights(max_vtaps);
     std::vector<int64_t> filter_rows(max_vtaps);
@@ -173,9 +176,23 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
         for (int64_t c = c0; c < c0 + nc; ++c) {
           const scalar_t* xp = x_data + s * xsS + n * xs0 + c * xs1;
           scalar_t* op = out_data + s * osS + n * os0 + c * os1;
-          // Each input row filtered horizontally once, into the tile's scratch rows.
           for (int64_t iy = lo; iy <= hi; ++iy) prepare_row(xp, iy, prepared + (iy - lo) * prep_len);
-          if (hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
+          // Each input row filtered horizontally once, into the tile's scratch rows: all at once,
+          // or, where runs of output rows take both passes in registers (run_separable_rows),
+          // only the rows that the other output rows read, when they first need them.
+          const bool runs = vP == 1 && row_target(op, os3, out_buf) != out_buf &&
+                            hpass.has_separable_runs(math::max_taps(fh, a.up_y), vD);
+          if (!runs && hi >= lo) hpass.run(&prepared, &zero, 1, scratch, ws, hi - lo + 1, prep_len, out_w);
+          std::fill(h_done.begin(), h_done.end(), 0);
+          const auto filter_rows_in = [&](int64_t first, int64_t last) {  // (within [lo, hi])
+            if (!runs) return;  // (all filtered above)
+            for (int64_t iy = first; iy <= last; ++iy) {
+              if (h_done[iy - lo]) continue;
+              const acc_t* row = prepared + (iy - lo) * prep_len;
+              hpass.run(&row, &zero, 1, scratch + (iy - lo) * out_w, ws);
+              h_done[iy - lo] = 1;
+            }
+          };
           for (int64_t oy = oy0; oy < oy1;) {
             const AxisTaps& v = vtaps[oy];
             const int64_t nt = v.t_end - v.t_begin;
@@ -192,6 +209,12 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
               if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
               ++count;
             }
+            if (runs && hpass.run_separable_rows(prepared + (v.i0 + v.t_begin - lo) * prep_len, weights.data(), nt, dst,
+                                                 count, prep_len, vD, os2)) {
+              oy += count;
+              continue;
+            }
+            if (nt > 0) filter_rows_in(v.i0 + v.t_begin, v.i0 + v.t_end - 1 + (count - 1) * vD);  // (nt 0: zeros)
             if (count > 1) {
               // (in place: scalar_t is acc_t, the cast is the identity)
               weighted_row_sums(rows.data(), weights.data(), nt, out_w, dst, count, vD * out_w, os2);

@@ -158,21 +158,38 @@ inline void store_n(const Vec& v, acc_t* dst, int64_t n) {
 // load uops per 16 FMAs. Here it is NT * K loads per input row for (NR / VD) * NT * K FMAs.
 // Each output's sum is the same fmadd chain as Dot's over the flattened tap list (filter row j,
 // then tap t, from 0), so the same bits.
-template <int NR, int NT, int VD, typename acc_t>
+// kSeparable: a 1-D filter, NT taps along x and NR along y. Each input row's horizontal sum
+// (the chain of Dot's horizontal pass) is made once in registers and fed to the open output
+// rows with their vertical weights (the chain of weighted_row_sums): the separable row path's
+// sums, the same bits, without its scratch rows (stored and loaded again: the separable blur
+// was 1.4x the 2-D one) and with NT + NR / VD FMAs per input vector instead of NT * NR / VD.
+template <int NR, int NT, int VD, typename acc_t, bool kSeparable = false>
 struct RowRun {
   static_assert(NR % VD == 0, "every input row feeds NR / VD output rows");
   static constexpr int L = NR / VD;  // output rows open at a time
   static constexpr int U = L * VD;   // input rows per round: the accumulators' turn
   using Vec = at::vec::Vectorized<acc_t>;
-  Vec w[NR][NT];
+  Vec w[NR][NT];  // 2-D: w[j][t]; separable: w[0][t] along x, vw[j] along y
+  Vec vw[NR];
   int64_t off[NT];
   int64_t S;
   // list: the taps as Dot takes them, p[j * NT + t] = p[0] + j * S + off[t] (off[0] = 0).
   RowRun(const TapList<acc_t>& list, int64_t S_) : S(S_) {
+    static_assert(!kSeparable);
     for (int t = 0; t < NT; ++t) off[t] = list.p[t] - list.p[0];
     for (int j = 0; j < NR; ++j) {
       for (int t = 0; t < NT; ++t) w[j][t] = Vec(list.w[j * NT + t]);
     }
+  }
+  // Separable: tap t along x at offset off_x[t] - off_x[0] with weight wx[t]; row j of a run
+  // with weight wy[j].
+  RowRun(const int64_t* off_x, const acc_t* wx, const acc_t* wy, int64_t S_) : S(S_) {
+    static_assert(kSeparable);
+    for (int t = 0; t < NT; ++t) {
+      off[t] = off_x[t] - off_x[0];
+      w[0][t] = Vec(wx[t]);
+    }
+    for (int j = 0; j < NR; ++j) vw[j] = Vec(wy[j]);
   }
 
   // Input row r (r % U == Q) into the open sums; stores output row (r - NR + 1) / VD when r is
@@ -183,15 +200,29 @@ struct RowRun {
     if constexpr (Q % VD == 0) {  // output row r / VD starts here
       for (int k = 0; k < K; ++k) acc[slot(Q, 0)][k] = Vec(acc_t(0));
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < NT; ++t) {
+    if constexpr (kSeparable) {
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
-        const Vec v = Vec::loadu(rp + off[t] + k * Vec::size());
+        Vec h(acc_t(0));
+#pragma GCC unroll 16
+        for (int t = 0; t < NT; ++t) h = at::vec::fmadd(w[0][t], Vec::loadu(rp + off[t] + k * Vec::size()), h);
 #pragma GCC unroll 16
         for (int j = 0; j < NR; ++j) {
           if ((Q - j) % VD != 0) continue;  // (j: the filter row by which input row r feeds an output)
-          acc[slot(Q, j)][k] = at::vec::fmadd(w[j][t], v, acc[slot(Q, j)][k]);
+          acc[slot(Q, j)][k] = at::vec::fmadd(vw[j], h, acc[slot(Q, j)][k]);
+        }
+      }
+    } else {
+#pragma GCC unroll 16
+      for (int t = 0; t < NT; ++t) {
+#pragma GCC unroll 4
+        for (int k = 0; k < K; ++k) {
+          const Vec v = Vec::loadu(rp + off[t] + k * Vec::size());
+#pragma GCC unroll 16
+          for (int j = 0; j < NR; ++j) {
+            if ((Q - j) % VD != 0) continue;  // (j: the filter row by which input row r feeds an output)
+            acc[slot(Q, j)][k] = at::vec::fmadd(w[j][t], v, acc[slot(Q, j)][k]);
+          }
         }
       }
     }
@@ -377,6 +408,40 @@ struct HorizontalPass {
       }
     };
     if (in_step == S) {
+      columns(std::integral_constant<int, 1>{});
+    } else {
+      columns(std::integral_constant<int, 2>{});
+    }
+    return true;
+  }
+
+  // Whether run_separable_rows takes runs of this call's output rows (n_rows vertical taps, the
+  // input rows moving by vd from one output row to the next).
+  bool has_separable_runs(int64_t n_rows, int64_t vd) const {
+    return P == 1 && n[0] == 4 && n_rows == 4 && (vd == 1 || vd == 2);
+  }
+
+  // The separable row path's run: output row i (i < count) of every one of `planes` planes is
+  // the sum over j < 4 of wy[j] times the horizontal pass of prepared row rows_in + (i * VD + j)
+  // * S, stored at dst + i * out_step (planes moved by plane_in_step / plane_out_step), for
+  // StyleGAN's 4-tap filters (P == 1: blur or down). The same bits as the horizontal pass into
+  // scratch rows followed by weighted_row_sums. False (nothing done) for any other call.
+  bool run_separable_rows(const acc_t* rows_in, const acc_t* wy, int64_t n_rows, acc_t* dst, int64_t count,
+                          int64_t S, int64_t vd, int64_t out_step, int64_t planes = 1, int64_t plane_in_step = 0,
+                          int64_t plane_out_step = 0) const {
+    constexpr int64_t V = Vec::size();
+    if (!has_separable_runs(n_rows, vd) || count < 4) return false;
+    const auto columns = [&](auto vd_) {
+      const RowRun<4, 4, decltype(vd_)::value, acc_t, true> run_down(tap_off.data(), w.data(), wy, S);
+      for (int64_t p = 0; p < planes; ++p) {
+        const acc_t* at = rows_in + tap_off[0] + p * plane_in_step;
+        acc_t* out = dst + p * plane_out_step;
+        int64_t m = 0;
+        for (; m + V < out_w; m += 2 * V) run_down.template column<2>(at + m, out + m, out_step, count, out_w - m - V);
+        if (m < out_w) run_down.template column<1>(at + m, out + m, out_step, count, out_w - m);
+      }
+    };
+    if (vd == 1) {
       columns(std::integral_constant<int, 1>{});
     } else {
       columns(std::integral_constant<int, 2>{});

@@ -66,6 +66,12 @@ def upfirdn2d_samples(device, dtype, requires_grad):
     # both sides, a crop, a flip.
     yield S("flat_blur_2d4x4_pad2", (x((1, 2, 7, 8)), fil((4, 4)), [1, 1], [1, 1], [2, 2, 2, 2], False, 1.0))
     yield S("flat_blur_2d3x5_flip_crop", (x((2, 1, 9, 17)), fil((3, 5)), [1, 1], [1, 1], [2, 2, -1, 3], True, 2.0))
+    # The row path's runs of output rows (RowRun, upfirdn2d_cpu_rows.h; a 1-D filter makes both
+    # passes in registers there): 4-tap filters, blur and down 2 along y, with the first and last
+    # output rows reading only padding (no input row at all) before and after the runs.
+    yield S("rows_sep4_blur_pad_beyond", (x((1, 2, 14, 18)), fil(4), [1, 1], [1, 1], [2, 2, 5, 6], False, 1.0))
+    yield S("rows_sep4_down2_pad_beyond", (x((1, 2, 12, 20)), fil(4), [1, 1], [1, 2], [2, 1, 6, 7], True, 1.0))
+    yield S("rows_2d4x4_down2_pad_beyond", (x((1, 2, 12, 20)), fil((4, 4)), [1, 1], [2, 2], [1, 2, 7, 6], False, 1.0))
     if dtype == torch.float64:
         yield S("f32_filter", (x((1, 2, 5, 7)), _filter(4, device, torch.float32), [2, 2], [2, 2], [1, 2, 1, 2], False, 1.0))
 
