@@ -110,3 +110,72 @@ def test_muladd_rounds_like_pytorch_in_each_isa_copy(aten_isa):
     _skip_unless_runnable(isa, flags)
     result = run_python(MULADD_PROGRAM, env={"ATEN_CPU_CAPABILITY": aten_isa})
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout[-3000:] + result.stderr[-3000:]
+
+
+# Rows shorter than a vector (ops/common/cpu_loops.h). An operand broadcast along an outer
+# dimension (b on an NCHW tensor) makes every plane a row of its own; a row's last elements run
+# through a partial vector (masked load and store). For every row length 1..70 (each remainder
+# of 4, 8, 16 and 32 lanes, alone and after whole vectors) and each float dtype, the short
+# rows give the same bits as the same elements inside long rows (whole vectors) and inside a
+# strided view (the scalar lambda), values match the reference, and nothing past a row's end
+# is written (add_out into a view whose rows are followed by sentinels). (float64's scalar lambda
+# uses the C library's exp, its vector lambda SLEEF's: their bits differ, see cpu_vec.h.)
+ROW_TAIL_PROGRAM = """
+    import torch, myops
+    from myops import reference
+
+    torch.manual_seed(0)
+    LONG = 1024
+    def same_bits(a, b):
+        return torch.equal(a, b) or torch.equal(a.view(torch.int8 if a.element_size() == 1 else
+                                                        {2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]),
+                                                 b.view(torch.int8 if b.element_size() == 1 else
+                                                        {2: torch.int16, 4: torch.int32, 8: torch.int64}[b.element_size()]))
+    failures, checked = [], 0
+    for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        for n in range(1, 71):
+            wide = torch.randn(2, 3, 1, LONG, dtype=dtype) * 3
+            x, g, b = wide[..., :n].contiguous(), torch.randn(2, 3, 1, n, dtype=dtype), torch.randn(3, dtype=dtype)
+            g_wide = torch.randn(2, 3, 1, LONG, dtype=dtype)
+            g_wide[..., :n] = g
+            strided = torch.randn(2, 3, 1, 2 * n, dtype=dtype)[..., ::2]
+            strided[...] = x
+            g_strided = torch.randn(2, 3, 1, 2 * n, dtype=dtype)[..., ::2]
+            g_strided[...] = g
+            for act in ("lrelu", "elu", "swish"):
+                kw = dict(act=act, gain=1.5, clamp=2.0)
+                y = myops.bias_act(x, b, **kw)
+                ref = reference.bias_act(x.double(), b.double(), **kw).to(dtype)
+                grad = torch.ops.myops.bias_act_backward(g, x, b, 1, act, None, 1.5, 2.0, 1)
+                checks = {
+                    "forward vs whole vectors": same_bits(y, myops.bias_act(wide, b, **kw)[..., :n]),
+                    "forward vs scalar lambda": same_bits(y, myops.bias_act(strided, b, **kw)),
+                    "forward vs reference": torch.allclose(y.double(), ref.double(), rtol=2e-2, atol=2e-2),
+                    "backward vs whole vectors": same_bits(
+                        grad, torch.ops.myops.bias_act_backward(g_wide, wide, b, 1, act, None, 1.5, 2.0, 1)[..., :n]),
+                    "backward vs scalar lambda": same_bits(
+                        grad, torch.ops.myops.bias_act_backward(g_strided, strided, b, 1, act, None, 1.5, 2.0, 1)),
+                }
+                if dtype == torch.float64 and act != "lrelu":  # see below
+                    del checks["forward vs scalar lambda"], checks["backward vs scalar lambda"]
+                failures += [f"{dtype} n={n} {act}: {name}" for name, ok in checks.items() if not ok]
+                checked += 1
+            scale = torch.randn(1, 3, 1, 1, dtype=dtype)
+            if not torch.equal(myops.mul(x, scale), x * scale):
+                failures.append(f"{dtype} n={n}: mul")
+            buffer = torch.full((2, 3, 1, n + 5), 7.0, dtype=dtype)
+            torch.ops.myops.add_out(x, scale, buffer[..., :n])
+            if not torch.equal(buffer[..., :n], x + scale) or not (buffer[..., n:] == 7).all():
+                failures.append(f"{dtype} n={n}: add_out")
+    print("checked", checked)
+    print("\\n".join(failures[:40]))
+    assert not failures, f"{len(failures)} failures"
+"""
+
+
+@pytest.mark.parametrize("aten_isa", list(ISAS))
+def test_rows_shorter_than_a_vector_in_each_isa_copy(aten_isa):
+    isa, flags = ISAS[aten_isa]
+    _skip_unless_runnable(isa, flags)
+    result = run_python(ROW_TAIL_PROGRAM, env={"ATEN_CPU_CAPABILITY": aten_isa, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "ops/common/cpu_fast_math.h"
+#include "ops/common/cpu_loops.h"
 #include "ops/common/scalar_ops.h"
 
 namespace myops {
@@ -160,21 +161,21 @@ void opmath_kernel_vec(at::TensorIteratorBase& iter, at::ScalarType dtype, const
     // the two vectors' dependency chains could not overlap (softplus 1.25x slower).
     const auto vector_op = [op](auto... v) C10_ALWAYS_INLINE_ATTRIBUTE { return op(VecOps{}, v...); };
     if constexpr (N == 2) {
-      at::native::cpu_kernel_vec(
+      myops::cpu_kernel_vec(
           iter,
           [op](scalar_t a, scalar_t b) -> scalar_t {
             return static_cast<scalar_t>(op(CpuScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b)));
           },
-          [vector_op](Vec a, Vec b) { return vec_in_opmath<scalar_t>(vector_op, a, b); });
+          [vector_op](Vec a, Vec b) C10_ALWAYS_INLINE_ATTRIBUTE { return vec_in_opmath<scalar_t>(vector_op, a, b); });
     } else {
       static_assert(N == 3, "opmath_kernel_vec: 2 or 3 inputs");
-      at::native::cpu_kernel_vec(
+      myops::cpu_kernel_vec(
           iter,
           [op](scalar_t a, scalar_t b, scalar_t c) -> scalar_t {
             return static_cast<scalar_t>(op(CpuScalarOps{}, static_cast<opmath_t>(a), static_cast<opmath_t>(b),
                                             static_cast<opmath_t>(c)));
           },
-          [vector_op](Vec a, Vec b, Vec c) { return vec_in_opmath<scalar_t>(vector_op, a, b, c); });
+          [vector_op](Vec a, Vec b, Vec c) C10_ALWAYS_INLINE_ATTRIBUTE { return vec_in_opmath<scalar_t>(vector_op, a, b, c); });
     }
   });
 }
@@ -200,10 +201,10 @@ void opmath_symmetric_kernel_vec(at::TensorIteratorBase& iter, const MakeOp& mak
         iter.remove_operand(arg);
         const auto op = make_op(opmath_t{});
         const at::vec::Vectorized<opmath_t> s_vec(s);
-        at::native::cpu_kernel_vec(
+        myops::cpu_kernel_vec(
             iter,
             [op, s](scalar_t a) -> scalar_t { return static_cast<scalar_t>(op(CpuScalarOps{}, static_cast<opmath_t>(a), s)); },
-            [op, s_vec](Vec a) {
+            [op, s_vec](Vec a) C10_ALWAYS_INLINE_ATTRIBUTE {
               return vec_in_opmath<scalar_t>([op, s_vec](auto x) { return op(VecOps{}, x, s_vec); }, a);
             });
       });
