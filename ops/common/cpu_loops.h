@@ -1,6 +1,7 @@
 // myops::cpu_kernel_vec: ATen's at::native::cpu_kernel_vec (ATen/native/cpu/Loops.h) with one
-// change: the end of each row that is shorter than a vector runs the vector lambda on a partial
-// vector (masked load and store) instead of the scalar lambda element by element.
+// change: what is left of a row after its last pair of whole vectors runs through the vector
+// lambda (a whole vector, then a partial one: masked load and store) instead of the scalar
+// lambda element by element.
 //
 // Why: TensorIterator hands the loop rows as long as the innermost run it could coalesce. With
 // an operand broadcast along an outer dimension (bias_act's b on an NCHW tensor: one value per
@@ -9,9 +10,11 @@
 // vectors (32 floats under AVX-512). ATen's loop sent all or half of every such row through the
 // scalar lambda: bias_act_backward of [4, 256, 4, 4] with b took 59 us, 7 us without b.
 //
-// The scalar lambdas give the same bits as the vector ones (cpu_vec.h: CpuScalarOps), so which
-// elements take which lambda changes no result. The lanes past a row's end compute on zeros and
-// are never stored.
+// The scalar lambdas give the same bits as the vector ones for float, float16 and bfloat16
+// (cpu_vec.h: CpuScalarOps), so which elements take which lambda changes no result there;
+// float64's exp-based functions differ (the C library's against SLEEF's), and its short rows now
+// get the vector lambda's bits, as its long rows always did. The lanes past a row's end compute
+// on zeros and are never stored. Odd strides still take the scalar lambda.
 #pragma once
 
 #include <ATen/cpu/vec/vec.h>
