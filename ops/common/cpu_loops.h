@@ -112,20 +112,18 @@ struct VectorizedLoop2d {
     // anything (ATen's __m512_u is a may_alias type), so pointers or captured parameters
     // (bias_act's gain, alpha, clamp) read through `this` or the caller's array would be read
     // again after every store.
-    std::array<char*, kTensors> next;
+    std::array<char*, kTensors> first_row;
     std::array<int64_t, kTensors> step;
-    std::copy_n(base, kTensors, next.begin());
+    std::copy_n(base, kTensors, first_row.begin());
     std::copy_n(outer_strides, kTensors, step.begin());
     const vop_t f = vop;
     for (int64_t j = 0; j < rows; ++j) {
-      // This row's pointers as locals (registers): GCC kept an array advanced across rows in
-      // memory and read it back for every row (mul by a per-channel scale, [4, 256, 4, 4],
-      // AVX2: 1.5x ATen's time).
+      // This row's pointers as locals (registers), computed from the first row's: GCC kept an
+      // array advanced across rows in memory and read it back for every row (mul by a
+      // per-channel scale, [4, 256, 4, 4], AVX2: 1.5x ATen's time), or advanced it in SSE
+      // registers and extracted each pointer.
       char* C10_RESTRICT data[kTensors];
-      for (int arg = 0; arg < kTensors; ++arg) {
-        data[arg] = next[arg];
-        next[arg] += step[arg];
-      }
+      for (int arg = 0; arg < kTensors; ++arg) data[arg] = first_row[arg] + j * step[arg];
       const Vec scalar(S > 0 ? c10::load(reinterpret_cast<const scalar_t*>(data[S])) : scalar_t(0));
       const auto at = [&data](int64_t arg, int64_t i) C10_ALWAYS_INLINE_ATTRIBUTE {
         return data[arg] + i * static_cast<int64_t>(sizeof(scalar_t));
