@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import statistics
-import time
 from pathlib import Path
 
 from inductor_cache import use_per_isa_cache
@@ -30,11 +29,12 @@ use_per_isa_cache()  # before torch is imported (inductor_cache.py: why)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-import torch.utils.benchmark as tbench  # noqa: E402
 
 import myops  # noqa: E402
 from myops import reference  # noqa: E402
 from myops._cli import selected_cpu_isa  # noqa: E402
+
+from common import cpu_model, interleaved_cpu_seconds  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ACTS = ["linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish"]
@@ -42,11 +42,6 @@ ACTS = ["linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus",
 ATEN = {"linear": lambda x: x.clone(), "relu": torch.relu, "lrelu": lambda x: F.leaky_relu(x, 0.2),
         "tanh": torch.tanh, "sigmoid": torch.sigmoid, "elu": F.elu, "selu": F.selu, "softplus": F.softplus,
         "swish": F.silu}
-
-
-def seconds(fn, min_run_time):
-    return tbench.Timer(stmt="fn()", globals={"fn": fn}, timer=time.process_time).blocked_autorange(
-        min_run_time=min_run_time).median
 
 
 def backward_of(fn, x, b, grad):
@@ -84,10 +79,7 @@ def main():
         }
         for fn in variants.values():
             fn()  # compile, warm up
-        samples = {k: [] for k in variants}
-        for _ in range(rounds):
-            for k, fn in variants.items():
-                samples[k].append(seconds(fn, min_run_time))
+        samples = interleaved_cpu_seconds(variants, rounds, min_run_time)
         ratio = lambda base, mode: statistics.median(  # noqa: E731
             s / m for s, m in zip(samples[f"{mode} {base}"], samples[f"{mode} myops"]))
         row = {"act": act, **{k: statistics.median(v) for k, v in samples.items()},
@@ -99,7 +91,7 @@ def main():
               f"{row['fwd compiled / myops']:5.2f}x, ATen op alone {row['fwd aten op alone / myops']:5.2f}x | bwd "
               f"{row['bwd myops'] * 1e6:7.0f} us: eager {row['bwd eager / myops']:5.2f}x, compiled "
               f"{row['bwd compiled / myops']:5.2f}x", flush=True)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = cpu_model()
     # (GLIBC_TUNABLES: e.g. malloc reusing freed memory, no first-touch page faults per call)
     command = "".join(f"{k}={os.environ[k]} " for k in ("GLIBC_TUNABLES", "ATEN_CPU_CAPABILITY") if k in os.environ)
     command += "python benchmarks/bias_act_activations.py"

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import statistics
-import time
 from pathlib import Path
 
 from inductor_cache import use_per_isa_cache
@@ -35,20 +34,16 @@ from inductor_cache import use_per_isa_cache
 use_per_isa_cache()  # before torch is imported (inductor_cache.py: why)
 
 import torch  # noqa: E402
-import torch.utils.benchmark as tbench  # noqa: E402
 
 import myops  # noqa: E402
 from myops import reference  # noqa: E402
 from myops._cli import selected_cpu_isa  # noqa: E402
 
+from common import cpu_model, interleaved_cpu_seconds  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 CHANNELS = {4: 512, 8: 512, 16: 256, 32: 128, 64: 64}  # StyleGAN2's channels per resolution
 GAIN, CLAMP, ALPHA = math.sqrt(2), 256.0, 0.2
-
-
-def seconds(fn, min_run_time):
-    return tbench.Timer(stmt="fn()", globals={"fn": fn}, timer=time.process_time).blocked_autorange(
-        min_run_time=min_run_time).median
 
 
 def forward_reference(x, b):
@@ -93,10 +88,7 @@ def main():
         }
         for fn in variants.values():
             fn()  # compile, warm up
-        samples = {k: [] for k in variants}
-        for _ in range(rounds):
-            for k, fn in variants.items():
-                samples[k].append(seconds(fn, min_run_time))
+        samples = interleaved_cpu_seconds(variants, rounds, min_run_time)
         ratio = lambda base, mode: statistics.median(  # noqa: E731
             s / m for s, m in zip(samples[f"{mode} {base}"], samples[f"{mode} myops"]))
         row = {"shape": list(x.shape), **{k: statistics.median(v) for k, v in samples.items()},
@@ -105,7 +97,7 @@ def main():
         print(f"{str(list(x.shape)):<18} fwd {row['fwd myops'] * 1e6:7.1f} us: eager {row['fwd eager / myops']:5.2f}x, "
               f"compiled {row['fwd compiled / myops']:5.2f}x | bwd {row['bwd myops'] * 1e6:7.1f} us: eager "
               f"{row['bwd eager / myops']:5.2f}x, compiled {row['bwd compiled / myops']:5.2f}x", flush=True)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = cpu_model()
     command = "".join(f"{k}={os.environ[k]} " for k in ("ATEN_CPU_CAPABILITY", "MYOPS_LIBRARY") if k in os.environ)
     command += "python benchmarks/bias_act_planes.py"
     command += (" --quick" if args.quick else "") + (f" --threads {args.threads}" if args.threads != 1 else "")

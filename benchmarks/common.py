@@ -8,6 +8,7 @@ Timings are medians of torch.utils.benchmark's blocked runs.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -30,6 +31,32 @@ class Case:
 def median_seconds(fn: Callable[[], object], min_run_time: float = 1.0) -> float:
     timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def cpu_seconds(fn: Callable[[], object], min_run_time: float) -> float:
+    """Median of blocked runs timed with the process's CPU time (not wall time: the machine is
+    shared, and a descheduled process does not count)."""
+    return tbench.Timer(stmt="fn()", globals={"fn": fn}, timer=time.process_time).blocked_autorange(
+        min_run_time=min_run_time).median
+
+
+def interleaved_cpu_seconds(variants: dict, rounds: int, min_run_time: float) -> dict:
+    """{name: [cpu_seconds per round]}, the variants timed one after the other in each round, so
+    that the machine's drift hits them alike."""
+    samples = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            samples[name].append(cpu_seconds(fn, min_run_time))
+    return samples
+
+
+def cpu_model() -> str:
+    """/proc/cpuinfo's model name ("?" where there is none)."""
+    try:
+        return next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                    "?")
+    except OSError:
+        return "?"
 
 
 def copy_baseline(bytes_moved: int, device: str) -> Callable[[], object]:
