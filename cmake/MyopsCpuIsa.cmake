@@ -12,11 +12,17 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
 else()
   set(MYOPS_CPU_ISAS DEFAULT)      # other CPUs: the generic Vectorized code only
 endif()
-# The same flags ATen's build uses for its AVX2 / AVX512 kernel copies.
+# The same flags ATen's build uses for its AVX2 / AVX512 kernel copies, plus -ffp-contract=off.
 # -Wno-maybe-uninitialized: GCC 12 false positives inside its own AVX-512 intrinsics headers.
-set(MYOPS_ISA_FLAGS_DEFAULT -Wno-maybe-uninitialized)
-set(MYOPS_ISA_FLAGS_AVX2 -Wno-maybe-uninitialized -mavx2 -mfma -mf16c -mbmi -mbmi2 -mlzcnt)
-set(MYOPS_ISA_FLAGS_AVX512 -Wno-maybe-uninitialized -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mbmi -mbmi2 -mlzcnt)
+# -ffp-contract=off: GCC (GNU mode) would otherwise fuse a * b + c into an FMA wherever the ISA
+# has one, in scalar code and in Vectorized's operators alike (its intrinsics are plain vector
+# arithmetic), and where it does so depends on inlining, i.e. on -O2 / -O3 and on the caller.
+# The scalar and vector lambdas of a kernel are written to give the same bits (a row's tail
+# and a strided view go through the scalar one) and muladd rounds twice as PyTorch does: a
+# kernel that wants a fused multiply-add writes one (Vectorized's fmadd, std::fma).
+set(MYOPS_ISA_FLAGS_DEFAULT -Wno-maybe-uninitialized -ffp-contract=off)
+set(MYOPS_ISA_FLAGS_AVX2 -Wno-maybe-uninitialized -ffp-contract=off -mavx2 -mfma -mf16c -mbmi -mbmi2 -mlzcnt)
+set(MYOPS_ISA_FLAGS_AVX512 -Wno-maybe-uninitialized -ffp-contract=off -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c -mbmi -mbmi2 -mlzcnt)
 
 string(REPLACE ";" "\", \"" MYOPS_CPU_ISAS_JSON "${MYOPS_CPU_ISAS}")
 set(MYOPS_CPU_ISAS_JSON "\"${MYOPS_CPU_ISAS_JSON}\"")

@@ -21,8 +21,8 @@ C10_DEVICE inline double mul_rounded(double a, double b) { return __dmul_rn(a, b
 // a * b + c with two roundings, as PyTorch's a * b + c and the reference compute it, on every
 // backend and CPU ISA alike. A fused multiply-add (one rounding) would differ from them: in
 // the last bit where c cancels a * b, and where a * b overflows (-inf + inf = NaN, but the fused
-// value is finite or inf). The CPU kernels' file is compiled with -ffp-contract=off
-// (CMakeLists.txt): GCC would fuse it in the AVX2/AVX-512 copies and not in the DEFAULT one.
+// value is finite or inf). The per-ISA CPU kernels are compiled with -ffp-contract=off
+// (cmake/MyopsCpuIsa.cmake): GCC would fuse it in the AVX2/AVX-512 copies, not in DEFAULT.
 template <typename T>
 C10_HOST_DEVICE inline T muladd(T a, T b, T c) {
 #if defined(__CUDA_ARCH__)
