@@ -8,6 +8,7 @@ Timings are medians of torch.utils.benchmark's blocked runs.
 
 from __future__ import annotations
 
+import platform
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -51,12 +52,15 @@ def interleaved_cpu_seconds(variants: dict, rounds: int, min_run_time: float) ->
 
 
 def cpu_model() -> str:
-    """/proc/cpuinfo's model name ("?" where there is none)."""
+    """/proc/cpuinfo's model name; where there is none, what `platform` knows (e.g. "x86_64")."""
     try:
-        return next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                    "?")
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
-        return "?"
+        pass
+    return platform.processor() or platform.machine()
 
 
 def copy_baseline(bytes_moved: int, device: str) -> Callable[[], object]:

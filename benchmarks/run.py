@@ -33,13 +33,11 @@ FAMILIES = sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
 
 
 def machine() -> dict:
-    info = {"THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", ""), "torch": torch.__version__, "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+    from common import cpu_model  # imports torch: only once main() has
+
+    info = {"THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", ""), "torch": torch.__version__, "python": platform.python_version(), "cpu": cpu_model(),
             "threads": torch.get_num_threads(), "date": datetime.date.today().isoformat(),
             "cpu_isa": torch.backends.cpu.get_cpu_capability()}
-    try:
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info

@@ -38,7 +38,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -241,13 +240,6 @@ def worker(args) -> int:
 
 # ----------------------------------------------------------------------------- parent side
 
-def cpu_model() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def plot(results: dict, path: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -342,6 +334,8 @@ def main(argv=None) -> int:
         tmp.unlink()
 
     import torch
+
+    from common import cpu_model
 
     tag = ("sweep-pointwise" + ("-thp" if args.thp else "") + ("-quick" if args.quick else "")
            + (f"-t{args.threads}" if args.threads else "") + ("-cpu" if args.cpu_time else "")

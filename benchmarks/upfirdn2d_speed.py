@@ -68,6 +68,7 @@ from myops import reference
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from common import cpu_model  # noqa: E402
 
 F2 = myops.setup_filter([1, 3, 3, 1])                   # 2-D 4x4, StyleGAN2's default
 F1 = myops.setup_filter([1, 3, 3, 1], separable=True)   # 1-D, applied along x then y
@@ -276,14 +277,10 @@ def machine() -> dict:
     info = {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "myops_cpu_isa": lib.myops_cpu_isa().decode(), "cpu": platform.processor() or platform.machine(),
+            "myops_cpu_isa": lib.myops_cpu_isa().decode(), "cpu": cpu_model(),
             "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", ""),
             "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", ""),
             "timer": "thread CPU time" if torch.get_num_threads() == 1 else "wall clock"}
-    try:
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     try:
         info["loadavg_at_start"] = open("/proc/loadavg").read().split()[:3]
     except OSError:

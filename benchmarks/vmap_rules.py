@@ -34,7 +34,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import time
 import sys
@@ -46,6 +45,7 @@ import torch.utils.benchmark as tbench
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "python"))
 import myops  # noqa: E402
+from common import cpu_model  # noqa: E402
 
 V = 64
 ROUNDS = 5
@@ -193,8 +193,7 @@ def main():
               f"loop/rule {row['loop_over_rule']:6.2f}x", flush=True)
     if args.only:
         return
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.machine())
+    cpu = cpu_model()
     from myops._cli import selected_cpu_isa
 
     command = ("ATEN_CPU_CAPABILITY=" + os.environ["ATEN_CPU_CAPABILITY"] + " "
