@@ -140,7 +140,12 @@ gpu-check:
 #   4. the fuzz tests (tests/test_fuzz.py, SANITIZE_FUZZ_EXAMPLES random examples per op) on the
 #      sanitized library, as in step 2: random shapes, paddings and filters reach kernel paths
 #      that no hand-picked sample does, and an out-of-bounds access there shows only under ASan
-#      (one that crashed only now and then: README, "RowRun for 1-D filters").
+#      (one that crashed only now and then: README, "RowRun for 1-D filters");
+#   5. the per-ISA tests (tests/test_cpu_isa.py: every ISA's kernels, rows of 1-70 elements
+#      written between sentinels; tests/test_fast_math.py: scalar tail = vector body, bit for
+#      bit) on the sanitized library: its masked loads and stores under ASan, and a second
+#      optimization level (-O2) for the bit-agreement promises (it found a*b+c fused in one
+#      lambda and not the other: cmake/MyopsCpuIsa.cmake).
 # GCC (libasan); SANITIZE_CALLS sets the leak check's calls per op.
 SANITIZE ?= address,undefined
 SANITIZE_CALLS ?= 1000
@@ -157,23 +162,27 @@ sanitize: venv
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMYOPS_SANITIZE=$(SANITIZE) > /dev/null
 	cmake --build $(SAN_BUILD)
 	cmake --install $(SAN_BUILD) --prefix $(SAN_BUILD)-install > /dev/null
-	@echo "== sanitize 1/4: C++ tests (ctest)"
+	@echo "== sanitize 1/5: C++ tests (ctest)"
 	cmake -S tests/cpp -B $(SAN_BUILD)-cpp-tests $(SAN_CMAKE) > /dev/null
 	$(SAN_ENV) cmake --build $(SAN_BUILD)-cpp-tests
 	cd $(SAN_BUILD)-cpp-tests && $(SAN_ENV) ctest --output-on-failure --no-tests=error
-	@echo "== sanitize 2/4: Python smoke run of every op (scripts/sanitize_smoke.py)"
+	@echo "== sanitize 2/5: Python smoke run of every op (scripts/sanitize_smoke.py)"
 	LD_PRELOAD="$$(ldd $(SAN_BUILD)/libmyops.so | awk '/libasan|libstdc\+\+/ {print $$3}' | sort | tr '\n' ' ')" $(SAN_ENV) \
 	  MYOPS_LIBRARY=$(SAN_BUILD)/libmyops.so PYTHONPATH=$(abspath python) $(PY) scripts/sanitize_smoke.py
-	@echo "== sanitize 3/4: LeakSanitizer, every op $(SANITIZE_CALLS) times from C++ (tests/sanitize/leak_check)"
+	@echo "== sanitize 3/5: LeakSanitizer, every op $(SANITIZE_CALLS) times from C++ (tests/sanitize/leak_check)"
 	cmake -S tests/sanitize -B $(SAN_BUILD)-leak $(SAN_CMAKE) > /dev/null
 	cmake --build $(SAN_BUILD)-leak
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath tests/sanitize/lsan.supp):print_suppressions=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(SAN_BUILD)-leak/leak_check $(SANITIZE_CALLS)
-	@echo "== sanitize 4/4: the fuzz tests, $(SANITIZE_FUZZ_EXAMPLES) examples per op (tests/test_fuzz.py)"
+	@echo "== sanitize 4/5: the fuzz tests, $(SANITIZE_FUZZ_EXAMPLES) examples per op (tests/test_fuzz.py)"
 	LD_PRELOAD="$$(ldd $(SAN_BUILD)/libmyops.so | awk '/libasan|libstdc\+\+/ {print $$3}' | sort | tr '\n' ' ')" $(SAN_ENV) \
 	  HYPOTHESIS_PROFILE=fuzz MYOPS_FUZZ_EXAMPLES=$(SANITIZE_FUZZ_EXAMPLES) MYOPS_LIBRARY=$(SAN_BUILD)/libmyops.so \
 	  PYTHONPATH=$(abspath python) $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
-	@echo "make sanitize: ctest, the Python smoke run, the leak check and the fuzz tests ran clean under -fsanitize=$(SANITIZE)"
+	@echo "== sanitize 5/5: the per-ISA kernels and the fast math's bits (tests/test_cpu_isa.py, tests/test_fast_math.py)"
+	LD_PRELOAD="$$(ldd $(SAN_BUILD)/libmyops.so | awk '/libasan|libstdc\+\+/ {print $$3}' | sort | tr '\n' ' ')" $(SAN_ENV) \
+	  MYOPS_LIBRARY=$(SAN_BUILD)/libmyops.so PYTHONPATH=$(abspath python) \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/test_cpu_isa.py tests/test_fast_math.py
+	@echo "make sanitize: ctest, the Python smoke run, the leak check, the fuzz tests and the per-ISA tests ran clean under -fsanitize=$(SANITIZE)"
 
 clean:
 	rm -rf $(BUILD) python/myops/lib

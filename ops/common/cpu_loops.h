@@ -11,7 +11,9 @@
 // scalar lambda: bias_act_backward of [4, 256, 4, 4] with b took 59 us, 7 us without b.
 //
 // The scalar lambdas give the same bits as the vector ones for float, float16 and bfloat16
-// (cpu_vec.h: CpuScalarOps), so which elements take which lambda changes no result there;
+// (cpu_vec.h: CpuScalarOps; and no a * b + c fused by the compiler in one and not the other:
+// -ffp-contract=off, cmake/MyopsCpuIsa.cmake), so which elements take which lambda changes no
+// result there;
 // float64's exp-based functions differ (the C library's against SLEEF's), and its short rows now
 // get the vector lambda's bits, as its long rows always did. The lanes past a row's end compute
 // on zeros and are never stored. Odd strides still take the scalar lambda.
