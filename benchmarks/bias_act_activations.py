@@ -17,9 +17,7 @@ the median over rounds. Writes benchmarks/results/bias_act-activations[-TAG].{js
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import statistics
 from pathlib import Path
 
@@ -32,9 +30,8 @@ import torch.nn.functional as F  # noqa: E402
 
 import myops  # noqa: E402
 from myops import reference  # noqa: E402
-from myops._cli import selected_cpu_isa  # noqa: E402
 
-from common import cpu_model, interleaved_cpu_seconds  # noqa: E402
+from common import cpu_run_meta, cpu_run_sentence, interleaved_cpu_seconds, median_ratio  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ACTS = ["linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish"]
@@ -80,8 +77,7 @@ def main():
         for fn in variants.values():
             fn()  # compile, warm up
         samples = interleaved_cpu_seconds(variants, rounds, min_run_time)
-        ratio = lambda base, mode: statistics.median(  # noqa: E731
-            s / m for s, m in zip(samples[f"{mode} {base}"], samples[f"{mode} myops"]))
+        ratio = lambda base, mode: median_ratio(samples, f"{mode} {base}", f"{mode} myops")  # noqa: E731
         row = {"act": act, **{k: statistics.median(v) for k, v in samples.items()},
                "fwd eager / myops": ratio("eager", "fwd"), "fwd compiled / myops": ratio("compiled", "fwd"),
                "fwd aten op alone / myops": ratio("aten op alone", "fwd"),
@@ -91,23 +87,14 @@ def main():
               f"{row['fwd compiled / myops']:5.2f}x, ATen op alone {row['fwd aten op alone / myops']:5.2f}x | bwd "
               f"{row['bwd myops'] * 1e6:7.0f} us: eager {row['bwd eager / myops']:5.2f}x, compiled "
               f"{row['bwd compiled / myops']:5.2f}x", flush=True)
-    cpu = cpu_model()
     # (GLIBC_TUNABLES: e.g. malloc reusing freed memory, no first-touch page faults per call)
-    command = "".join(f"{k}={os.environ[k]} " for k in ("GLIBC_TUNABLES", "ATEN_CPU_CAPABILITY") if k in os.environ)
-    command += "python benchmarks/bias_act_activations.py"
-    command += (" --quick" if args.quick else "") + (f" --threads {args.threads}" if args.threads != 1 else "")
-    command += f" --tag {args.tag}" if args.tag else ""
-    meta = {"command": command, "cpu": cpu, "isa": {"aten": torch.backends.cpu.get_cpu_capability(),
-                                                    "myops": selected_cpu_isa()},
-            "threads": args.threads, "torch": torch.__version__, "date": datetime.datetime.now().isoformat(" ", "minutes"),
-            "shape": list(x.shape), "rounds": rounds}
+    meta = cpu_run_meta("bias_act_activations.py", args, ("GLIBC_TUNABLES", "ATEN_CPU_CAPABILITY"),
+                        shape=list(x.shape), rounds=rounds)
     name = "bias_act-activations" + (f"-{args.tag}" if args.tag else "")
     out = HERE / "results"
     (out / f"{name}.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
     lines = [f"# bias_act per activation (x {list(x.shape)} float32, b along dim 1; CPU)", "",
-             f"`{command}` on {cpu} (ATen ISA {meta['isa']['aten']}, myops {meta['isa']['myops']}), "
-             f"{args.threads} thread(s), torch {torch.__version__}, {meta['date']}. Process CPU time, medians; "
-             "ratios > 1: myops faster. \"ATen op alone\": the activation's own op on x, no bias, no gain.", "",
+             cpu_run_sentence(meta) + " \"ATen op alone\": the activation's own op on x, no bias, no gain.", "",
              "| act | fwd myops | vs eager | vs compiled | vs ATen op alone | fwd+bwd myops | vs eager | vs compiled |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['act']} | {r['fwd myops'] * 1e6:.0f} µs | {r['fwd eager / myops']:.2f}x | "

@@ -22,10 +22,8 @@ rounds (> 1: myops faster). Writes benchmarks/results/bias_act-planes[-TAG].{jso
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 
@@ -37,9 +35,8 @@ import torch  # noqa: E402
 
 import myops  # noqa: E402
 from myops import reference  # noqa: E402
-from myops._cli import selected_cpu_isa  # noqa: E402
 
-from common import cpu_model, interleaved_cpu_seconds  # noqa: E402
+from common import cpu_run_meta, cpu_run_sentence, interleaved_cpu_seconds, median_ratio  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CHANNELS = {4: 512, 8: 512, 16: 256, 32: 128, 64: 64}  # StyleGAN2's channels per resolution
@@ -89,30 +86,19 @@ def main():
         for fn in variants.values():
             fn()  # compile, warm up
         samples = interleaved_cpu_seconds(variants, rounds, min_run_time)
-        ratio = lambda base, mode: statistics.median(  # noqa: E731
-            s / m for s, m in zip(samples[f"{mode} {base}"], samples[f"{mode} myops"]))
         row = {"shape": list(x.shape), **{k: statistics.median(v) for k, v in samples.items()},
-               **{f"{mode} {base} / myops": ratio(base, mode) for mode in ("fwd", "bwd") for base in ("eager", "compiled")}}
+               **{f"{mode} {base} / myops": median_ratio(samples, f"{mode} {base}", f"{mode} myops")
+                  for mode in ("fwd", "bwd") for base in ("eager", "compiled")}}
         rows.append(row)
         print(f"{str(list(x.shape)):<18} fwd {row['fwd myops'] * 1e6:7.1f} us: eager {row['fwd eager / myops']:5.2f}x, "
               f"compiled {row['fwd compiled / myops']:5.2f}x | bwd {row['bwd myops'] * 1e6:7.1f} us: eager "
               f"{row['bwd eager / myops']:5.2f}x, compiled {row['bwd compiled / myops']:5.2f}x", flush=True)
-    cpu = cpu_model()
-    command = "".join(f"{k}={os.environ[k]} " for k in ("ATEN_CPU_CAPABILITY", "MYOPS_LIBRARY") if k in os.environ)
-    command += "python benchmarks/bias_act_planes.py"
-    command += (" --quick" if args.quick else "") + (f" --threads {args.threads}" if args.threads != 1 else "")
-    command += f" --tag {args.tag}" if args.tag else ""
-    meta = {"command": command, "cpu": cpu, "isa": {"aten": torch.backends.cpu.get_cpu_capability(),
-                                                    "myops": selected_cpu_isa()},
-            "threads": args.threads, "torch": torch.__version__, "rounds": rounds,
-            "date": datetime.datetime.now().isoformat(" ", "minutes")}
+    meta = cpu_run_meta("bias_act_planes.py", args, ("ATEN_CPU_CAPABILITY", "MYOPS_LIBRARY"), rounds=rounds)
     name = "bias_act-planes" + (f"-{args.tag}" if args.tag else "")
     out = HERE / "results"
     (out / f"{name}.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
     lines = ["# bias_act on StyleGAN2's planes (lrelu, gain sqrt(2), clamp 256, b along dim 1; CPU)", "",
-             f"`{command}` on {cpu} (ATen ISA {meta['isa']['aten']}, myops {meta['isa']['myops']}), "
-             f"{args.threads} thread(s), torch {torch.__version__}, {meta['date']}. Process CPU time, medians; "
-             "ratios > 1: myops faster. bwd: x's gradient (the bias_act_backward op against the same formula "
+             cpu_run_sentence(meta) + " bwd: x's gradient (the bias_act_backward op against the same formula "
              "in torch ops).", "",
              "| x | fwd myops (µs) | vs eager | vs compiled | bwd myops (µs) | vs eager | vs compiled |",
              "|---|---|---|---|---|---|---|"]

@@ -8,7 +8,10 @@ Timings are medians of torch.utils.benchmark's blocked runs.
 
 from __future__ import annotations
 
+import datetime
+import os
 import platform
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -61,6 +64,34 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def median_ratio(samples: dict, base: str, ours: str) -> float:
+    """Median over interleaved_cpu_seconds' rounds of base's time / ours' (> 1: ours faster)."""
+    return statistics.median(s / m for s, m in zip(samples[base], samples[ours]))
+
+
+def cpu_run_meta(script: str, args, env_keys=("ATEN_CPU_CAPABILITY",), **extra) -> dict:
+    """What a CPU benchmark script records next to its results: the command that reproduces the
+    run (the environment variables in env_keys that are set, the script, its --quick, --threads
+    and --tag), the CPU model, the ISA ATen and myops picked, threads, torch, date, and `extra`."""
+    from myops._cli import selected_cpu_isa
+
+    command = "".join(f"{k}={os.environ[k]} " for k in env_keys if k in os.environ)
+    command += f"python benchmarks/{script}"
+    command += (" --quick" if args.quick else "") + (f" --threads {args.threads}" if args.threads != 1 else "")
+    command += f" --tag {args.tag}" if args.tag else ""
+    return {"command": command, "cpu": cpu_model(),
+            "isa": {"aten": torch.backends.cpu.get_cpu_capability(), "myops": selected_cpu_isa()},
+            "threads": args.threads, "torch": torch.__version__,
+            "date": datetime.datetime.now().isoformat(" ", "minutes"), **extra}
+
+
+def cpu_run_sentence(meta: dict) -> str:
+    """The results page's line on how the numbers were taken (from cpu_run_meta's record)."""
+    return (f"`{meta['command']}` on {meta['cpu']} (ATen ISA {meta['isa']['aten']}, myops {meta['isa']['myops']}), "
+            f"{meta['threads']} thread(s), torch {meta['torch']}, {meta['date']}. Process CPU time, medians; "
+            "ratios > 1: myops faster.")
 
 
 def copy_baseline(bytes_moved: int, device: str) -> Callable[[], object]:
