@@ -186,8 +186,8 @@ def test_row_path_4x4_filter_down_the_rows(shape, down, pad, fshape, dtype):
     all the output rows they feed (RowRun, ops/upfirdn2d/upfirdn2d_cpu_rows.h; a 1-D filter
     makes both passes in registers): an asymmetric filter (a tap or filter row taken in the
     wrong place shows), runs of rows not a multiple of 4, the last vector of a row partial,
-    against the reference; and the same bits as the row by row loop that a channels_last
-    output takes (its rows are not contiguous, so not written in place by a run)."""
+    against the reference; and the same bits as a channels_last output (its rows are not
+    contiguous: each run goes to op-math rows first, then is stored row by row)."""
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
     f = torch.randn(fshape, dtype=dtype)
@@ -197,6 +197,28 @@ def test_row_path_4x4_filter_down_the_rows(shape, down, pad, fshape, dtype):
     row_by_row = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 1, down, pad)
     assert row_by_row.stride(1) == 1
     assert torch.equal(got, row_by_row)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("separable", [False, True], ids=["2d", "separable"])
+@pytest.mark.parametrize("up, down, pad", [(1, 1, [2, 2, 2, 2]), (1, 2, [1, 1, 1, 1]), (2, 1, [2, 1, 2, 1]),
+                                           (1, [2, 1], [1, 2, 0, 1])])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up, down, pad, layout):
+    """A float16/bfloat16 output is not written in place: each run of output rows is computed in
+    float32 rows (RowRun, the runs of weighted_row_sums: the sums of float32's in-place run) and
+    rounded once when stored. So the op on float16/bfloat16 values gives float32's result on the
+    same values rounded once, bit for bit (and the reference's within rounding)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 70, 65).to(dtype)  # planes past the plane path's 32 x 32; odd width
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    f = torch.randn(4) if separable else torch.randn(4, 4)
+    got = myops.upfirdn2d(x, f, up, down, pad)
+    assert got.dtype == dtype
+    assert torch.equal(got, myops.upfirdn2d(x.float().contiguous(), f, up, down, pad).to(dtype))
+    want = reference.upfirdn2d(x.double(), f.double(), up, down, pad)
+    torch.testing.assert_close(got, want.to(dtype), atol=0.05, rtol=0.02)
 
 
 # ------------------------------------------------------------------------------ the CPU plane path
