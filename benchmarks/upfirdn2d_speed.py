@@ -6,6 +6,7 @@ the machine's memory bandwidth, and a StyleGAN2-like training step (issue 13, it
     python benchmarks/upfirdn2d_speed.py                      # all threads, wall-clock time
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_speed.py --threads 1   # AVX2 kernels
     THP_MEM_ALLOC_ENABLE=1 python benchmarks/upfirdn2d_speed.py --threads 1     # huge pages
+    python benchmarks/upfirdn2d_speed.py --threads 1 --dtype bfloat16 --no-step  # x in bfloat16
 
 Timer: with --threads 1, the CPU time of the calling thread (time.thread_time: every op runs
 on it), which other processes on a shared machine cannot inflate by preempting it (with two
@@ -15,10 +16,11 @@ preempted worker, and wall-clock timings mean little). Otherwise wall-clock time
 anything is timed a 24 MiB block is allocated and freed (settle_allocator), so that every
 case runs in the allocator state of a running program, the first one included.
 
-Writes benchmarks/results/upfirdn2d-speed-<isa>[-quick].{json,csv,md,png}, with the command,
-the CPU model, the ISA (ATen's and myops') and the thread count.
+Writes benchmarks/results/upfirdn2d-speed-<isa>[-<dtype>][-quick].{json,csv,md,png}, with the
+command, the CPU model, the ISA (ATen's and myops') and the thread count.
 
-What is measured (CPU, float32, every time a median of torch.utils.benchmark blocked runs;
+What is measured (CPU, float32 unless --dtype says otherwise: x and the eager baselines' filter
+in that dtype, myops' filter float32 as StyleGAN passes it; every time a median of blocked runs;
 the machine may be shared, so every variant of a case is timed in turn, `--reps` times
 interleaved, and the ratio reported is the median over the repeats of baseline / myops):
 
@@ -140,10 +142,10 @@ def myops_call(kind: str, f):
     return lambda x: myops.downsample2d(x, f)
 
 
-def eager_calls(kind: str, f, channels: int) -> dict:
-    """The eager compositions of one call, by name."""
+def eager_calls(kind: str, f, channels: int, dtype=torch.float32) -> dict:
+    """The eager compositions of one call, by name (their filter in x's dtype, as conv2d needs)."""
     w = f if f.ndim == 2 else f[:, None] * f[None, :]  # conv2d needs the 2-D filter
-    w = w.flip([0, 1])[None, None].repeat(channels, 1, 1, 1).contiguous()  # true convolution
+    w = w.flip([0, 1])[None, None].repeat(channels, 1, 1, 1).to(dtype).contiguous()  # true convolution
     if kind == "down":
         return {"strided depthwise conv2d": lambda x: F.conv2d(x, w, stride=2, padding=1, groups=channels),
                 "F.pad + strided depthwise conv2d": lambda x: F.conv2d(F.pad(x, [1, 1, 1, 1]), w, stride=2, groups=channels)}
@@ -151,7 +153,7 @@ def eager_calls(kind: str, f, channels: int) -> dict:
         return {"depthwise conv2d": lambda x: F.conv2d(x, w, padding=2, groups=channels)}
     w4 = (w * 4).contiguous()
     return {"depthwise conv_transpose2d": lambda x: F.conv_transpose2d(x, w4, stride=2, padding=1, groups=channels),
-            "zero insertion + conv2d": lambda x: reference.upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1], gain=4)}
+            "zero insertion + conv2d": lambda x: reference.upfirdn2d(x, f.to(dtype), up=2, padding=[2, 1, 2, 1], gain=4)}
 
 
 def in_mode(fn, x: torch.Tensor, mode: str):
@@ -180,13 +182,15 @@ def _double(fn, xg, gy, v):
     return run
 
 
-def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: float, bandwidth: float) -> list:
-    x = torch.randn(shape)
+def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: float, bandwidth: float,
+              dtype=torch.float32) -> list:
+    x = torch.randn(shape).to(dtype)
     ours = myops_call(kind, f)
-    eager = eager_calls(kind, f, shape[1])
+    eager = eager_calls(kind, f, shape[1], dtype)
     y = ours(x)
+    tol = {"atol": 1e-4, "rtol": 1e-4} if dtype == torch.float32 else {"atol": 0.05, "rtol": 0.02}
     for name, fn in eager.items():  # the baselines compute the same thing
-        torch.testing.assert_close(fn(x), y, atol=1e-4, rtol=1e-4, msg=lambda m: f"{name} {shape}: {m}")
+        torch.testing.assert_close(fn(x), y, **tol, msg=lambda m: f"{name} {shape}: {m}")
     rows = []
     for mode in MODES:
         variants = {"myops": in_mode(ours, x, mode), **{k: in_mode(fn, x, mode) for k, fn in eager.items()}}
@@ -198,7 +202,7 @@ def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: flo
                "speedup_vs_best_eager": ratio(times, best),
                **{f"eager[{k}]_ms": med[k] * 1e3 for k in eager}}
         if mode == "fwd":
-            moved = (x.numel() + y.numel()) * 4
+            moved = (x.numel() + y.numel()) * x.element_size()
             row["myops_GBps"] = moved / med["myops"] / 1e9
             row["fraction_of_bandwidth"] = row["myops_GBps"] / bandwidth
         rows.append(row)
@@ -280,6 +284,7 @@ def machine() -> dict:
             "myops_cpu_isa": lib.myops_cpu_isa().decode(), "cpu": cpu_model(),
             "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", ""),
             "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", ""),
+            "MYOPS_LIBRARY": os.environ.get("MYOPS_LIBRARY", ""),
             "timer": "thread CPU time" if torch.get_num_threads() == 1 else "wall clock"}
     try:
         info["loadavg_at_start"] = open("/proc/loadavg").read().split()[:3]
@@ -312,7 +317,8 @@ def plot(rows: list, path: Path) -> None:
 def markdown(result: dict) -> str:
     m, bw = result["machine"], result["bandwidth"]
     lines = [f"`{result['command']}` — {m['cpu']}, ATen {m['aten_cpu_capability']}, myops {m['myops_cpu_isa']}, "
-             f"{m['threads']} threads ({m['timer']}), torch {m['torch']}, {m['date']}, load average {m.get('loadavg_at_start')}", "",
+             f"{m['threads']} threads ({m['timer']}), torch {m['torch']}, {m['date']}, load average {m.get('loadavg_at_start')}, "
+             f"x {result.get('dtype', 'float32')}", "",
              f"Bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", "",
              "| op | filter | input | mode | myops | best eager | speed-up | GB/s (share of add bw) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -336,6 +342,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=None, help="interleaved repeats (default 3, quick 2)")
     parser.add_argument("--no-step", action="store_true", help="skip the training step")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1: CPU-time timer)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                        help="x's dtype (the training step is float32: skipped for the others)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if args.threads:
@@ -350,16 +358,18 @@ def main(argv=None) -> int:
     bw = bandwidth(reps, t)
     print(f"  bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", flush=True)
     rows = []
-    rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t, bw["add_GBps"])
+    dtype = getattr(torch, args.dtype)
+    rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t, bw["add_GBps"], dtype)
     for kind, shape in QUICK_SHAPES if args.quick else SHAPES:
-        rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"])
-    result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": info, "bandwidth": bw, "rows": rows}
-    if not args.no_step:
+        rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"], dtype)
+    result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": info, "bandwidth": bw,
+              "dtype": args.dtype, "rows": rows}
+    if not args.no_step and args.dtype == "float32":
         result["training_step"] = training_step(reps=3 if args.quick else 5, steps=1 if args.quick else 2)
 
     args.out.mkdir(parents=True, exist_ok=True)
     tag = (f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}-{info['threads']}t" + ("-thp" if info["THP_MEM_ALLOC_ENABLE"] else "")
-           + ("-quick" if args.quick else ""))
+           + ("" if args.dtype == "float32" else f"-{args.dtype}") + ("-quick" if args.quick else ""))
     (args.out / f"{tag}.json").write_text(json.dumps(result, indent=1))
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(args.out / f"{tag}.csv", "w", newline="") as f:
