@@ -221,6 +221,29 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
     torch.testing.assert_close(got, want.to(dtype), atol=0.05, rtol=0.02)
 
 
+@pytest.mark.parametrize("shape", [(2, 37, 40, 50), (1, 16, 33, 48), (3, 5, 34, 34)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
+@pytest.mark.parametrize("up, down, pad, separable", [(1, 1, [2, 2, 2, 2], False), (1, 2, [1, 1, 1, 1], True),
+                                                      (2, 1, [2, 1, 2, 1], False), ([2, 1], [1, 3], [0, 1, 2, 3], False)])
+def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, separable):
+    """channels_last planes past the plane path's 32 x 32 are transposed to planes, run there and
+    transposed back (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): float32 in blocks of a
+    vector's lanes square, in registers (37 channels: whole blocks and a partial one; 16 channels:
+    whole blocks only, with AVX-512's 16 lanes and AVX2's 8), the other dtypes and the partial
+    blocks one value at a time. The output is channels_last and has the same bits as the
+    contiguous input's."""
+    torch.manual_seed(0)
+    x = torch.randn(shape).to(dtype)
+    f = torch.randn(4) if separable else torch.randn(4, 4)
+    f = f.to(dtype) if dtype == torch.float64 else f
+    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, down, pad)
+    assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
+    assert torch.equal(got, myops.upfirdn2d(x, f, up, down, pad))
+    want = reference.upfirdn2d(x.double(), f.double(), up, down, pad)
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    torch.testing.assert_close(got, want.to(dtype), **tol)
+
+
 # ------------------------------------------------------------------------------ the CPU plane path
 
 # Planes up to 32 x 32, at least a vector's worth of them, take the plane path (L planes in the

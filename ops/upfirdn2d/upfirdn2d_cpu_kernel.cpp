@@ -29,7 +29,8 @@
 // upfirdn2d_cpu_rows.h, shared with filtered_lrelu's fused kernel.
 // Small planes (up to 32x32, at least a vector's worth of them) take the plane path instead
 // (upfirdn2d_cpu_planes.h): L planes side by side in the lanes of a vector, the same sums in
-// the same order, so the two paths agree bit for bit.
+// the same order, so the two paths agree bit for bit. Larger channels_last planes run on planar
+// copies (upfirdn2d_cpu_channels_last.h).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -37,6 +38,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ops/upfirdn2d/upfirdn2d_cpu_channels_last.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_flat.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_planes.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
@@ -66,6 +68,13 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       return;
     }
     for (int64_t s = 0; s < S; ++s) run_planes<scalar_t>(x.select(0, s), coef_t.select(0, s), a, out.select(0, s));
+    return;
+  }
+  // Larger planes in channels_last: through planar copies (upfirdn2d_cpu_channels_last.h).
+  if (runs_through_planes(x, out)) {
+    run_through_planes<scalar_t>(x, out, [&](const at::Tensor& x_planes, const at::Tensor& out_planes) {
+      run<scalar_t>(x_planes, coef_t, a, out_planes);
+    });
     return;
   }
   // Larger planes, a 2-D filter without resampling (a blur), a plane within cache: flat rows
