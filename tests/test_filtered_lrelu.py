@@ -188,6 +188,35 @@ def test_plane_path_equals_row_path(fu, fd, up, down, padding, clamp, flip, hw, 
         torch.testing.assert_close(dx, reference.filtered_lrelu_backward(dy, xs, fu, fd, b, *rest))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("up, down, padding", [(2, 2, [3, 3, 3, 3]), (1, 1, [1, 2, 0, 1]), (2, 1, [1, 1, 2, 2])])
+def test_row_path_channels_last_through_planes(dtype, up, down, padding):
+    """channels_last planes past the plane path's 32 x 32 run on planar copies (x, and the
+    backward's grad, transposed to planes, the result transposed back: upfirdn2d's
+    upfirdn2d_cpu_channels_last.h): the output and x's gradient are channels_last, with the same
+    bits as for NCHW tensors (19 channels: whole and partial blocks of the transposes)."""
+    g = torch.Generator().manual_seed(0)
+    fu = (torch.rand(6, generator=g) + 0.1).to(dtype)
+    fd = (torch.rand(4, 5, generator=g) + 0.1).to(dtype)
+    x = torch.randn(2, 19, 36, 41, generator=g).to(dtype)
+    b = torch.randn(19, generator=g).to(dtype)
+    rest = (up, down, padding, 1.3, 0.2, 0.9, False)
+    cl = torch.channels_last
+    y = torch.ops.myops.filtered_lrelu(x, fu, fd, b, *rest)
+    y_cl = torch.ops.myops.filtered_lrelu(x.contiguous(memory_format=cl), fu, fd, b, *rest)
+    assert y_cl.is_contiguous(memory_format=cl) and not y_cl.is_contiguous()
+    assert torch.equal(y_cl, y)
+    dy = torch.randn(y.shape, generator=g).to(dtype)
+    dx = torch.ops.myops.filtered_lrelu_backward(dy, x, fu, fd, b, *rest)
+    dx_cl = torch.ops.myops.filtered_lrelu_backward(dy.contiguous(memory_format=cl), x.contiguous(memory_format=cl),
+                                                    fu, fd, b, *rest)
+    assert dx_cl.is_contiguous(memory_format=cl) and not dx_cl.is_contiguous()
+    assert torch.equal(dx_cl, dx)
+    if dtype == torch.float64:
+        torch.testing.assert_close(y_cl, reference.filtered_lrelu(x, fu, fd, b, *rest))
+        torch.testing.assert_close(dx_cl, reference.filtered_lrelu_backward(dy, x, fu, fd, b, *rest))
+
+
 _PEAK_PROBE = """
 import sys, torch, myops
 sys.path.insert(0, {bench!r})

@@ -38,8 +38,9 @@
 #include "ops/common/cpu_vec.h"
 #include "ops/filtered_lrelu/filtered_lrelu_kernels.h"
 #include "ops/filtered_lrelu/filtered_lrelu_math.h"
-#include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
+#include "ops/upfirdn2d/upfirdn2d_cpu_channels_last.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_planes.h"
+#include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
 
 namespace myops::ops::filtered_lrelu {
@@ -467,6 +468,10 @@ void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, co
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_cpu", [&] {
     if (plane_path<scalar_t>(x, out, a)) {
       forward_planes<scalar_t>(x, fu, fd, b, a, out);
+    } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out)) {  // (channels_last: why there)
+      upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(x, out, [&](const at::Tensor& xp, const at::Tensor& op) {
+        forward<scalar_t>(xp, fu, fd, b, a, op);
+      });
     } else {
       forward<scalar_t>(x, fu, fd, b, a, out);
     }
@@ -478,6 +483,12 @@ void filtered_lrelu_fused_backward(const at::Tensor& grad, const at::Tensor& x, 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_backward_cpu", [&] {
     if (plane_path<scalar_t>(x, grad, a)) {
       backward_planes<scalar_t>(grad, x, fu, fd, b, a, dx);
+    } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, dx) &&
+               upfirdn2d::CPU_CAPABILITY::runs_through_planes(grad, dx)) {
+      using upfirdn2d::CPU_CAPABILITY::planar_copy;
+      const at::Tensor dx_planes = at::empty(dx.sizes(), dx.options());
+      backward<scalar_t>(planar_copy<scalar_t>(grad), planar_copy<scalar_t>(x), fu, fd, b, a, dx_planes);
+      upfirdn2d::CPU_CAPABILITY::store_planes<scalar_t>(dx_planes, dx);
     } else {
       backward<scalar_t>(grad, x, fu, fd, b, a, dx);
     }

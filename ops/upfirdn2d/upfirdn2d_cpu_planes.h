@@ -15,8 +15,9 @@
 // weighted sum of those rows), with the same at::vec::fmadd, so both paths give the same bits
 // (up to the sign of a zero: the row path also adds the zero-padding taps) and the result
 // does not depend on the path, the group, or the number of threads.
-// Included only from upfirdn2d_cpu_kernel.cpp (compiled once per ISA), after
-// upfirdn2d_cpu_rows.h, whose load_row / store_row it uses.
+// Included only from files compiled once per ISA (upfirdn2d's and filtered_lrelu's
+// *_cpu_kernel.cpp, upfirdn2d_cpu_channels_last.h); uses upfirdn2d_cpu_rows.h's load_row /
+// store_row.
 #pragma once
 
 #include <ATen/Parallel.h>
