@@ -468,7 +468,7 @@ void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, co
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_cpu", [&] {
     if (plane_path<scalar_t>(x, out, a)) {
       forward_planes<scalar_t>(x, fu, fd, b, a, out);
-    } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out)) {  // (channels_last: why there)
+    } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out)) {  // (why: upfirdn2d_cpu_channels_last.h)
       upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(x, out, [&](const at::Tensor& xp, const at::Tensor& op) {
         forward<scalar_t>(xp, fu, fd, b, a, op);
       });

@@ -1,12 +1,12 @@
 // channels_last inputs on the upfirdn2d CPU row and flat paths (planes past the plane path's
-// 32 x 32; also filtered_lrelu's row path): the row path reads and writes a plane's rows, and in channels_last a row's pixels
-// are C values apart, so each pixel it loads or stores is a cache line of its own, touched
-// again for every channel (perf: the strided row loads and stores took ~95% of the time; a
-// [4, 256, 64, 64] blur took 46 ms in channels_last against 3.2 ms contiguous). Here the input
-// is transposed once to planes ([N, C, H*W], 16 x 16 blocks: every cache line read and written
-// whole), the planar kernel runs, and its output is transposed back into `out`. The same sums:
-// the same bits as a contiguous input. Costs a planar copy of x and of the output.
-// Included only from upfirdn2d_cpu_kernel.cpp (compiled once per ISA).
+// 32 x 32) and on filtered_lrelu's row path. Those paths read and write a plane's rows, and in
+// channels_last a row's pixels are C values apart, so each pixel loaded or stored is a cache
+// line of its own, touched again for every channel (perf: the strided row loads and stores
+// took ~95% of the time; a [4, 256, 64, 64] blur took 46 ms in channels_last against 3.2 ms
+// contiguous). Here the input is transposed once to planes ([N, C, H*W], in blocks: every cache
+// line read and written whole), the planar kernel runs, and its output is transposed back into
+// `out`. The same sums: the same bits as a contiguous input. Costs a planar copy of x and of
+// the output. Included only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -64,7 +64,7 @@ void transpose_images(const T* src, T* dst, int64_t N, int64_t P, int64_t C, boo
           continue;
         }
       }
-      for (int64_t k = 0; k < cols; ++k) {  // (stores in order: 2x faster than loads in order)
+      for (int64_t k = 0; k < cols; ++k) {  // (stores in order: measured 2x loads in order)
         for (int64_t r = 0; r < rows; ++r) d[k * d_stride + r] = s[r * s_stride + k];
       }
     }

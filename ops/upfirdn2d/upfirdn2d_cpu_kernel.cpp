@@ -276,7 +276,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
         // Not in place: each plane's run in out_buf's rows, then rounded and stored.
         for (int64_t i = 0; i < nc; ++i) {
           hpass.run(rows.data(), filter_rows.data(), nt, out_buf, ws, count, vD * prep_len, out_w);
-          for (int64_t r = 0; r < count; ++r) store_row(out_buf + r * out_w, op0 + i * os1 + (oy + r * vP) * os2, os3, out_w);
+          for (int64_t r = 0; r < count; ++r) {
+            store_row(out_buf + r * out_w, op0 + i * os1 + (oy + r * vP) * os2, os3, out_w);
+          }
           for (int64_t t = 0; t < nt; ++t) rows[t] += plane_len;  // next plane
         }
       }
