@@ -186,17 +186,17 @@ def test_row_path_4x4_filter_down_the_rows(shape, down, pad, fshape, dtype):
     all the output rows they feed (RowRun, ops/upfirdn2d/upfirdn2d_cpu_rows.h; a 1-D filter
     makes both passes in registers): an asymmetric filter (a tap or filter row taken in the
     wrong place shows), runs of rows not a multiple of 4, the last vector of a row partial,
-    against the reference; and the same bits as a channels_last output (its rows are not
-    contiguous: each run goes to op-math rows first, then is stored row by row)."""
+    against the reference; and the same bits for a channels_last input (which runs on planar
+    copies of it: upfirdn2d_cpu_channels_last.h)."""
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
     f = torch.randn(fshape, dtype=dtype)
     got = myops.upfirdn2d(x, f, 1, down, pad)
     want = reference.upfirdn2d(x.double(), f.double(), 1, down, pad)
     torch.testing.assert_close(got, want.to(dtype))
-    row_by_row = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 1, down, pad)
-    assert row_by_row.stride(1) == 1
-    assert torch.equal(got, row_by_row)
+    via_planes = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 1, down, pad)
+    assert via_planes.stride(1) == 1
+    assert torch.equal(got, via_planes)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
@@ -208,7 +208,8 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
     """A float16/bfloat16 output is not written in place: each run of output rows is computed in
     float32 rows (RowRun, the runs of weighted_row_sums: the sums of float32's in-place run) and
     rounded once when stored. So the op on float16/bfloat16 values gives float32's result on the
-    same values rounded once, bit for bit (and the reference's within rounding)."""
+    same values rounded once, bit for bit (and the reference's within rounding). (channels_last:
+    the same, on planar copies.)"""
     torch.manual_seed(0)
     x = torch.randn(2, 3, 70, 65).to(dtype)  # planes past the plane path's 32 x 32; odd width
     if layout == "channels_last":
