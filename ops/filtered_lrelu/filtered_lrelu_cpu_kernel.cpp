@@ -469,9 +469,9 @@ void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, co
     if (plane_path<scalar_t>(x, out, a)) {
       forward_planes<scalar_t>(x, fu, fd, b, a, out);
     } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out)) {  // (why: upfirdn2d_cpu_channels_last.h)
-      upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(x, out, [&](const at::Tensor& xp, const at::Tensor& op) {
+      upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(out, [&](const at::Tensor& op, const at::Tensor& xp) {
         forward<scalar_t>(xp, fu, fd, b, a, op);
-      });
+      }, x);
     } else {
       forward<scalar_t>(x, fu, fd, b, a, out);
     }
@@ -485,10 +485,10 @@ void filtered_lrelu_fused_backward(const at::Tensor& grad, const at::Tensor& x, 
       backward_planes<scalar_t>(grad, x, fu, fd, b, a, dx);
     } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, dx) &&
                upfirdn2d::CPU_CAPABILITY::runs_through_planes(grad, dx)) {
-      using upfirdn2d::CPU_CAPABILITY::planar_copy;
-      const at::Tensor dx_planes = at::empty(dx.sizes(), dx.options());
-      backward<scalar_t>(planar_copy<scalar_t>(grad), planar_copy<scalar_t>(x), fu, fd, b, a, dx_planes);
-      upfirdn2d::CPU_CAPABILITY::store_planes<scalar_t>(dx_planes, dx);
+      upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(dx, [&](const at::Tensor& dxp, const at::Tensor& gp,
+                                                                      const at::Tensor& xp) {
+        backward<scalar_t>(gp, xp, fu, fd, b, a, dxp);
+      }, grad, x);
     } else {
       backward<scalar_t>(grad, x, fu, fd, b, a, dx);
     }

@@ -87,11 +87,13 @@ void store_planes(const at::Tensor& planes, const at::Tensor& out) {
                    out.size(1), false);
 }
 
-// out = planar_kernel(x) for channels_last x and out (runs_through_planes).
-template <typename scalar_t, typename PlanarKernel>
-void run_through_planes(const at::Tensor& x, const at::Tensor& out, const PlanarKernel& planar_kernel) {
+// The kernel on planar copies: planar_kernel(out_planes, planar copies of inputs...) writes
+// out_planes (contiguous, out's sizes), which then goes into out. For channels_last inputs and
+// out (runs_through_planes).
+template <typename scalar_t, typename PlanarKernel, typename... Inputs>
+void run_through_planes(const at::Tensor& out, const PlanarKernel& planar_kernel, const Inputs&... inputs) {
   const at::Tensor out_planes = at::empty(out.sizes(), out.options());
-  planar_kernel(planar_copy<scalar_t>(x), out_planes);
+  planar_kernel(out_planes, planar_copy<scalar_t>(inputs)...);
   store_planes<scalar_t>(out_planes, out);
 }
 

@@ -72,9 +72,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   }
   // Larger planes in channels_last: through planar copies (upfirdn2d_cpu_channels_last.h).
   if (runs_through_planes(x, out)) {
-    run_through_planes<scalar_t>(x, out, [&](const at::Tensor& x_planes, const at::Tensor& out_planes) {
+    run_through_planes<scalar_t>(out, [&](const at::Tensor& out_planes, const at::Tensor& x_planes) {
       run<scalar_t>(x_planes, coef_t, a, out_planes);
-    });
+    }, x);
     return;
   }
   // Larger planes, a 2-D filter without resampling (a blur), a plane within cache: flat rows
