@@ -25,6 +25,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def exit_worker() -> None:
+    """Ends a gloo worker process (test_ddp.py, test_dtensor.py) once its work is done, without
+    the interpreter's finalization. In CI a rank aborted now and then with "terminate called
+    without an active exception" and no traceback (DDP under torch 2.15, DTensor under 2.11): a
+    C++ thread of gloo torn down while still joinable, in destroy_process_group or, as
+    pytorch/pytorch#179291 describes, when the finalization frees what gloo's threads still
+    hold. Everything the worker had to do is done and flushed by now, and an exception in the
+    worker still exits non-zero with its traceback (it never gets here)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def run_python(code: str, env=None, timeout=600) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter (this one's, with tests/ importable), with extra env."""
     full_env = {**os.environ, **(env or {})}

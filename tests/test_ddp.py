@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import myops
-from helpers import free_port
+from helpers import exit_worker, free_port
 
 WORLD_SIZE = 2
 STEPS = 3
@@ -169,13 +169,5 @@ def test_ddp_two_processes_equal_single_process(tmp_path):
 if __name__ == "__main__":
     rank, world_size, port, out_dir = sys.argv[1:]
     worker(int(rank), int(world_size), int(port), out_dir)
-    # Leave without the interpreter's finalization. Once in CI (torch 2.15) rank 1 aborted with
-    # "terminate called without an active exception" and no traceback: a C++ thread of gloo torn
-    # down while still joinable, in destroy_process_group or, as pytorch/pytorch#179291
-    # describes, when the interpreter's finalization frees what gloo's threads still hold. The
-    # markers printed above say which if it comes back; the finalization case cannot happen any
-    # more. Everything the worker had to do is done and flushed by now, and an exception in
-    # worker() still exits non-zero with its traceback.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    # (the markers printed above say where, if the abort at teardown comes back)
+    exit_worker()

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import myops
-from helpers import free_port
+from helpers import exit_worker, free_port
 
 WORLD_SIZE = 2
 TIMEOUT_S = 180
@@ -236,3 +236,4 @@ def test_rules_registered_lazily():
 if __name__ == "__main__":
     rank, world_size, port, out_dir = sys.argv[1:]
     worker(int(rank), int(world_size), int(port), out_dir)
+    exit_worker()
