@@ -7,6 +7,7 @@ the machine's memory bandwidth, and a StyleGAN2-like training step (issue 13, it
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_speed.py --threads 1   # AVX2 kernels
     THP_MEM_ALLOC_ENABLE=1 python benchmarks/upfirdn2d_speed.py --threads 1     # huge pages
     python benchmarks/upfirdn2d_speed.py --threads 1 --dtype bfloat16 --no-step  # x in bfloat16
+    python benchmarks/upfirdn2d_speed.py --threads 1 --channels-last              # x channels_last
 
 Timer: with --threads 1, the CPU time of the calling thread (time.thread_time: every op runs
 on it), which other processes on a shared machine cannot inflate by preempting it (with two
@@ -16,11 +17,13 @@ preempted worker, and wall-clock timings mean little). Otherwise wall-clock time
 anything is timed a 24 MiB block is allocated and freed (settle_allocator), so that every
 case runs in the allocator state of a running program, the first one included.
 
-Writes benchmarks/results/upfirdn2d-speed-<isa>[-<dtype>][-quick].{json,csv,md,png}, with the
+Writes benchmarks/results/upfirdn2d-speed-<isa>[-<dtype>][-channels-last][-quick].{json,csv,md,png}, with the
 command, the CPU model, the ISA (ATen's and myops') and the thread count.
 
 What is measured (CPU, float32 unless --dtype says otherwise: x and the eager baselines' filter
-in that dtype, myops' filter float32 as StyleGAN passes it; every time a median of blocked runs;
+in that dtype, myops' filter float32 as StyleGAN passes it; with --channels-last x is
+channels_last, for myops and the eager baselines alike (oneDNN's convolutions take it
+natively), and so are the outputs and gradients; every time a median of blocked runs;
 the machine may be shared, so every variant of a case is timed in turn, `--reps` times
 interleaved, and the ratio reported is the median over the repeats of baseline / myops):
 
@@ -183,8 +186,8 @@ def _double(fn, xg, gy, v):
 
 
 def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: float, bandwidth: float,
-              dtype=torch.float32) -> list:
-    x = torch.randn(shape).to(dtype)
+              dtype=torch.float32, memory_format=torch.contiguous_format) -> list:
+    x = torch.randn(shape).to(dtype).contiguous(memory_format=memory_format)
     ours = myops_call(kind, f)
     eager = eager_calls(kind, f, shape[1], dtype)
     y = ours(x)
@@ -318,7 +321,7 @@ def markdown(result: dict) -> str:
     m, bw = result["machine"], result["bandwidth"]
     lines = [f"`{result['command']}` — {m['cpu']}, ATen {m['aten_cpu_capability']}, myops {m['myops_cpu_isa']}, "
              f"{m['threads']} threads ({m['timer']}), torch {m['torch']}, {m['date']}, load average {m.get('loadavg_at_start')}, "
-             f"x {result.get('dtype', 'float32')}", "",
+             f"x {result.get('dtype', 'float32')}, {result.get('memory_format', 'contiguous')}", "",
              f"Bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", "",
              "| op | filter | input | mode | myops | best eager | speed-up | GB/s (share of add bw) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -344,6 +347,8 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1: CPU-time timer)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
                         help="x's dtype (the training step is float32: skipped for the others)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="x in channels_last (the training step is NCHW: skipped)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if args.threads:
@@ -359,17 +364,21 @@ def main(argv=None) -> int:
     print(f"  bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", flush=True)
     rows = []
     dtype = getattr(torch, args.dtype)
-    rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t, bw["add_GBps"], dtype)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t, bw["add_GBps"],
+                      dtype, fmt)
     for kind, shape in QUICK_SHAPES if args.quick else SHAPES:
-        rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"], dtype)
+        rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"], dtype, fmt)
     result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": info, "bandwidth": bw,
-              "dtype": args.dtype, "rows": rows}
-    if not args.no_step and args.dtype == "float32":
+              "dtype": args.dtype, "memory_format": "channels_last" if args.channels_last else "contiguous",
+              "rows": rows}
+    if not args.no_step and args.dtype == "float32" and not args.channels_last:
         result["training_step"] = training_step(reps=3 if args.quick else 5, steps=1 if args.quick else 2)
 
     args.out.mkdir(parents=True, exist_ok=True)
     tag = (f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}-{info['threads']}t" + ("-thp" if info["THP_MEM_ALLOC_ENABLE"] else "")
-           + ("" if args.dtype == "float32" else f"-{args.dtype}") + ("-quick" if args.quick else ""))
+           + ("" if args.dtype == "float32" else f"-{args.dtype}") + ("-channels-last" if args.channels_last else "")
+           + ("-quick" if args.quick else ""))
     (args.out / f"{tag}.json").write_text(json.dumps(result, indent=1))
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(args.out / f"{tag}.csv", "w", newline="") as f:

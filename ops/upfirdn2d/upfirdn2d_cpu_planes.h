@@ -261,10 +261,12 @@ struct Span {
   int64_t first, k, n;
 };
 
-inline std::vector<Span> spans(int64_t outs, int64_t up, int64_t down, int64_t pad0, int64_t taps, int64_t in) {
+// (outputs first, first + 1, ..., first + outs - 1)
+inline std::vector<Span> spans(int64_t outs, int64_t up, int64_t down, int64_t pad0, int64_t taps, int64_t in,
+                               int64_t first = 0) {
   std::vector<Span> s(outs);
   for (int64_t o = 0; o < outs; ++o) {
-    const AxisTaps t = axis_taps(o, up, down, pad0, taps, in);
+    const AxisTaps t = axis_taps(first + o, up, down, pad0, taps, in);
     s[o] = {t.i0 + t.t_begin, t.k0 + t.t_begin * up, t.t_end - t.t_begin};
   }
   return s;
@@ -344,11 +346,24 @@ struct AxisStep {
   int64_t up, down, pad0;
 };
 
-// One upfirdn2d step on interleaved buffers ([H][W][L] op-math vectors of L planes), planned
-// once per call: in_h x in_w -> out_h x out_w with the correlation-order coefficients `coef`
-// ([fw] for a separable filter, used along both axes unless `coef_y` gives the vertical ones,
-// or [fh][fw]). upfirdn2d's plane path is one step; filtered_lrelu's fused kernel chains them
-// (filtered_lrelu_cpu_kernel.cpp; its separable filters carry their gain vertically).
+// Where a step's pixels are, in values: input pixel (y, x) at y * in_row + x * in_px, output
+// pixel likewise; a pixel's L lanes are consecutive. Zero (the default): the interleaved
+// buffers, L values a pixel, rows of in_w (out_w) pixels. A channels_last tensor is such a
+// layout already (pixel stride C, row stride W * C; lanes: L consecutive channels), so the
+// step runs on it in place (upfirdn2d_cpu_channels_last.h), a band of its output rows at a
+// time: the step's out_h rows are then rows out_y0, out_y0 + 1, ... of the image.
+struct PixelLayout {
+  int64_t in_px = 0, in_row = 0, out_px = 0, out_row = 0;
+  int64_t out_y0 = 0;
+};
+
+// One upfirdn2d step on interleaved buffers ([H][W][L] op-math vectors of L planes, or the
+// pixels of `layout`), planned once per call: in_h x in_w -> out_h x out_w with the
+// correlation-order coefficients `coef` ([fw] for a separable filter, used along both axes
+// unless `coef_y` gives the vertical ones, or [fh][fw]). upfirdn2d's plane path is one step;
+// filtered_lrelu's fused kernel chains them (filtered_lrelu_cpu_kernel.cpp; its separable
+// filters carry their gain vertically). A separable step's horizontally filtered rows are
+// always an interleaved scratch buffer.
 template <typename acc_t>
 struct PlaneStep {
   bool separable;
@@ -357,12 +372,14 @@ struct PlaneStep {
   TapRuns<acc_t> step1, step2;  // 2-D: step1 only; 1-D: horizontal, then vertical
 
   PlaneStep(const acc_t* coef, bool separable_, int64_t fh, int64_t fw, int64_t in_h, int64_t in_w, int64_t out_h,
-            int64_t out_w_, AxisStep y, AxisStep x, const acc_t* coef_y = nullptr)
+            int64_t out_w_, AxisStep y, AxisStep x, const acc_t* coef_y = nullptr, PixelLayout layout = {})
       : separable(separable_), out_w(out_w_) {
     if (coef_y == nullptr) coef_y = coef;
     constexpr int L = at::vec::Vectorized<acc_t>::size();
+    const int64_t in_px = layout.in_px ? layout.in_px : L, in_row = layout.in_row ? layout.in_row : in_w * L;
+    const int64_t out_px = layout.out_px ? layout.out_px : L, out_row = layout.out_row ? layout.out_row : out_w * L;
     const std::vector<Span> hs = spans(out_w, x.up, x.down, x.pad0, fw, in_w);
-    const std::vector<Span> vs = spans(out_h, y.up, y.down, y.pad0, fh, in_h);
+    const std::vector<Span> vs = spans(out_h, y.up, y.down, y.pad0, fh, in_h, layout.out_y0);
     // 1-D: the input rows the vertical taps reach, each filtered horizontally once.
     int64_t hi = -1;
     lo = in_h;
@@ -384,8 +401,9 @@ struct PlaneStep {
         for (int64_t ox = 0; ox < out_w; ++ox) {
           const Span& h = hs[ox];
           ws.clear(), offs.clear();
-          for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * x.up]), offs.push_back(t * L);
-          step1.add(pending, key_x(h), ws.data(), offs.data(), h.n, (iy * in_w + h.first) * L, ((iy - lo) * out_w + ox) * L);
+          for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * x.up]), offs.push_back(t * in_px);
+          step1.add(pending, key_x(h), ws.data(), offs.data(), h.n, iy * in_row + h.first * in_px,
+                    ((iy - lo) * out_w + ox) * L);
         }
       }
       step1.finish(pending);
@@ -395,7 +413,8 @@ struct PlaneStep {
         ws.clear(), offs.clear();
         for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef_y[v.k + t * y.up]), offs.push_back(t * out_w * L);
         for (int64_t ox = 0; ox < out_w; ++ox) {
-          step2.add(pending, key_y(v), ws.data(), offs.data(), v.n, ((v.first - lo) * out_w + ox) * L, (oy * out_w + ox) * L);
+          step2.add(pending, key_y(v), ws.data(), offs.data(), v.n, ((v.first - lo) * out_w + ox) * L,
+                    (layout.out_y0 + oy) * out_row + ox * out_px);
         }
       }
       step2.finish(pending);
@@ -409,11 +428,11 @@ struct PlaneStep {
           for (int64_t ty = 0; ty < v.n; ++ty) {  // vertical tap, then horizontal tap
             for (int64_t tx = 0; tx < h.n; ++tx) {
               ws.push_back(coef[(v.k + ty * y.up) * fw + h.k + tx * x.up]);
-              offs.push_back((ty * in_w + tx) * L);
+              offs.push_back(ty * in_row + tx * in_px);
             }
           }
           step1.add(pending, key_y(v) * keys_x + key_x(h), ws.data(), offs.data(), v.n * h.n,
-                    (v.first * in_w + h.first) * L, (oy * out_w + ox) * L);
+                    v.first * in_row + h.first * in_px, (layout.out_y0 + oy) * out_row + ox * out_px);
         }
       }
       step1.finish(pending);
