@@ -346,15 +346,16 @@ struct AxisStep {
   int64_t up, down, pad0;
 };
 
-// Where a step's pixels are, in values: input pixel (y, x) at y * in_row + x * in_px, output
-// pixel likewise; a pixel's L lanes are consecutive. Zero (the default): the interleaved
-// buffers, L values a pixel, rows of in_w (out_w) pixels. A channels_last tensor is such a
-// layout already (pixel stride C, row stride W * C; lanes: L consecutive channels), so the
-// step runs on it in place (upfirdn2d_cpu_channels_last.h), a band of its output rows at a
-// time: the step's out_h rows are then rows out_y0, out_y0 + 1, ... of the image.
+// Where a step's pixels are, in values: input pixel (y, x) at (y - in_y0) * in_row + x * in_px,
+// output pixel likewise; a pixel's L lanes are consecutive. Strides zero (the default): the
+// interleaved buffers, L values a pixel, rows of in_w (out_w) pixels. A channels_last tensor
+// is such a layout already (pixel stride C, row stride W * C; lanes: L consecutive channels),
+// so the step runs on it in place (upfirdn2d_cpu_channels_last.h), a band of its output rows
+// at a time: the step's out_h rows are then rows out_y0, out_y0 + 1, ... of the image (row
+// out_y0 at the output pointer), and its input may be a band of rows from in_y0 on.
 struct PixelLayout {
   int64_t in_px = 0, in_row = 0, out_px = 0, out_row = 0;
-  int64_t out_y0 = 0;
+  int64_t out_y0 = 0, in_y0 = 0;
 };
 
 // One upfirdn2d step on interleaved buffers ([H][W][L] op-math vectors of L planes, or the
@@ -402,7 +403,7 @@ struct PlaneStep {
           const Span& h = hs[ox];
           ws.clear(), offs.clear();
           for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * x.up]), offs.push_back(t * in_px);
-          step1.add(pending, key_x(h), ws.data(), offs.data(), h.n, iy * in_row + h.first * in_px,
+          step1.add(pending, key_x(h), ws.data(), offs.data(), h.n, (iy - layout.in_y0) * in_row + h.first * in_px,
                     ((iy - lo) * out_w + ox) * L);
         }
       }
@@ -414,7 +415,7 @@ struct PlaneStep {
         for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef_y[v.k + t * y.up]), offs.push_back(t * out_w * L);
         for (int64_t ox = 0; ox < out_w; ++ox) {
           step2.add(pending, key_y(v), ws.data(), offs.data(), v.n, ((v.first - lo) * out_w + ox) * L,
-                    (layout.out_y0 + oy) * out_row + ox * out_px);
+                    oy * out_row + ox * out_px);
         }
       }
       step2.finish(pending);
@@ -432,7 +433,7 @@ struct PlaneStep {
             }
           }
           step1.add(pending, key_y(v) * keys_x + key_x(h), ws.data(), offs.data(), v.n * h.n,
-                    v.first * in_row + h.first * in_px, (layout.out_y0 + oy) * out_row + ox * out_px);
+                    (v.first - layout.in_y0) * in_row + h.first * in_px, oy * out_row + ox * out_px);
         }
       }
       step1.finish(pending);
