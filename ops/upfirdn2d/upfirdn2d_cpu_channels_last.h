@@ -140,36 +140,60 @@ bool runs_in_channels_last(const at::Tensor& x, const Args& a, const at::Tensor&
   return a.kind != FilterKind::Separable || band_in * out.size(3) * L <= kMaxScratch;
 }
 
+// The bands of a call: bh output rows each (the last fewer), one PlaneStep per band (its own
+// border rows and scratch rows) and the input rows [lo, hi) it reads. Input row iy of a band
+// is at (iy - in_y0) * row stride, in_y0 = 0 (the image itself) or lo (a buffer of the band's
+// rows: in_y0_is_lo); output offsets are relative to the band's first row.
+template <typename acc_t>
+struct Bands {
+  int64_t bh = 1, count = 0, scratch_len = 0, max_rows = 0;
+  std::vector<PlaneStep<acc_t>> steps;
+  std::vector<int64_t> lo, hi;
+  int64_t grain = 1;  // of at::parallel_for over units of one band and `per_unit` blocks
+
+  Bands(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, int64_t out_h, int64_t out_w,
+        PixelLayout strides, bool in_y0_is_lo, int64_t per_unit)
+      : bh(band_rows(x, a, out_h)), count((out_h + bh - 1) / bh), lo(count), hi(count) {
+    const int64_t in_h = x.size(2), in_w = x.size(3);
+    const bool separable = a.kind == FilterKind::Separable;
+    steps.reserve(count);
+    for (int64_t band = 0; band < count; ++band) {
+      const int64_t oy0 = band * bh, rows = std::min(bh, out_h - oy0);
+      const AxisTaps first = axis_taps(oy0, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
+      const AxisTaps last = axis_taps(oy0 + rows - 1, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
+      lo[band] = std::clamp<int64_t>(first.i0 + first.t_begin, 0, in_h);
+      hi[band] = std::clamp<int64_t>(last.i0 + last.t_end, lo[band], in_h);
+      max_rows = std::max(max_rows, hi[band] - lo[band]);
+      PixelLayout layout = strides;
+      layout.out_y0 = oy0;
+      layout.in_y0 = in_y0_is_lo ? lo[band] : 0;
+      steps.emplace_back(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, in_h, in_w, rows, out_w,
+                         AxisStep{a.up_y, a.down_y, a.pad_y0}, AxisStep{a.up_x, a.down_x, a.pad_x0}, nullptr, layout);
+      scratch_len = std::max(scratch_len, steps.back().scratch_len());
+    }
+    const int64_t taps_per_output = separable
+        ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
+        : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
+    // ~32K vector multiply-adds (ATen's GRAIN_SIZE) per parallel chunk at least
+    grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(bh * out_w * (taps_per_output + 1) * per_unit, 1));
+  }
+};
+
 template <typename acc_t>
 void run_in_channels_last_opmath(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
   constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  const int64_t N = x.size(0), blocks = x.size(1) / L, in_h = x.size(2), in_w = x.size(3);
-  const int64_t out_h = out.size(2), out_w = out.size(3);
-  const bool separable = a.kind == FilterKind::Separable;
-  const int64_t bh = band_rows(x, a, out_h), bands = (out_h + bh - 1) / bh;
-  std::vector<PlaneStep<acc_t>> steps;  // one per band (its own border rows and scratch rows)
-  steps.reserve(bands);
-  for (int64_t band = 0; band < bands; ++band) {
-    steps.emplace_back(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, in_h, in_w,
-                       std::min(bh, out_h - band * bh), out_w, AxisStep{a.up_y, a.down_y, a.pad_y0},
-                       AxisStep{a.up_x, a.down_x, a.pad_x0}, nullptr,
-                       PixelLayout{x.stride(3), x.stride(2), out.stride(3), out.stride(2), band * bh, 0});
-  }
-  int64_t scratch_len = 0;
-  for (const auto& step : steps) scratch_len = std::max(scratch_len, step.scratch_len());
-  const int64_t taps_per_output = separable
-      ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
-      : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
-  // ~32K vector multiply-adds (ATen's GRAIN_SIZE) per parallel chunk at least
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(bh * out_w * (taps_per_output + 1), 1));
+  const int64_t N = x.size(0), blocks = x.size(1) / L;
+  const Bands<acc_t> bands(x, coef_t, a, out.size(2), out.size(3),
+                           PixelLayout{x.stride(3), x.stride(2), out.stride(3), out.stride(2)}, false, 1);
   const acc_t* const x_data = x.const_data_ptr<acc_t>();
   acc_t* const out_data = out.data_ptr<acc_t>();
-  at::parallel_for(0, N * bands * blocks, grain, [&](int64_t begin, int64_t end) {
-    AlignedVector<acc_t> scratch(scratch_len);
+  const int64_t bh = bands.bh, nb = bands.count;
+  at::parallel_for(0, N * nb * blocks, bands.grain, [&](int64_t begin, int64_t end) {
+    AlignedVector<acc_t> scratch(bands.scratch_len);
     for (int64_t unit = begin; unit < end; ++unit) {  // (n, band, block), the block fastest
-      const int64_t n = unit / (bands * blocks), band = unit / blocks % bands, c0 = unit % blocks * L;
-      steps[band].apply(x_data + n * x.stride(0) + c0, out_data + n * out.stride(0) + band * bh * out.stride(2) + c0,
-                        scratch.data());
+      const int64_t n = unit / (nb * blocks), band = unit / blocks % nb, c0 = unit % blocks * L;
+      bands.steps[band].apply(x_data + n * x.stride(0) + c0,
+                              out_data + n * out.stride(0) + band * bh * out.stride(2) + c0, scratch.data());
     }
   });
 }
@@ -185,40 +209,21 @@ template <typename scalar_t>
 void run_in_channels_last_reduced(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
   constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  const int64_t N = x.size(0), C = x.size(1), blocks = C / L, in_h = x.size(2), in_w = x.size(3);
+  const int64_t N = x.size(0), C = x.size(1), blocks = C / L, in_w = x.size(3);
   const int64_t out_h = out.size(2), out_w = out.size(3);
-  const bool separable = a.kind == FilterKind::Separable;
-  const int64_t bh = band_rows(x, a, out_h), bands = (out_h + bh - 1) / bh;
-  std::vector<PlaneStep<acc_t>> steps;  // one per band, reading its band of input rows
-  std::vector<int64_t> band_lo(bands), band_hi(bands);  // the input rows [lo, hi) of each band
-  steps.reserve(bands);
-  int64_t max_rows = 0;
-  for (int64_t band = 0; band < bands; ++band) {
-    const int64_t oy0 = band * bh, rows = std::min(bh, out_h - oy0);
-    const AxisTaps first = axis_taps(oy0, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
-    const AxisTaps last = axis_taps(oy0 + rows - 1, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
-    band_lo[band] = std::clamp<int64_t>(first.i0 + first.t_begin, 0, in_h);
-    band_hi[band] = std::clamp<int64_t>(last.i0 + last.t_end, band_lo[band], in_h);
-    max_rows = std::max(max_rows, band_hi[band] - band_lo[band]);
-    steps.emplace_back(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, in_h, in_w, rows, out_w,
-                       AxisStep{a.up_y, a.down_y, a.pad_y0}, AxisStep{a.up_x, a.down_x, a.pad_x0}, nullptr,
-                       PixelLayout{C, in_w * C, C, out_w * C, oy0, band_lo[band]});
-  }
-  int64_t scratch_len = 0;
-  for (const auto& step : steps) scratch_len = std::max(scratch_len, step.scratch_len());
-  const int64_t taps_per_output = separable
-      ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
-      : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(bh * out_w * C * (taps_per_output + 1) / L, 1));
+  const Bands<acc_t> bands(x, coef_t, a, out_h, out_w, PixelLayout{C, in_w * C, C, out_w * C}, true, blocks);
   const scalar_t* const x_data = x.const_data_ptr<scalar_t>();
   scalar_t* const out_data = out.data_ptr<scalar_t>();
-  at::parallel_for(0, N * bands, grain, [&](int64_t begin, int64_t end) {
-    AlignedVector<acc_t> in_f(max_rows * in_w * C), out_f(bh * out_w * C), scratch(scratch_len);
-    for (int64_t unit = begin; unit < end; ++unit) {
-      const int64_t n = unit / bands, band = unit % bands, rows = std::min(bh, out_h - band * bh);
-      const acc_t* in = load_row(x_data + n * x.stride(0) + band_lo[band] * x.stride(2), 1,
-                                 (band_hi[band] - band_lo[band]) * in_w * C, in_f.data());
-      for (int64_t block = 0; block < blocks; ++block) steps[band].apply(in + block * L, out_f.data() + block * L, scratch.data());
+  const int64_t bh = bands.bh, nb = bands.count;
+  at::parallel_for(0, N * nb, bands.grain, [&](int64_t begin, int64_t end) {
+    AlignedVector<acc_t> in_f(bands.max_rows * in_w * C), out_f(bh * out_w * C), scratch(bands.scratch_len);
+    for (int64_t unit = begin; unit < end; ++unit) {  // (n, band)
+      const int64_t n = unit / nb, band = unit % nb, rows = std::min(bh, out_h - band * bh);
+      const acc_t* in = load_row(x_data + n * x.stride(0) + bands.lo[band] * x.stride(2), 1,
+                                 (bands.hi[band] - bands.lo[band]) * in_w * C, in_f.data());
+      for (int64_t block = 0; block < blocks; ++block) {
+        bands.steps[band].apply(in + block * L, out_f.data() + block * L, scratch.data());
+      }
       store_row(out_f.data(), out_data + n * out.stride(0) + band * bh * out.stride(2), 1, rows * out_w * C);
     }
   });
