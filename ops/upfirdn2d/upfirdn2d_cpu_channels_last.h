@@ -6,9 +6,9 @@
 // contiguous). Here the input is transposed once to planes ([N, C, H*W], in blocks: every cache
 // line read and written whole), the planar kernel runs, and its output is transposed back into
 // `out`. The same sums: the same bits as a contiguous input. Costs a planar copy of x and of
-// the output. upfirdn2d in float32/float64 with whole vectors of channels needs neither: it
-// runs in place (run_in_channels_last, at the end). Included only from *_cpu_kernel.cpp files
-// (compiled once per ISA).
+// the output. upfirdn2d with whole vectors of channels needs neither: it runs in place
+// (float16/bfloat16 through float bands of rows; run_in_channels_last, at the end). Included
+// only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>
