@@ -171,11 +171,8 @@ struct Bands {
                          AxisStep{a.up_y, a.down_y, a.pad_y0}, AxisStep{a.up_x, a.down_x, a.pad_x0}, nullptr, layout);
       scratch_len = std::max(scratch_len, steps.back().scratch_len());
     }
-    const int64_t taps_per_output = separable
-        ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
-        : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
     // ~32K vector multiply-adds (ATen's GRAIN_SIZE) per parallel chunk at least
-    grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(bh * out_w * (taps_per_output + 1) * per_unit, 1));
+    grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(bh * out_w * (taps_per_output(a) + 1) * per_unit, 1));
   }
 };
 

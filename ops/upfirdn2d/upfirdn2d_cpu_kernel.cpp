@@ -117,12 +117,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   // written and read by the horizontal pass; a tiny output of a large input takes one plane)
   const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 16) / std::max<int64_t>(plane_len, 1)), 1, C);
   const int64_t groups = (C + group - 1) / group;  // per sample
-  const int64_t taps_per_output = separable
-      ? math::max_taps(fw, a.up_x) + math::max_taps(fh, a.up_y)
-      : math::max_taps(fw, a.up_x) * math::max_taps(fh, a.up_y);
   // Work of a unit (a tile of a group of planes) in multiply-adds, plus a share for each row
   // it reads and writes (a tiny plane costs more than its arithmetic).
-  const int64_t work_per_unit = std::max<int64_t>(group * tile_h * (out_w * taps_per_output + 64), 1);
+  const int64_t work_per_unit = std::max<int64_t>(group * tile_h * (out_w * taps_per_output(a) + 64), 1);
   // at::parallel_for's grain: enough work per chunk (~32K multiply-adds, ATen's GRAIN_SIZE)
   // that tiny images are not spread over threads for nothing.
   const int64_t grain = std::max<int64_t>(1, 32768 / work_per_unit);

@@ -51,6 +51,13 @@ inline bool use_plane_path(int64_t planes, int64_t lanes, int64_t in_h, int64_t 
   return planes >= lanes && in_h * in_w <= kMaxPlane && out_h * out_w <= kMaxPlane;
 }
 
+// The most multiply-adds of one output (a separable filter: its two passes), for the work
+// estimates that set the CPU loops' parallel grains.
+inline int64_t taps_per_output(const Args& a) {
+  return a.kind == FilterKind::Separable ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
+                                         : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
+}
+
 // Transposes the L x L block v[0..L) in registers (L = Vec::size(), a power of 2): log2(L)
 // rounds of pairing row i with row i + L/2 by interleave2 (a perfect shuffle of the index
 // bits; after log2(L) rounds row and column bits have swapped). Rounds alternate between v and
@@ -465,12 +472,9 @@ void run_planes(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, co
   const bool separable = a.kind == FilterKind::Separable;
   const PlaneStep<acc_t> step(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, in_h, in_w, out_h, out_w,
                               {a.up_y, a.down_y, a.pad_y0}, {a.up_x, a.down_x, a.pad_x0});
-  const int64_t taps_per_output = separable
-      ? math::max_taps(a.fw, a.up_x) + math::max_taps(a.fh, a.up_y)
-      : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
   // A group's work in vector multiply-adds plus its transposes; ~32K (ATen's GRAIN_SIZE) of
   // them per parallel chunk.
-  const int64_t work = out_h * out_w * (taps_per_output + 4) + in_h * in_w * 4;
+  const int64_t work = out_h * out_w * (taps_per_output(a) + 4) + in_h * in_w * 4;
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1));
   const scalar_t* x_data = x.const_data_ptr<scalar_t>();
   scalar_t* out_data = out.data_ptr<scalar_t>();
