@@ -231,8 +231,8 @@ def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, sepa
     transposed back (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): float32 in blocks of a
     vector's lanes square, in registers (37 channels: whole blocks and a partial one), the other
     dtypes and the partial blocks one value at a time. (16 channels fill whole vectors: those run
-    in place, test_channels_last_in_place below.) The output is channels_last
-    and has the same bits as the contiguous input's."""
+    in place, test_channels_last_in_place below.) The output is channels_last and has the same
+    bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
     f = torch.randn(4) if separable else torch.randn(4, 4)
