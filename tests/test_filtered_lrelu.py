@@ -217,6 +217,44 @@ def test_row_path_channels_last_through_planes(dtype, up, down, padding):
         torch.testing.assert_close(dx_cl, reference.filtered_lrelu_backward(dy, x, fu, fd, b, *rest))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("fu, fd, up, down, padding", [
+    ((6,), (4, 5), 2, 2, [3, 3, 3, 3]), ((3, 3), (6,), 1, 1, [1, 2, 0, 1]), ((4,), (4, 4), 2, 1, [1, 1, 2, 2]),
+    ((8,), (8,), 1, 2, [-2, 3, 4, -1]), (None, (5,), 1, 3, [2, 2, 2, 2])])
+@pytest.mark.parametrize("n, c, hw", [(2, 64, (36, 41)), (1, 128, (150, 90))], ids=["2x64x36x41", "1x128x150x90"])
+def test_channels_last_in_place(fu, fd, up, down, padding, n, c, hw, dtype):
+    """channels_last planes past 32 x 32 whose channels fill whole vectors (C a multiple of 16),
+    128 images x channels or more, run the plane path's steps on the tensors in place, by bands
+    of rows (filtered_lrelu_cpu_channels_last.h): the same bits as for NCHW tensors, channels_last
+    results, the bias, inf and NaN where the other paths have them. 150 x 90: many bands, whose
+    interior ones share one plan, and (up 1, down 2) bands of an odd number of rows, whose plans
+    differ in phase (one plan for every band, or the band height's rounding undone, fails)."""
+    g = torch.Generator().manual_seed(zlib.crc32(repr((fu, fd, up, down, n, c, hw)).encode()))
+    fil = lambda s: None if s is None else (torch.rand(s, generator=g) + 0.1).to(dtype)  # noqa: E731
+    fu, fd = fil(fu), fil(fd)
+    x = torch.randn(n, c, *hw, generator=g).to(dtype)
+    x[0, 3, 5, 7], x[-1, c - 2, 30, 2] = float("inf"), float("nan")
+    b = torch.randn(c, generator=g).to(dtype)
+    cl = torch.channels_last
+    for bias, clamp in ((b, 0.9), (None, None)):
+        rest = (up, down, padding, 1.3, 0.2, clamp, False)
+        y = torch.ops.myops.filtered_lrelu(x, fu, fd, bias, *rest)
+        y_cl = torch.ops.myops.filtered_lrelu(x.contiguous(memory_format=cl), fu, fd, bias, *rest)
+        assert y_cl.is_contiguous(memory_format=cl) and not y_cl.is_contiguous()
+        torch.testing.assert_close(y_cl, y, atol=0, rtol=0, equal_nan=True)
+        dy = torch.randn(y.shape, generator=g).to(dtype)
+        dx = torch.ops.myops.filtered_lrelu_backward(dy, x, fu, fd, bias, *rest)
+        dx_cl = torch.ops.myops.filtered_lrelu_backward(dy.contiguous(memory_format=cl),
+                                                        x.contiguous(memory_format=cl), fu, fd, bias, *rest)
+        assert dx_cl.is_contiguous(memory_format=cl) and not dx_cl.is_contiguous()
+        torch.testing.assert_close(dx_cl, dx, atol=0, rtol=0, equal_nan=True)
+        if dtype == torch.float64:  # (the reference has no inf/NaN convention to compare the bits with)
+            xf = x.nan_to_num(0.0, 0.0, 0.0)
+            torch.testing.assert_close(torch.ops.myops.filtered_lrelu(xf.contiguous(memory_format=cl), fu, fd, bias,
+                                                                      *rest),
+                                       reference.filtered_lrelu(xf, fu, fd, bias, *rest))
+
+
 _PEAK_PROBE = """
 import sys, torch, myops
 sys.path.insert(0, {bench!r})

@@ -24,6 +24,9 @@
 // a fraction of a vector and pay the row path's per-row set-up for a handful of outputs; across
 // planes every tap is a full-width FMA. The same sums in the same order (up to the sign of a
 // zero), so both paths give the same values (tests/test_filtered_lrelu.py compares them).
+// channels_last tensors whose channels fill whole vectors run the plane path's steps in place,
+// by bands of rows (filtered_lrelu_cpu_channels_last.h); other channels_last ones go through
+// planar copies (upfirdn2d_cpu_channels_last.h).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -36,6 +39,8 @@
 #include "ops/bias_act/bias_act_math.h"
 #include "ops/common/aligned_vector.h"
 #include "ops/common/cpu_vec.h"
+#include "ops/filtered_lrelu/filtered_lrelu_cpu_channels_last.h"
+#include "ops/filtered_lrelu/filtered_lrelu_cpu_steps.h"
 #include "ops/filtered_lrelu/filtered_lrelu_kernels.h"
 #include "ops/filtered_lrelu/filtered_lrelu_math.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_channels_last.h"
@@ -58,26 +63,6 @@ using upfirdn2d::CPU_CAPABILITY::weighted_row_sum;
 using upfirdn2d::CPU_CAPABILITY::Workspace;
 using upfirdn2d::math::AxisTaps;
 using upfirdn2d::math::axis_taps;
-
-// The filter's coefficients as a step reads them: as given, or reversed along both axes (the
-// transposed steps D^T and U^T: upfirdn2d with flip_filter inverted).
-template <typename acc_t>
-std::vector<acc_t> coefficients(const FusedFilter& f, bool reversed) {
-  const acc_t* p = f.coef.const_data_ptr<acc_t>();
-  std::vector<acc_t> c(p, p + f.coef.numel());
-  if (reversed) std::reverse(c.begin(), c.end());  // [h][w] row-major: reversing flips both axes
-  return c;
-}
-
-// The coefficients of a separable filter's vertical taps: `c` times the filter's vertical gain
-// (FusedFilter). Unused for a 2-D filter.
-template <typename acc_t>
-std::vector<acc_t> vertical_coefficients(std::vector<acc_t> c, const FusedFilter& f) {
-  if (f.separable) {
-    for (acc_t& v : c) v *= static_cast<acc_t>(f.vertical_gain);
-  }
-  return c;
-}
 
 // One upfirdn2d step of the chain, planned once per call and shared by every thread: a
 // [src_h, src_w] plane to a [dst_h, dst_w] one.
@@ -169,52 +154,6 @@ struct StageRows {
   }
 };
 
-constexpr std::integral_constant<bias_act::Act, bias_act::Act::Lrelu> kLrelu{};
-
-// row = clamp(lrelu(row) * gain), in place.
-template <typename acc_t>
-void activate(acc_t* row, int64_t n, const bias_act::Params<acc_t>& p) {
-  using Vec = at::vec::Vectorized<acc_t>;
-  int64_t i = 0;
-  for (; i + Vec::size() <= n; i += Vec::size()) {
-    bias_act::math::forward<VecOps>(p, kLrelu, Vec::loadu(row + i), Vec(acc_t(0))).store(row + i);
-  }
-  for (; i < n; ++i) row[i] = bias_act::math::forward<CpuScalarOps>(p, kLrelu, row[i], acc_t(0));
-}
-
-// dm = dm * gain * lrelu'(m), zero where clamped, in place.
-template <typename acc_t>
-void activate_backward(acc_t* dm, const acc_t* m, int64_t n, const bias_act::Params<acc_t>& p) {
-  using Vec = at::vec::Vectorized<acc_t>;
-  int64_t i = 0;
-  for (; i + Vec::size() <= n; i += Vec::size()) {
-    bias_act::math::backward<VecOps>(p, kLrelu, 1, Vec::loadu(dm + i), Vec::loadu(m + i), Vec(acc_t(0)))
-        .store(dm + i);
-  }
-  for (; i < n; ++i) dm[i] = bias_act::math::backward<CpuScalarOps>(p, kLrelu, 1, dm[i], m[i], acc_t(0));
-}
-
-template <typename acc_t>
-bias_act::Params<acc_t> act_params(const Args& a) {
-  return {bias_act::Act::Lrelu, acc_t(a.slope), acc_t(a.gain), acc_t(a.clamp.value_or(0.0)), a.clamp.has_value(),
-          false};
-}
-
-// The per-channel bias b ([C], any stride), or none.
-template <typename scalar_t>
-struct ChannelBias {
-  const scalar_t* data = nullptr;
-  int64_t stride = 0;
-
-  explicit ChannelBias(const OptTensor& b) {
-    if (b.has_value() && b->defined()) data = b->const_data_ptr<scalar_t>(), stride = b->stride(0);
-  }
-  bool present() const { return data != nullptr; }
-  // Channel c's bias in op-math (0 without one).
-  template <typename acc_t>
-  acc_t of(int64_t c) const { return present() ? static_cast<acc_t>(data[c * stride]) : acc_t(0); }
-};
-
 // x's row iy of one plane of channel c plus the channel's bias, in op-math (x's own row when it
 // needs no conversion and there is no bias). The same value the composition's bias_act computes.
 template <typename scalar_t, typename acc_t>
@@ -240,16 +179,6 @@ bool plane_path(const at::Tensor& x, const at::Tensor& out, const Args& a) {
          use_plane_path(planes, lanes, sy.m, sx.m, out.size(2), out.size(3));
 }
 
-// A step of the chain (what Stage is for the row path) on interleaved buffers.
-template <typename acc_t>
-PlaneStep<acc_t> plane_step(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t dst_h,
-                            int64_t dst_w, const math::Resample& ry, const math::Resample& rx) {
-  const std::vector<acc_t> coef = coefficients<acc_t>(f, reversed);
-  const std::vector<acc_t> coef_v = vertical_coefficients(coef, f);
-  return PlaneStep<acc_t>(coef.data(), f.separable, f.h, f.w, src_h, src_w, dst_h, dst_w, {ry.up, ry.down, ry.pad0},
-                          {rx.up, rx.down, rx.pad0}, coef_v.data());
-}
-
 // A group's x planes plus each lane's channel bias, gathered into `buf` ([H * W][L]): the
 // values biased_row gives the row path.
 template <typename scalar_t, typename acc_t>
@@ -263,10 +192,6 @@ void gather_biased(const Lanes<const scalar_t>& g, int64_t p0, int64_t C, const 
   const Vec lanes = Vec::loadu(lane_bias);
   for (int64_t j = 0; j < pixels; ++j) (Vec::loadu(buf + j * Vec::size()) + lanes).store(buf + j * Vec::size());
 }
-
-// at::parallel_for's grain over units of work (a tile of a plane's rows, a group of L planes):
-// ~32K multiply-adds (vector ones for a group) per chunk at least.
-inline int64_t grain_for(int64_t work_per_unit) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(work_per_unit, 1)); }
 
 template <typename scalar_t>
 void forward_planes(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, const OptTensor& b,
@@ -468,6 +393,8 @@ void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, co
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_cpu", [&] {
     if (plane_path<scalar_t>(x, out, a)) {
       forward_planes<scalar_t>(x, fu, fd, b, a, out);
+    } else if (try_forward_in_channels_last<scalar_t>(x, fu, fd, b, a, out)) {
+      // (done: channels_last, in place)
     } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out)) {  // (why: upfirdn2d_cpu_channels_last.h)
       upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(out, [&](const at::Tensor& op, const at::Tensor& xp) {
         forward<scalar_t>(xp, fu, fd, b, a, op);
@@ -483,6 +410,8 @@ void filtered_lrelu_fused_backward(const at::Tensor& grad, const at::Tensor& x, 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_backward_cpu", [&] {
     if (plane_path<scalar_t>(x, grad, a)) {
       backward_planes<scalar_t>(grad, x, fu, fd, b, a, dx);
+    } else if (try_backward_in_channels_last<scalar_t>(grad, x, fu, fd, b, a, dx)) {
+      // (done: channels_last, in place)
     } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, dx) &&
                upfirdn2d::CPU_CAPABILITY::runs_through_planes(grad, dx)) {
       upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(dx, [&](const at::Tensor& dxp, const at::Tensor& gp,
