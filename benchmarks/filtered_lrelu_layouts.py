@@ -1,22 +1,22 @@
 """filtered_lrelu on StyleGAN3-like layers in both memory formats, NCHW and channels_last, forward
-and the backward op, float32 and bfloat16, against the eager reference composition in the same
-layout:
+and the backward op, float32 and bfloat16, each against the eager reference composition in the
+same layout:
 
     python benchmarks/filtered_lrelu_layouts.py [--quick] [--threads 1] [--tag TAG]
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/filtered_lrelu_layouts.py --tag avx2
     MYOPS_LIBRARY=/path/to/an/older/libmyops.so python benchmarks/filtered_lrelu_layouts.py --tag before
 
 Why: a channels_last x (the layout PyTorch recommends for CPU convolutions, so the one a conv
-before the op hands it) takes other kernel paths than NCHW, and only NCHW was benchmarked.
+before the op hands it) may take other kernel paths than NCHW, and only NCHW was benchmarked;
+and the layers' shapes decide between the CPU kernel's paths (row path, band path).
 
 Layers: up 2, down 2, 12-tap separable Kaiser filters, StyleGAN3's padding (the output is the
 input less 4 pixels), clamp 256, a bias; x = [N, C, S, S] with S = 36 .. 148 and the channels
-shrinking as the images grow. Variants, per layer and dtype: myops NCHW, myops channels_last,
-and the eager reference composition with a channels_last x (bench_filtered_lrelu.py's
-stylegan3_reference; backward: myops.reference.filtered_lrelu_backward). Timer: process CPU time
-(one thread by default: the machine is shared), each variant's median of blocked runs, variants
-interleaved over rounds; ratios the median over rounds (> 1: the channels_last myops call is
-faster). Writes benchmarks/results/filtered_lrelu-layouts[-TAG].{json,md}.
+shrinking as the images grow. Variants, per layer, dtype and layout: myops and the eager
+reference composition (bench_filtered_lrelu.py's stylegan3_reference; backward:
+myops.reference.filtered_lrelu_backward). Timer: process CPU time (one thread by default: the
+machine is shared), each variant's median of blocked runs, variants interleaved over rounds;
+ratios the median over rounds (> 1: myops faster). Writes benchmarks/results/filtered_lrelu-layouts[-TAG].{json,md}.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from myops import reference
 from myops.ops_filtered_lrelu import stylegan3_padding
 
 HERE = Path(__file__).resolve().parent
-SHAPES = [[4, 256, 36, 36], [2, 128, 52, 52], [1, 64, 84, 84], [1, 32, 148, 148]]
+SHAPES = [[4, 256, 36, 36], [4, 128, 52, 52], [4, 64, 84, 84], [4, 32, 148, 148]]
 QUICK_SHAPES = [[2, 128, 36, 36], [1, 32, 84, 84]]
 UP = DOWN = 2
 TAPS = 12
@@ -76,39 +76,38 @@ def main():
             tol = {} if dtype == torch.float32 else {"atol": 0.1, "rtol": 0.05}
             torch.testing.assert_close(stylegan3_reference(x_cl, *a[:-1]), y_cl, **tol)
             bwd = torch.ops.myops.filtered_lrelu_backward
-            variants = {
-                "fwd nchw": lambda: myops.filtered_lrelu(x, *a),
-                "fwd cl": lambda: myops.filtered_lrelu(x_cl, *a),
-                "fwd eager cl": lambda: stylegan3_reference(x_cl, *a[:-1]),
-                "bwd nchw": lambda: bwd(dy, x, *a),
-                "bwd cl": lambda: bwd(dy_cl, x_cl, *a),
-                "bwd eager cl": lambda: reference.filtered_lrelu_backward(dy_cl, x_cl, *a),
-            }
+            variants = {}
+            for fmt, xs, dys in (("nchw", x, dy), ("cl", x_cl, dy_cl)):
+                variants |= {
+                    f"fwd {fmt}": lambda xs=xs: myops.filtered_lrelu(xs, *a),
+                    f"fwd eager {fmt}": lambda xs=xs: stylegan3_reference(xs, *a[:-1]),
+                    f"bwd {fmt}": lambda xs=xs, dys=dys: bwd(dys, xs, *a),
+                    f"bwd eager {fmt}": lambda xs=xs, dys=dys: reference.filtered_lrelu_backward(dys, xs, *a),
+                }
             for fn in variants.values():
                 fn()  # warm up
             samples = interleaved_cpu_seconds(variants, rounds, min_run_time)
             row = {"dtype": str(dtype).replace("torch.", ""), "shape": shape,
                    **{k: statistics.median(v) for k, v in samples.items()},
-                   **{f"{mode} {base} / cl": median_ratio(samples, f"{mode} {base}", f"{mode} cl")
-                      for mode in ("fwd", "bwd") for base in ("nchw", "eager cl")}}
+                   **{f"{mode} eager {fmt} / {fmt}": median_ratio(samples, f"{mode} eager {fmt}", f"{mode} {fmt}")
+                      for mode in ("fwd", "bwd") for fmt in ("nchw", "cl")}}
             rows.append(row)
-            print(f"{row['dtype']:8} {str(shape):18} fwd cl {row['fwd cl'] * 1e3:7.2f} ms: NCHW "
-                  f"{row['fwd nchw / cl']:5.2f}x, eager cl {row['fwd eager cl / cl']:5.2f}x | bwd cl "
-                  f"{row['bwd cl'] * 1e3:7.2f} ms: NCHW {row['bwd nchw / cl']:5.2f}x, eager cl "
-                  f"{row['bwd eager cl / cl']:5.2f}x", flush=True)
+            print(f"{row['dtype']:8} {str(shape):18} " + " | ".join(
+                f"{mode} {fmt} {row[f'{mode} {fmt}'] * 1e3:6.2f} ms (eager {row[f'{mode} eager {fmt} / {fmt}']:5.2f}x)"
+                for mode in ("fwd", "bwd") for fmt in ("nchw", "cl")), flush=True)
     meta = cpu_run_meta("filtered_lrelu_layouts.py", args, ("ATEN_CPU_CAPABILITY", "MYOPS_LIBRARY"), rounds=rounds)
     name = "filtered_lrelu-layouts" + (f"-{args.tag}" if args.tag else "")
     out = HERE / "results"
     (out / f"{name}.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
     lines = ["# filtered_lrelu in NCHW and channels_last (up 2, down 2, 12-tap separable filters, clamp 256, "
              "a bias; CPU)", "",
-             cpu_run_sentence(meta) + " Ratios: the variant's time / myops channels_last's (> 1: channels_last "
-             "myops faster).", "",
-             "| dtype | x | fwd cl (ms) | NCHW / cl | eager cl / cl | bwd cl (ms) | NCHW / cl | eager cl / cl |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['dtype']} | {r['shape']} | {r['fwd cl'] * 1e3:.2f} | {r['fwd nchw / cl']:.2f} | "
-              f"{r['fwd eager cl / cl']:.2f} | {r['bwd cl'] * 1e3:.2f} | {r['bwd nchw / cl']:.2f} | "
-              f"{r['bwd eager cl / cl']:.2f} |" for r in rows]
+             cpu_run_sentence(meta) + " Ratios: the eager reference composition's time in the same layout / "
+             "myops' (> 1: myops faster).", "",
+             "| dtype | x | fwd NCHW (ms) | vs eager | fwd channels_last (ms) | vs eager | bwd NCHW (ms) | vs eager "
+             "| bwd channels_last (ms) | vs eager |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['dtype']} | {r['shape']} | " + " | ".join(
+        f"{r[f'{mode} {fmt}'] * 1e3:.2f} | {r[f'{mode} eager {fmt} / {fmt}']:.2f}"
+        for mode in ("fwd", "bwd") for fmt in ("nchw", "cl")) + " |" for r in rows]
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / name}.json and .md")
 

@@ -221,14 +221,18 @@ def test_row_path_channels_last_through_planes(dtype, up, down, padding):
 @pytest.mark.parametrize("fu, fd, up, down, padding", [
     ((6,), (4, 5), 2, 2, [3, 3, 3, 3]), ((3, 3), (6,), 1, 1, [1, 2, 0, 1]), ((4,), (4, 4), 2, 1, [1, 1, 2, 2]),
     ((8,), (8,), 1, 2, [-2, 3, 4, -1]), (None, (5,), 1, 3, [2, 2, 2, 2])])
-@pytest.mark.parametrize("n, c, hw", [(2, 64, (36, 41)), (1, 128, (150, 90))], ids=["2x64x36x41", "1x128x150x90"])
-def test_channels_last_in_place(fu, fd, up, down, padding, n, c, hw, dtype):
-    """channels_last planes past 32 x 32 whose channels fill whole vectors (C a multiple of 16),
-    128 images x channels or more, run the plane path's steps on the tensors in place, by bands
-    of rows (filtered_lrelu_cpu_channels_last.h): the same bits as for NCHW tensors, channels_last
-    results, the bias, inf and NaN where the other paths have them. 150 x 90: many bands, whose
-    interior ones share one plan, and (up 1, down 2) bands of an odd number of rows, whose plans
-    differ in phase (one plan for every band, or the band height's rounding undone, fails)."""
+@pytest.mark.parametrize("n, c, hw", [(2, 64, (36, 41)), (3, 88, (40, 37)), (2, 128, (150, 90))],
+                         ids=["2x64x36x41", "3x88x40x37", "2x128x150x90"])
+def test_band_path_equals_row_path(fu, fd, up, down, padding, n, c, hw, dtype):
+    """Planes past 32 x 32, 128 or more of them (256 for the backward), take the plane path's
+    steps by bands of rows (the band path, filtered_lrelu_cpu_bands.h), NCHW and channels_last
+    alike: every plane equals the same plane alone (one plane: the row path) bit for bit, the
+    channels_last result (channels_last, written in place with whole vectors of channels,
+    scattered otherwise: 88 channels) equals the NCHW one, with the bias, inf and NaN where the
+    row path has them. 3 x 88 planes: groups across images and a partial last group. 150 x 90:
+    many bands, whose interior ones share one plan, and (up 1, down 2) bands of an odd number of
+    rows, whose plans differ in phase (one plan for every band, or the band height's rounding
+    undone, fails)."""
     g = torch.Generator().manual_seed(zlib.crc32(repr((fu, fd, up, down, n, c, hw)).encode()))
     fil = lambda s: None if s is None else (torch.rand(s, generator=g) + 0.1).to(dtype)  # noqa: E731
     fu, fd = fil(fu), fil(fd)
@@ -236,22 +240,28 @@ def test_channels_last_in_place(fu, fd, up, down, padding, n, c, hw, dtype):
     x[0, 3, 5, 7], x[-1, c - 2, 30, 2] = float("inf"), float("nan")
     b = torch.randn(c, generator=g).to(dtype)
     cl = torch.channels_last
+    planes = sorted({(0, 0), (0, 15), (0, 16), (n - 1, c - 9), (n - 1, c - 2), (n - 1, c - 1)})
+    eq = dict(atol=0, rtol=0, equal_nan=True)
     for bias, clamp in ((b, 0.9), (None, None)):
         rest = (up, down, padding, 1.3, 0.2, clamp, False)
         y = torch.ops.myops.filtered_lrelu(x, fu, fd, bias, *rest)
-        y_cl = torch.ops.myops.filtered_lrelu(x.contiguous(memory_format=cl), fu, fd, bias, *rest)
-        assert y_cl.is_contiguous(memory_format=cl) and not y_cl.is_contiguous()
-        torch.testing.assert_close(y_cl, y, atol=0, rtol=0, equal_nan=True)
         dy = torch.randn(y.shape, generator=g).to(dtype)
         dx = torch.ops.myops.filtered_lrelu_backward(dy, x, fu, fd, bias, *rest)
+        for i, j in planes:  # (the row path: one plane)
+            one, bj = (slice(i, i + 1), slice(j, j + 1)), None if bias is None else bias[j:j + 1]
+            torch.testing.assert_close(y[one], torch.ops.myops.filtered_lrelu(x[one], fu, fd, bj, *rest), **eq)
+            torch.testing.assert_close(dx[one], torch.ops.myops.filtered_lrelu_backward(dy[one], x[one], fu, fd, bj,
+                                                                                        *rest), **eq)
+        y_cl = torch.ops.myops.filtered_lrelu(x.contiguous(memory_format=cl), fu, fd, bias, *rest)
+        assert y_cl.is_contiguous(memory_format=cl) and not y_cl.is_contiguous()
+        torch.testing.assert_close(y_cl, y, **eq)
         dx_cl = torch.ops.myops.filtered_lrelu_backward(dy.contiguous(memory_format=cl),
                                                         x.contiguous(memory_format=cl), fu, fd, bias, *rest)
         assert dx_cl.is_contiguous(memory_format=cl) and not dx_cl.is_contiguous()
-        torch.testing.assert_close(dx_cl, dx, atol=0, rtol=0, equal_nan=True)
+        torch.testing.assert_close(dx_cl, dx, **eq)
         if dtype == torch.float64:  # (the reference has no inf/NaN convention to compare the bits with)
             xf = x.nan_to_num(0.0, 0.0, 0.0)
-            torch.testing.assert_close(torch.ops.myops.filtered_lrelu(xf.contiguous(memory_format=cl), fu, fd, bias,
-                                                                      *rest),
+            torch.testing.assert_close(torch.ops.myops.filtered_lrelu(xf, fu, fd, bias, *rest),
                                        reference.filtered_lrelu(xf, fu, fd, bias, *rest))
 
 

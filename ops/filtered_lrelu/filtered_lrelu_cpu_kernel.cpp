@@ -24,9 +24,9 @@
 // a fraction of a vector and pay the row path's per-row set-up for a handful of outputs; across
 // planes every tap is a full-width FMA. The same sums in the same order (up to the sign of a
 // zero), so both paths give the same values (tests/test_filtered_lrelu.py compares them).
-// channels_last tensors whose channels fill whole vectors run the plane path's steps in place,
-// by bands of rows (filtered_lrelu_cpu_channels_last.h); other channels_last ones go through
-// planar copies (upfirdn2d_cpu_channels_last.h).
+// Larger planes, 128 or more of them, take the plane path's steps by bands of rows where the
+// band's buffers fit L2 (the band path, filtered_lrelu_cpu_bands.h), any layout; the others
+// take the row path, channels_last ones on planar copies (upfirdn2d_cpu_channels_last.h).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -39,7 +39,7 @@
 #include "ops/bias_act/bias_act_math.h"
 #include "ops/common/aligned_vector.h"
 #include "ops/common/cpu_vec.h"
-#include "ops/filtered_lrelu/filtered_lrelu_cpu_channels_last.h"
+#include "ops/filtered_lrelu/filtered_lrelu_cpu_bands.h"
 #include "ops/filtered_lrelu/filtered_lrelu_cpu_steps.h"
 #include "ops/filtered_lrelu/filtered_lrelu_kernels.h"
 #include "ops/filtered_lrelu/filtered_lrelu_math.h"
@@ -177,20 +177,6 @@ bool plane_path(const at::Tensor& x, const at::Tensor& out, const Args& a) {
   const math::AxisSteps sy = steps_y(a, x.size(2), out.size(2)), sx = steps_x(a, x.size(3), out.size(3));
   return use_plane_path(planes, lanes, x.size(2), x.size(3), sy.m, sx.m) &&
          use_plane_path(planes, lanes, sy.m, sx.m, out.size(2), out.size(3));
-}
-
-// A group's x planes plus each lane's channel bias, gathered into `buf` ([H * W][L]): the
-// values biased_row gives the row path.
-template <typename scalar_t, typename acc_t>
-void gather_biased(const Lanes<const scalar_t>& g, int64_t p0, int64_t C, const ChannelBias<scalar_t>& bias,
-                   int64_t pixels, acc_t* buf, acc_t* tmp, const acc_t* zeros) {
-  using Vec = at::vec::Vectorized<acc_t>;
-  upfirdn2d::CPU_CAPABILITY::gather(g, buf, tmp, zeros);
-  if (!bias.present()) return;
-  acc_t lane_bias[Vec::size()] = {};
-  for (int l = 0; l < g.valid; ++l) lane_bias[l] = bias.template of<acc_t>((p0 + l) % C);
-  const Vec lanes = Vec::loadu(lane_bias);
-  for (int64_t j = 0; j < pixels; ++j) (Vec::loadu(buf + j * Vec::size()) + lanes).store(buf + j * Vec::size());
 }
 
 template <typename scalar_t>
@@ -393,8 +379,8 @@ void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, co
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_cpu", [&] {
     if (plane_path<scalar_t>(x, out, a)) {
       forward_planes<scalar_t>(x, fu, fd, b, a, out);
-    } else if (try_forward_in_channels_last<scalar_t>(x, fu, fd, b, a, out)) {
-      // (done: channels_last, in place)
+    } else if (try_forward_by_bands<scalar_t>(x, fu, fd, b, a, out)) {
+      // (done: the band path)
     } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out)) {  // (why: upfirdn2d_cpu_channels_last.h)
       upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(out, [&](const at::Tensor& op, const at::Tensor& xp) {
         forward<scalar_t>(xp, fu, fd, b, a, op);
@@ -410,8 +396,8 @@ void filtered_lrelu_fused_backward(const at::Tensor& grad, const at::Tensor& x, 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_filtered_lrelu_backward_cpu", [&] {
     if (plane_path<scalar_t>(x, grad, a)) {
       backward_planes<scalar_t>(grad, x, fu, fd, b, a, dx);
-    } else if (try_backward_in_channels_last<scalar_t>(grad, x, fu, fd, b, a, dx)) {
-      // (done: channels_last, in place)
+    } else if (try_backward_by_bands<scalar_t>(grad, x, fu, fd, b, a, dx)) {
+      // (done: the band path)
     } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, dx) &&
                upfirdn2d::CPU_CAPABILITY::runs_through_planes(grad, dx)) {
       upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(dx, [&](const at::Tensor& dxp, const at::Tensor& gp,

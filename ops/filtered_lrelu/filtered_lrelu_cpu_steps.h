@@ -1,8 +1,8 @@
-// What the fused CPU kernels of filtered_lrelu share, whatever the layout they run on (the row
-// path and the plane path in filtered_lrelu_cpu_kernel.cpp, the channels_last bands in
-// filtered_lrelu_cpu_channels_last.h): the filters' coefficients as a step reads them, the
-// activation and its derivative (bias_act's math), the per-channel bias, and the plan of one
-// step on interleaved vectors of L planes. Included only from files compiled once per ISA.
+// What the fused CPU kernels of filtered_lrelu share (the row path and the plane path in
+// filtered_lrelu_cpu_kernel.cpp, the band path in filtered_lrelu_cpu_bands.h): the filters'
+// coefficients as a step reads them, the activation and its derivative (bias_act's math), the
+// per-channel bias, and the plan of one step on interleaved vectors of L planes and the
+// gathering of x's planes into them (b added). Included only from files compiled once per ISA.
 #pragma once
 
 #include <ATen/cpu/vec/vec.h>
@@ -22,6 +22,7 @@ namespace myops::ops::filtered_lrelu {
 namespace CPU_CAPABILITY {
 namespace {
 
+using upfirdn2d::CPU_CAPABILITY::Lanes;
 using upfirdn2d::CPU_CAPABILITY::PixelLayout;
 using upfirdn2d::CPU_CAPABILITY::PlaneStep;
 
@@ -101,6 +102,20 @@ PlaneStep<acc_t> plane_step(const FusedFilter& f, bool reversed, int64_t src_h, 
   const std::vector<acc_t> coef_v = vertical_coefficients(coef, f);
   return PlaneStep<acc_t>(coef.data(), f.separable, f.h, f.w, src_h, src_w, dst_h, dst_w, {ry.up, ry.down, ry.pad0},
                           {rx.up, rx.down, rx.pad0}, coef_v.data(), layout);
+}
+
+// A group's x planes plus each lane's channel bias, gathered into `buf` ([H * W][L]): the
+// values biased_row gives the row path.
+template <typename scalar_t, typename acc_t>
+void gather_biased(const Lanes<const scalar_t>& g, int64_t p0, int64_t C, const ChannelBias<scalar_t>& bias,
+                   int64_t pixels, acc_t* buf, acc_t* tmp, const acc_t* zeros) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  upfirdn2d::CPU_CAPABILITY::gather(g, buf, tmp, zeros);
+  if (!bias.present()) return;
+  acc_t lane_bias[Vec::size()] = {};
+  for (int l = 0; l < g.valid; ++l) lane_bias[l] = bias.template of<acc_t>((p0 + l) % C);
+  const Vec lanes = Vec::loadu(lane_bias);
+  for (int64_t j = 0; j < pixels; ++j) (Vec::loadu(buf + j * Vec::size()) + lanes).store(buf + j * Vec::size());
 }
 
 // at::parallel_for's grain over units of work (a tile of a plane's rows, a group of L planes):

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -141,8 +142,8 @@ void gather(const Lanes<const scalar_t>& g, acc_t* buf, acc_t* tmp, const acc_t*
         acc_t* dst = buf + (r * g.row_len + j) * L;
         if constexpr (std::is_same_v<scalar_t, acc_t>) {
           Vec::loadu(src).store(dst);
-        } else {
-          for (int l = 0; l < L; ++l) dst[l] = static_cast<acc_t>(src[l]);
+        } else {  // (widened a vector at a time: exact, as the scalar cast)
+          std::get<0>(at::vec::convert_to_float<scalar_t>(at::vec::Vectorized<scalar_t>::loadu(src, L))).store(dst);
         }
       }
     }
@@ -216,8 +217,9 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
         const acc_t* src = buf + (r * g.row_len + j) * L;
         if constexpr (std::is_same_v<scalar_t, acc_t>) {
           Vec::loadu(src).store(dst);
-        } else {
-          for (int l = 0; l < L; ++l) dst[l] = static_cast<scalar_t>(src[l]);
+        } else {  // (rounded a vector at a time, as store_row: a NaN may get other payload bits)
+          const Vec v = Vec::loadu(src);
+          at::vec::convert_from_float<scalar_t>(v, v).store(dst, L);
         }
       }
     }

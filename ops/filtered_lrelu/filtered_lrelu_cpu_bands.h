@@ -1,23 +1,23 @@
-// filtered_lrelu's fused CPU kernels on channels_last tensors whose channels fill whole vectors
-// (C a multiple of L, the op-math vector's lanes), planes past the plane path's 32 x 32: in
-// place, by bands of rows, without planar copies.
+// filtered_lrelu's fused CPU kernels on planes past the plane path's 32 x 32, L planes at a
+// time (L: the op-math vector's lanes) and by bands of rows: the band path.
 //
-// In channels_last the L channels c0 .. c0 + L - 1 of a pixel are one vector: the layout of the
-// plane path's interleaved buffers, with a pixel stride of C instead of L. So a band of the
-// result's rows runs the plane path's chain of PlaneSteps (upfirdn2d_cpu_planes.h) for each
-// block of L channels in turn:
+// The plane path (filtered_lrelu_cpu_kernel.cpp) puts L planes in the lanes of a vector and
+// runs the chain of PlaneSteps (upfirdn2d_cpu_planes.h) on whole planes, which fits L2 only up
+// to 32 x 32. Here a group of L planes goes through the same chain one band of the result's
+// rows at a time, each step on just the rows the band needs:
 //   forward:  the band's x rows (+ b) -> U -> m rows -> act -> D -> the band's output rows
 //   backward: x rows (+ b) -> U -> m rows; dy rows -> D^T -> dm rows; act'(m) * dm -> U^T -> dx
-// The x and dy rows of a block are first loaded into an interleaved float buffer (b added,
-// float16/bfloat16 widened: the values the other paths start from); the last step writes the
-// output's pixels in place (float32/float64) or into a float buffer that is rounded once into
-// them. Bands of output rows keep each block's intermediate rows in L2 (kBandElements per
-// buffer); neighbouring bands compute their shared m rows twice, as the row path's tiles do.
-// Every value is the plane path's sum in the plane path's order: the same bits as the plane
-// path, the row path and the planar copies (tests/test_filtered_lrelu.py). Why: past 32 x 32
-// channels_last went through planar copies of x (and dy) and of the output, transposed in
-// blocks: about a third of the call's time ([1, 32, 128, 128] up 2 down 2: 2.1 ms against
-// 1.7 ms contiguous).
+// The x and dy rows of the L planes are gathered into an interleaved op-math buffer (b added,
+// float16/bfloat16 widened: the values the other paths start from), the result's rows are
+// scattered back (rounded once): transposes for NCHW, plain vector loads and stores for
+// channels_last with whole vectors of channels (a pixel's L channels are one vector there).
+// Bands keep a group's intermediate rows in L2 (kBandElements per buffer); neighbouring bands
+// compute their shared m rows twice, as the row path's tiles do. Every value is the plane
+// path's sum in the plane path's order: the same bits as the plane path and the row path
+// (tests/test_filtered_lrelu.py). Why: per plane, the row path's rows of 36..148 pixels pay
+// a polyphase set-up per row and pass for a few vectors of work, and channels_last went
+// through planar copies; across planes every tap is a full-width FMA ([4, 256, 36, 36], up 2,
+// down 2, 12 taps: 10-11 ms by rows, ~4 ms by bands).
 // Included only from filtered_lrelu_cpu_kernel.cpp (compiled once per ISA).
 #pragma once
 
@@ -27,7 +27,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <initializer_list>
 #include <map>
 #include <numeric>
 #include <tuple>
@@ -47,35 +46,25 @@ namespace myops::ops::filtered_lrelu {
 namespace CPU_CAPABILITY {
 namespace {
 
+using upfirdn2d::CPU_CAPABILITY::lanes_tmp_len;
+
 // The op-math values of one intermediate buffer of a block's band (128 KiB of float), unless
 // the filter's rows need more (band_rows). Measured (AVX-512, one thread, [1, C, H, H] up 2
 // down 2, 6-tap filters, C 16..256, H 64 and 128): 2^15 and 2^14 level, 2^16 up to 1.5x slower
 // for 16-32 channels, 2^18 2-3x slower (larger plans, buffers out of L2).
 constexpr int64_t kBandElements = int64_t{1} << 15;
 
-// When the route pays (measured against the planar copies, AVX-512, one thread, StyleGAN3's
-// up 2 / down 2 with 6- and 12-tap filters, 36² to 148² images): with at least kMinPlanes
-// images x channels, which share the bands' plans (with 32 or 64 the plans made it 1.2-1.5x
-// slower, with 128 it was 1.1-1.3x faster, with 1,024 2-4x), and while one thread's buffers for
-// a block's band stay within kMaxBandBytes, in L2 (148² with 12 taps: ~2 MiB for the backward,
-// which then took 1.2x the planar copies' time).
-constexpr int64_t kMinPlanes = 128;
-constexpr int64_t kMaxBandBytes = int64_t{3} << 19;  // 1.5 MiB
-
-// Whether the tensors (x and the forward's output, or x, dy and dx) are laid out for the route:
-// channels_last, C a multiple of the op-math lanes, more than one pixel (where channels_last and
-// contiguous differ).
-template <typename scalar_t>
-bool channels_last_blocks(std::initializer_list<const at::Tensor*> tensors) {
-  constexpr int64_t L = at::vec::Vectorized<at::opmath_type<scalar_t>>::size();
-  for (const at::Tensor* t : tensors) {
-    if (t->dim() != 4 || t->size(1) % L != 0 || !t->is_contiguous(at::MemoryFormat::ChannelsLast) ||
-        t->is_contiguous()) {
-      return false;
-    }
-  }
-  return true;
-}
+// When the band path pays (measured against the row path and channels_last's planar copies,
+// AVX-512, one thread, StyleGAN3's up 2 / down 2 with 6- and 12-tap filters, 36² to 148²
+// images): with at least kMinPlanes images x channels (kMinPlanesBackward for the backward's
+// three plans), which share the bands' plans (with 32 or 64 the plans made it 1.2-1.5x slower
+// than the planar copies; with 128 the forward was 1.1-1.3x faster than either other path and
+// the backward ~5% slower than the row path, with 256 15% faster; with 1,024 2-4x faster), and
+// while one thread's buffers for a group's band stay within kMaxBandBytes, in L2 (the 148²
+// forward with 12 taps, ~1.5 MiB, was 10% slower than the row path; its backward, ~2 MiB, 1.2x
+// slower than the planar copies).
+constexpr int64_t kMinPlanes = 128, kMinPlanesBackward = 256;
+constexpr int64_t kMaxBandBytes = int64_t{1434} << 10;  // 1.4 MiB
 
 // The source rows [lo, hi) of a step (resampling r along y, `taps` filter rows, `in` source
 // rows) that its output rows [o0, o1) read.
@@ -151,7 +140,7 @@ struct ChainBands {
 };
 
 // forward: bands of the output's rows; buffers: x rows, m rows, the separable steps' scratch
-// (source rows x output width), and (float16/bfloat16) the output rows.
+// (source rows x output width), and the output rows.
 inline ChainBands forward_bands(const Args& a, const FusedFilter& fu, const FusedFilter& fd, int64_t H, int64_t W,
                                 int64_t out_h, int64_t out_w, const math::AxisSteps& sy, const math::AxisSteps& sx,
                                 int64_t L) {
@@ -169,8 +158,8 @@ inline ChainBands forward_bands(const Args& a, const FusedFilter& fu, const Fuse
   return b;
 }
 
-// backward: bands of dx's rows; buffers: x rows, dy rows, m and dm rows, the separable steps'
-// scratch, and (float16/bfloat16) dx's rows.
+// backward: bands of dx's rows; buffers: x rows (reused for dx's), dy rows, m and dm rows, and the
+// separable steps' scratch.
 inline ChainBands backward_bands(const Args& a, const FusedFilter& fu, const FusedFilter& fd, int64_t H, int64_t W,
                                  int64_t out_h, int64_t out_w, const math::AxisSteps& sy, const math::AxisSteps& sx,
                                  int64_t L) {
@@ -189,185 +178,174 @@ inline ChainBands backward_bands(const Args& a, const FusedFilter& fu, const Fus
   }
   const int64_t scratch = std::max(fu.separable ? std::max(b.x_rows * sx.m, b.m_rows * W) : 0,
                                    fd.separable ? b.g_rows * sx.m : 0);
-  b.buffer_values = L * (b.x_rows * W + b.g_rows * out_w + 2 * b.m_rows * sx.m + scratch + b.bh * W);
+  b.buffer_values = L * (std::max(b.x_rows, b.bh) * W + b.g_rows * out_w + 2 * b.m_rows * sx.m + scratch);
   return b;
 }
 
-// Whether the route pays for a call with `planes` images x channels and these bands.
+// Whether the band path pays for a call with `planes` images x channels and these bands
+// (`min_planes`: kMinPlanes, or kMinPlanesBackward for its three plans).
 template <typename acc_t>
-bool worth_it(int64_t planes, const ChainBands& bands) {
-  return planes >= kMinPlanes && bands.buffer_values * static_cast<int64_t>(sizeof(acc_t)) <= kMaxBandBytes;
+bool worth_it(int64_t planes, int64_t min_planes, const ChainBands& bands) {
+  return planes >= min_planes && bands.buffer_values * static_cast<int64_t>(sizeof(acc_t)) <= kMaxBandBytes;
 }
 
-// The L channels of a pixel (L consecutive values) in op-math: float16/bfloat16 widened (exact).
-template <typename acc_t, typename scalar_t>
-at::vec::Vectorized<acc_t> load_lanes(const scalar_t* p) {
-  using Vec = at::vec::Vectorized<acc_t>;
-  if constexpr (std::is_same_v<scalar_t, acc_t>) {
-    return Vec::loadu(p);
-  } else {
-    return std::get<0>(at::vec::convert_to_float<scalar_t>(at::vec::Vectorized<scalar_t>::loadu(p, Vec::size())));
+// The units of a call: (group of L planes, band). For channels_last with whole vectors of
+// channels, (n, band, block of channels), the block fastest: a band's input is read from memory
+// once, its cache lines whole, for all of its C / L blocks (one group over the whole image at a
+// time would fetch every line C / L times). Otherwise (group, band), the band fastest: a
+// group's planes stay in cache across its bands.
+struct Units {
+  int64_t bands, blocks;  // blocks: C / L when band-major, else 0
+  std::pair<int64_t, int64_t> operator()(int64_t unit) const {  // {group, band}
+    if (blocks == 0) return {unit / bands, unit % bands};
+    return {unit / (bands * blocks) * blocks + unit % blocks, unit / blocks % bands};
   }
+};
+
+inline Units units_of(const at::Tensor& x, int64_t bands, int64_t L) {
+  const bool band_major = x.size(1) % L == 0 && x.is_contiguous(at::MemoryFormat::ChannelsLast);
+  return {bands, band_major ? x.size(1) / L : 0};
 }
 
-// v into the L channels of a pixel, rounded once (float16/bfloat16: to nearest even, as
-// store_row; a NaN may come out with other payload bits).
-template <typename acc_t, typename scalar_t>
-void store_lanes(const at::vec::Vectorized<acc_t>& v, scalar_t* p) {
-  if constexpr (std::is_same_v<scalar_t, acc_t>) {
-    v.store(p);
-  } else {
-    at::vec::convert_from_float<scalar_t>(v, v).store(p, at::vec::Vectorized<acc_t>::size());
-  }
+// The lanes of group `group` of t ([N, C, H, W], any strides; `data` its data pointer), rows
+// [r0, r0 + rows) of each plane.
+template <typename T>
+void band_lanes(Lanes<T>& g, T* data, const at::Tensor& t, int64_t group, int64_t r0, int64_t rows, int L) {
+  const int64_t planes = t.size(0) * t.size(1), p0 = group * L;
+  upfirdn2d::CPU_CAPABILITY::lanes_of(g, data + r0 * t.stride(2), p0, std::min<int64_t>(L, planes - p0), t.size(1),
+                                      t.stride(0), t.stride(1), rows, t.size(3), t.stride(2), t.stride(3), L);
 }
 
-// Rows [r0, r1) of one block of L channels of a channels_last image (`src`: the image at the
-// block's first channel; C channels a pixel, w pixels a row) into `buf` ([rows][w][L] op-math),
-// plus the block's `bias` lanes when given: the values the other paths start from.
-template <typename scalar_t, typename acc_t>
-void load_block(const scalar_t* src, int64_t row_stride, int64_t w, int64_t r0, int64_t r1, int64_t C,
-                const acc_t* bias, acc_t* buf) {
-  using Vec = at::vec::Vectorized<acc_t>;
-  constexpr int64_t L = Vec::size();
-  const Vec b = bias ? Vec::loadu(bias) : Vec(acc_t(0));
-  for (int64_t r = r0; r < r1; ++r) {
-    const scalar_t* row = src + r * row_stride;
-    acc_t* dst = buf + (r - r0) * w * L;
-    for (int64_t j = 0; j < w; ++j) {
-      const Vec v = load_lanes<acc_t>(row + j * C);
-      (bias ? v + b : v).store(dst + j * L);
-    }
-  }
-}
-
-// `buf` ([rows][w][L] op-math) rounded once into rows [0, rows) of one block of a channels_last
-// image (`dst`: its row 0 at the block's first channel).
-template <typename scalar_t, typename acc_t>
-void store_block(const acc_t* buf, scalar_t* dst, int64_t row_stride, int64_t w, int64_t rows, int64_t C) {
-  using Vec = at::vec::Vectorized<acc_t>;
-  constexpr int64_t L = Vec::size();
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t j = 0; j < w; ++j) store_lanes(Vec::loadu(buf + (r * w + j) * L), dst + r * row_stride + j * C);
-  }
-}
-
-// The bias of channels c0 .. c0 + L - 1 in `lanes`; nullptr without a bias.
-template <typename scalar_t, typename acc_t>
-const acc_t* block_bias(const ChannelBias<scalar_t>& bias, int64_t c0, acc_t* lanes) {
-  if (!bias.present()) return nullptr;
-  for (int64_t l = 0; l < at::vec::Vectorized<acc_t>::size(); ++l) lanes[l] = bias.template of<acc_t>(c0 + l);
-  return lanes;
-}
-
-// The forward on channels_last tensors in place: false (nothing done) where the route does not
-// apply (channels_last_blocks) or does not pay (worth_it).
+// Whether the last step writes the result's pixels itself: channels_last with whole vectors of
+// channels (band-major units: every group is one pixel's L channels) in the op-math dtype, so
+// that a group's pixel is a vector of the tensor (a gather and a scatter less than the planar
+// layouts need; the backward was ~12% slower with them).
 template <typename scalar_t>
-bool try_forward_in_channels_last(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd,
-                                  const OptTensor& b, const Args& a, const at::Tensor& out) {
+bool writes_in_place(const Units& units, const at::Tensor& result) {
+  return std::is_same_v<scalar_t, at::opmath_type<scalar_t>> && units.blocks > 0 &&
+         result.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+// The last step's pixels: the result's own (in place: a pixel's channels C apart, rows W * C)
+// or an interleaved band buffer; rows from the band's first (o0), source rows from m0.
+inline PixelLayout result_layout(bool in_place, const at::Tensor& result, int64_t L, int64_t in_row, int64_t o0,
+                                 int64_t m0) {
+  const int64_t C = result.size(1), w = result.size(3);
+  return in_place ? PixelLayout{L, in_row, C, w * C, o0, m0} : PixelLayout{L, in_row, L, w * L, o0, m0};
+}
+
+// Where group `group`'s first channel of row r0 is in a result written in place.
+template <typename T>
+T* band_pixels(T* data, const at::Tensor& t, int64_t group, int64_t r0, int64_t L) {
+  const int64_t p0 = group * L, n = p0 / t.size(1), c0 = p0 % t.size(1);
+  return data + n * t.stride(0) + c0 * t.stride(1) + r0 * t.stride(2);
+}
+
+// The forward by the band path: false (nothing done) where it does not pay (worth_it).
+template <typename scalar_t>
+bool try_forward_by_bands(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd, const OptTensor& b,
+                          const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
-  constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  constexpr bool kInPlace = std::is_same_v<scalar_t, acc_t>;
-  if (!channels_last_blocks<scalar_t>({&x, &out})) return false;
+  constexpr int L = at::vec::Vectorized<acc_t>::size();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), out_h = out.size(2), out_w = out.size(3);
   const math::AxisSteps sy = steps_y(a, H, out_h), sx = steps_x(a, W, out_w);
   const ChainBands bands = forward_bands(a, fu, fd, H, W, out_h, out_w, sy, sx, L);
-  if (!worth_it<acc_t>(N * C, bands)) return false;
-  const int64_t bh = bands.bh, nb = bands.count(), blocks = C / L, x_rows = bands.x_rows, m_rows = bands.m_rows;
+  if (!worth_it<acc_t>(N * C, kMinPlanes, bands)) return false;
+  const int64_t bh = bands.bh, nb = bands.count(), x_rows = bands.x_rows, m_rows = bands.m_rows;
 
-  // Output pixels: out's own (in place) or a float band of them.
-  const PixelLayout out_px = kInPlace ? PixelLayout{0, 0, C, out_w * C} : PixelLayout{};
+  const Units units = units_of(x, nb, L);
+  const bool in_place = writes_in_place<scalar_t>(units, out);
   BandSteps<acc_t> U, D;
   for (const BandRows& r : bands.rows) {
     U.add(fu, false, H, W, r.m1 - r.m0, sx.m, sy.u, sx.u, {L, W * L, L, sx.m * L, r.m0, r.x0});
-    PixelLayout d_px = out_px;
-    d_px.in_px = L, d_px.in_row = sx.m * L, d_px.out_y0 = r.o0, d_px.in_y0 = r.m0;
-    D.add(fd, false, sy.m, sx.m, r.rows, out_w, sy.d, sx.d, d_px);
+    D.add(fd, false, sy.m, sx.m, r.rows, out_w, sy.d, sx.d, result_layout(in_place, out, L, sx.m * L, r.o0, r.m0));
   }
   const int64_t scratch_len = std::max(U.scratch_len(), D.scratch_len());
   const bias_act::Params<acc_t> p = act_params<acc_t>(a);
   const ChannelBias<scalar_t> bias(b);
+  const int64_t row_max = std::max(x_rows * W, bh * out_w);  // (a band's rows may be one flat row)
   const int64_t u_taps = upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up);
-  const int64_t work = m_rows * sx.m * (u_taps + 1) + bh * out_w * (fd.w * fd.h + 1) + x_rows * W;
+  const int64_t work = m_rows * sx.m * (u_taps + 1) + bh * out_w * (fd.w * fd.h + 4) + x_rows * W * 4;
   const scalar_t* const x_data = x.const_data_ptr<scalar_t>();
   scalar_t* const out_data = out.data_ptr<scalar_t>();
 
-  at::parallel_for(0, N * nb * blocks, grain_for(work), [&](int64_t begin, int64_t end) {
-    AlignedVector<acc_t> x_buf(x_rows * W * L), m_buf(m_rows * sx.m * L), scratch(scratch_len);
-    AlignedVector<acc_t> out_buf(kInPlace ? 0 : bh * out_w * L);
-    acc_t lanes[L];
-    for (int64_t unit = begin; unit < end; ++unit) {  // (n, band, block), the block fastest
-      const int64_t n = unit / (nb * blocks), band = unit / blocks % nb, c0 = unit % blocks * L;
+  at::parallel_for(0, (N * C + L - 1) / L * nb, grain_for(work), [&](int64_t begin, int64_t end) {
+    AlignedVector<acc_t> x_buf(x_rows * W * L), m_buf(m_rows * sx.m * L), out_buf(bh * out_w * L);
+    AlignedVector<acc_t> scratch(scratch_len), tmp(lanes_tmp_len<acc_t>(row_max)), zeros(row_max);
+    Lanes<const scalar_t> src;
+    Lanes<scalar_t> dst;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const auto [group, band] = units(unit);
       const BandRows& r = bands.rows[band];
-      load_block(x_data + n * x.stride(0) + c0, x.stride(2), W, r.x0, r.x1, C, block_bias(bias, c0, lanes),
-                 x_buf.data());
+      band_lanes(src, x_data, x, group, r.x0, r.x1 - r.x0, L);
+      gather_biased(src, group * L, C, bias, (r.x1 - r.x0) * W, x_buf.data(), tmp.data(), zeros.data());
       U[band].apply(x_buf.data(), m_buf.data(), scratch.data());
       activate(m_buf.data(), (r.m1 - r.m0) * sx.m * L, p);
-      scalar_t* const dst = out_data + n * out.stride(0) + r.o0 * out.stride(2) + c0;
-      if constexpr (kInPlace) {
-        D[band].apply(m_buf.data(), dst, scratch.data());
+      if (in_place) {
+        D[band].apply(m_buf.data(), reinterpret_cast<acc_t*>(band_pixels(out_data, out, group, r.o0, L)), scratch.data());
       } else {
         D[band].apply(m_buf.data(), out_buf.data(), scratch.data());
-        store_block(out_buf.data(), dst, out.stride(2), out_w, r.rows, C);
+        band_lanes(dst, out_data, out, group, r.o0, r.rows, L);
+        upfirdn2d::CPU_CAPABILITY::scatter(out_buf.data(), dst, tmp.data());
       }
     }
   });
   return true;
 }
 
-// The backward (dx) on channels_last tensors in place: false (nothing done) where the route
-// does not apply or does not pay.
+// The backward (dx) by the band path: false (nothing done) where it does not pay.
 template <typename scalar_t>
-bool try_backward_in_channels_last(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu,
-                                   const FusedFilter& fd, const OptTensor& b, const Args& a, const at::Tensor& dx) {
+bool try_backward_by_bands(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd,
+                           const OptTensor& b, const Args& a, const at::Tensor& dx) {
   using acc_t = at::opmath_type<scalar_t>;
-  constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  constexpr bool kInPlace = std::is_same_v<scalar_t, acc_t>;
-  if (!channels_last_blocks<scalar_t>({&x, &grad, &dx})) return false;
+  constexpr int L = at::vec::Vectorized<acc_t>::size();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), out_h = grad.size(2), out_w = grad.size(3);
   const math::AxisSteps sy = steps_y(a, H, out_h), sx = steps_x(a, W, out_w);
   const ChainBands bands = backward_bands(a, fu, fd, H, W, out_h, out_w, sy, sx, L);
-  if (!worth_it<acc_t>(N * C, bands)) return false;
-  const int64_t bh = bands.bh, nb = bands.count(), blocks = C / L;
+  if (!worth_it<acc_t>(N * C, kMinPlanesBackward, bands)) return false;
+  const int64_t bh = bands.bh, nb = bands.count();
   const int64_t x_rows = bands.x_rows, g_rows = bands.g_rows, m_rows = bands.m_rows;
 
-  const PixelLayout dx_px = kInPlace ? PixelLayout{0, 0, C, W * C} : PixelLayout{};
+  const Units units = units_of(x, nb, L);
+  const bool in_place = writes_in_place<scalar_t>(units, dx);
   BandSteps<acc_t> U, DT, UT;
   for (const BandRows& r : bands.rows) {
     U.add(fu, false, H, W, r.m1 - r.m0, sx.m, sy.u, sx.u, {L, W * L, L, sx.m * L, r.m0, r.x0});
     DT.add(fd, true, out_h, out_w, r.m1 - r.m0, sx.m, sy.dt, sx.dt, {L, out_w * L, L, sx.m * L, r.m0, r.g0});
-    PixelLayout ut_px = dx_px;
-    ut_px.in_px = L, ut_px.in_row = sx.m * L, ut_px.out_y0 = r.o0, ut_px.in_y0 = r.m0;
-    UT.add(fu, true, sy.m, sx.m, r.rows, W, sy.ut, sx.ut, ut_px);
+    UT.add(fu, true, sy.m, sx.m, r.rows, W, sy.ut, sx.ut, result_layout(in_place, dx, L, sx.m * L, r.o0, r.m0));
   }
   const int64_t scratch_len = std::max({U.scratch_len(), DT.scratch_len(), UT.scratch_len()});
   const bias_act::Params<acc_t> p = act_params<acc_t>(a);
   const ChannelBias<scalar_t> bias(b);
+  const int64_t row_max = std::max({x_rows * W, g_rows * out_w, bh * W});
   const int64_t u_taps = upfirdn2d::math::max_taps(fu.w, a.up) * upfirdn2d::math::max_taps(fu.h, a.up);
-  const int64_t work = m_rows * sx.m * (u_taps + fd.w * fd.h + 2) + bh * W * u_taps + (x_rows * W + g_rows * out_w);
+  const int64_t work = m_rows * sx.m * (u_taps + fd.w * fd.h + 2) + bh * W * (u_taps + 4) + (x_rows * W + g_rows * out_w) * 4;
   const scalar_t* const x_data = x.const_data_ptr<scalar_t>();
   const scalar_t* const g_data = grad.const_data_ptr<scalar_t>();
   scalar_t* const dx_data = dx.data_ptr<scalar_t>();
 
-  at::parallel_for(0, N * nb * blocks, grain_for(work), [&](int64_t begin, int64_t end) {
-    AlignedVector<acc_t> x_buf(x_rows * W * L), g_buf(g_rows * out_w * L), m_buf(m_rows * sx.m * L);
-    AlignedVector<acc_t> dm_buf(m_rows * sx.m * L), scratch(scratch_len), dx_buf(kInPlace ? 0 : bh * W * L);
-    acc_t lanes[L];
-    for (int64_t unit = begin; unit < end; ++unit) {  // (n, band, block), the block fastest
-      const int64_t n = unit / (nb * blocks), band = unit / blocks % nb, c0 = unit % blocks * L;
+  at::parallel_for(0, (N * C + L - 1) / L * nb, grain_for(work), [&](int64_t begin, int64_t end) {
+    AlignedVector<acc_t> x_buf(std::max(x_rows, bh) * W * L), g_buf(g_rows * out_w * L), m_buf(m_rows * sx.m * L);
+    AlignedVector<acc_t> dm_buf(m_rows * sx.m * L), scratch(scratch_len), tmp(lanes_tmp_len<acc_t>(row_max));
+    AlignedVector<acc_t> zeros(row_max);
+    Lanes<const scalar_t> xs, gs;
+    Lanes<scalar_t> dst;
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const auto [group, band] = units(unit);
       const BandRows& r = bands.rows[band];
-      load_block(x_data + n * x.stride(0) + c0, x.stride(2), W, r.x0, r.x1, C, block_bias(bias, c0, lanes),
-                 x_buf.data());
+      band_lanes(xs, x_data, x, group, r.x0, r.x1 - r.x0, L);
+      gather_biased(xs, group * L, C, bias, (r.x1 - r.x0) * W, x_buf.data(), tmp.data(), zeros.data());
       U[band].apply(x_buf.data(), m_buf.data(), scratch.data());
-      load_block<scalar_t, acc_t>(g_data + n * grad.stride(0) + c0, grad.stride(2), out_w, r.g0, r.g1, C, nullptr,
-                                  g_buf.data());
+      band_lanes(gs, g_data, grad, group, r.g0, r.g1 - r.g0, L);
+      upfirdn2d::CPU_CAPABILITY::gather(gs, g_buf.data(), tmp.data(), zeros.data());
       DT[band].apply(g_buf.data(), dm_buf.data(), scratch.data());
       activate_backward(dm_buf.data(), m_buf.data(), (r.m1 - r.m0) * sx.m * L, p);
-      scalar_t* const dst = dx_data + n * dx.stride(0) + r.o0 * dx.stride(2) + c0;
-      if constexpr (kInPlace) {
-        UT[band].apply(dm_buf.data(), dst, scratch.data());
+      if (in_place) {
+        UT[band].apply(dm_buf.data(), reinterpret_cast<acc_t*>(band_pixels(dx_data, dx, group, r.o0, L)), scratch.data());
       } else {
-        UT[band].apply(dm_buf.data(), dx_buf.data(), scratch.data());
-        store_block(dx_buf.data(), dst, dx.stride(2), W, r.rows, C);
+        UT[band].apply(dm_buf.data(), x_buf.data(), scratch.data());  // (the band's x rows are no longer needed)
+        band_lanes(dst, dx_data, dx, group, r.o0, r.rows, L);
+        upfirdn2d::CPU_CAPABILITY::scatter(x_buf.data(), dst, tmp.data());
       }
     }
   });
