@@ -8,6 +8,7 @@ the machine's memory bandwidth, and a StyleGAN2-like training step (issue 13, it
     THP_MEM_ALLOC_ENABLE=1 python benchmarks/upfirdn2d_speed.py --threads 1     # huge pages
     python benchmarks/upfirdn2d_speed.py --threads 1 --dtype bfloat16 --no-step  # x in bfloat16
     python benchmarks/upfirdn2d_speed.py --threads 1 --channels-last              # x channels_last
+    python benchmarks/upfirdn2d_speed.py --threads 1 --compile --no-step          # + torch.compile column
 
 Timer: with --threads 1, the CPU time of the calling thread (time.thread_time: every op runs
 on it), which other processes on a shared machine cannot inflate by preempting it (with two
@@ -44,6 +45,12 @@ interleaved, and the ratio reported is the median over the repeats of baseline /
    blur: F.conv2d(x, filter as [C, 1, 4, 4], padding 2, groups C) (depthwise);
    up: F.conv_transpose2d(x, 4 * filter as [C, 1, 4, 4], stride 2, padding 1, groups C) and
    the zero insertion + depthwise conv2d of myops.reference.upfirdn2d.
+   With --compile, also torch.compile of myops.reference.upfirdn2d (StyleGAN's pure-PyTorch
+   formula, the op's reference: issue 13 target 1 asks for >= 1.0x it), static
+   (dynamic=False, fullgraph: one graph per shape, compiled before timing; Inductor keeps the
+   convolution an extern oneDNN call and fuses the zero insertion / padding around it), in
+   the fwd and fwd+bwd modes; the double backward is n/a (torch.compile's AOTAutograd does not
+   support a backward with create_graph=True).
 3. The training step of benchmarks/stylegan2_step.py (64x64, batch 4): step time with myops
    vs the same networks on myops.reference (StyleGAN's pure-PyTorch formulas), and the
    share of the myops step's time spent in myops ops (torch.profiler: self CPU time of the
@@ -64,16 +71,19 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-import torch.utils.benchmark as tbench
-
-import myops
-from myops import reference
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import inductor_cache  # noqa: E402
+
+inductor_cache.use_per_isa_cache()  # before torch is imported (AVX2 runs get their own cache)
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import torch.utils.benchmark as tbench  # noqa: E402
+
+import myops  # noqa: E402
 from common import cpu_model  # noqa: E402
+from myops import reference  # noqa: E402
 
 F2 = myops.setup_filter([1, 3, 3, 1])                   # 2-D 4x4, StyleGAN2's default
 F1 = myops.setup_filter([1, 3, 3, 1], separable=True)   # 1-D, applied along x then y
@@ -90,6 +100,7 @@ SHAPES = [
 QUICK_SHAPES = [("up", [4, 512, 8, 8]), ("up", [2, 128, 64, 64]), ("down", [4, 512, 16, 16]),
                 ("down", [4, 256, 64, 64]), ("blur", [4, 512, 16, 16])]
 MODES = ("fwd", "fwd+bwd", "fwd+bwd+2bwd")
+COMPILE = "torch.compile(reference)"
 
 
 def median_seconds(fn, min_run_time: float) -> float:
@@ -159,6 +170,21 @@ def eager_calls(kind: str, f, channels: int, dtype=torch.float32) -> dict:
             "zero insertion + conv2d": lambda x: reference.upfirdn2d(x, f.to(dtype), up=2, padding=[2, 1, 2, 1], gain=4)}
 
 
+def reference_call(kind: str, f):
+    """myops.reference's formula of the call (StyleGAN's pure PyTorch), what --compile compiles."""
+    if kind == "up":
+        return lambda x: reference.upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1], gain=4)
+    if kind == "blur":
+        return lambda x: reference.upfirdn2d(x, f, padding=2)
+    return lambda x: reference.upfirdn2d(x, f, down=2, padding=[1, 1, 1, 1])
+
+
+def compiled_reference(kind: str, f):
+    """torch.compile of reference_call: static, one graph (the forward, and the joint
+    forward + backward graph in fwd+bwd), compiled by the variant's warm-up call."""
+    return torch.compile(reference_call(kind, f), fullgraph=True, dynamic=False)
+
+
 def in_mode(fn, x: torch.Tensor, mode: str):
     """A callable running fn(x) in `mode`: forward only, forward + x's gradient, or forward +
     x's gradient + the gradient of (that gradient . v), as R1 differentiates D twice."""
@@ -186,17 +212,20 @@ def _double(fn, xg, gy, v):
 
 
 def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: float, bandwidth: float,
-              dtype=torch.float32, memory_format=torch.contiguous_format) -> list:
+              dtype=torch.float32, memory_format=torch.contiguous_format, compile_reference: bool = False) -> list:
     x = torch.randn(shape).to(dtype).contiguous(memory_format=memory_format)
     ours = myops_call(kind, f)
     eager = eager_calls(kind, f, shape[1], dtype)
+    compiled = compiled_reference(kind, f) if compile_reference else None
     y = ours(x)
     tol = {"atol": 1e-4, "rtol": 1e-4} if dtype == torch.float32 else {"atol": 0.05, "rtol": 0.02}
-    for name, fn in eager.items():  # the baselines compute the same thing
+    for name, fn in {**eager, **({COMPILE: compiled} if compiled else {})}.items():  # the baselines compute the same
         torch.testing.assert_close(fn(x), y, **tol, msg=lambda m: f"{name} {shape}: {m}")
     rows = []
     for mode in MODES:
         variants = {"myops": in_mode(ours, x, mode), **{k: in_mode(fn, x, mode) for k, fn in eager.items()}}
+        if compiled and mode != "fwd+bwd+2bwd":  # (no double backward through AOTAutograd)
+            variants[COMPILE] = in_mode(compiled, x, mode)
         times = interleaved(variants, reps, min_run_time)
         med = {k: statistics.median(v) for k, v in times.items()}
         best = min(eager, key=lambda k: med[k])
@@ -204,6 +233,9 @@ def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: flo
                "myops_ms": med["myops"] * 1e3, "best_eager": best, "best_eager_ms": med[best] * 1e3,
                "speedup_vs_best_eager": ratio(times, best),
                **{f"eager[{k}]_ms": med[k] * 1e3 for k in eager}}
+        if COMPILE in times:
+            row["compile_ms"] = med[COMPILE] * 1e3
+            row["speedup_vs_compile"] = ratio(times, COMPILE)
         if mode == "fwd":
             moved = (x.numel() + y.numel()) * x.element_size()
             row["myops_GBps"] = moved / med["myops"] / 1e9
@@ -211,8 +243,11 @@ def case_rows(kind: str, shape: list, f, form: str, reps: int, min_run_time: flo
         rows.append(row)
         print(f"  {kind:4} {form:3} {row['shape']:16} {mode:13} myops {row['myops_ms']:8.3f} ms   "
               f"x{row['speedup_vs_best_eager']:5.2f} vs {best} ({row['best_eager_ms']:.3f} ms)"
+              + (f"   x{row['speedup_vs_compile']:5.2f} vs compile ({row['compile_ms']:.3f} ms)" if COMPILE in times else "")
               + (f"   {row['myops_GBps']:.1f} GB/s = {row['fraction_of_bandwidth']:.0%} of bandwidth" if mode == "fwd" else ""),
               flush=True)
+    if compiled:
+        torch._dynamo.reset()  # (each shape's graphs are used once: free them)
     return rows
 
 
@@ -307,6 +342,10 @@ def plot(rows: list, path: Path) -> None:
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{r['kind']} {r['filter']} {r['shape']} {r['mode']}" for r in rows], fontsize=7)
     ax.invert_yaxis()
+    versus_compile = [(i, r["speedup_vs_compile"]) for i, r in enumerate(rows) if "speedup_vs_compile" in r]
+    if versus_compile:
+        ax.scatter([v for _, v in versus_compile], [i for i, _ in versus_compile], marker="x", color="black", s=18,
+                   zorder=3, label="speed-up over torch.compile(reference)")
     ax.axvline(3.0, color="red", linewidth=0.8, label="target 3x")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xlabel("speed-up of myops.upfirdn2d over the best eager composition (median of interleaved repeats)")
@@ -323,12 +362,15 @@ def markdown(result: dict) -> str:
              f"{m['threads']} threads ({m['timer']}), torch {m['torch']}, {m['date']}, load average {m.get('loadavg_at_start')}, "
              f"x {result.get('dtype', 'float32')}, {result.get('memory_format', 'contiguous')}", "",
              f"Bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", "",
-             "| op | filter | input | mode | myops | best eager | speed-up | GB/s (share of add bw) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| op | filter | input | mode | myops | best eager | speed-up | torch.compile(reference) | speed-up | "
+             "GB/s (share of add bw) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         gb = f"{r['myops_GBps']:.1f} ({r['fraction_of_bandwidth']:.0%})" if "myops_GBps" in r else ""
+        comp = (f"{r['compile_ms']:.3f} ms | {r['speedup_vs_compile']:.2f}x" if "compile_ms" in r
+                else "n/a | " if result.get("compile") else " | ")
         lines.append(f"| {r['kind']} | {r['filter']} | {r['shape']} | {r['mode']} | {r['myops_ms']:.3f} ms | "
-                     f"{r['best_eager']} {r['best_eager_ms']:.3f} ms | {r['speedup_vs_best_eager']:.2f}x | {gb} |")
+                     f"{r['best_eager']} {r['best_eager_ms']:.3f} ms | {r['speedup_vs_best_eager']:.2f}x | {comp} | {gb} |")
     s = result.get("training_step")
     if s:
         lines += ["", f"Training step (benchmarks/stylegan2_step.py, 64x64, batch 4): myops {s['step_ms_myops']:.1f} ms, "
@@ -349,6 +391,8 @@ def main(argv=None) -> int:
                         help="x's dtype (the training step is float32: skipped for the others)")
     parser.add_argument("--channels-last", action="store_true",
                         help="x in channels_last (the training step is NCHW: skipped)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile of myops.reference (fwd, fwd+bwd; compiles every shape)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if args.threads:
@@ -366,19 +410,19 @@ def main(argv=None) -> int:
     dtype = getattr(torch, args.dtype)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t, bw["add_GBps"],
-                      dtype, fmt)
+                      dtype, fmt, args.compile)
     for kind, shape in QUICK_SHAPES if args.quick else SHAPES:
-        rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"], dtype, fmt)
+        rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"], dtype, fmt, args.compile)
     result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": info, "bandwidth": bw,
               "dtype": args.dtype, "memory_format": "channels_last" if args.channels_last else "contiguous",
-              "rows": rows}
+              "compile": args.compile, "rows": rows}
     if not args.no_step and args.dtype == "float32" and not args.channels_last:
         result["training_step"] = training_step(reps=3 if args.quick else 5, steps=1 if args.quick else 2)
 
     args.out.mkdir(parents=True, exist_ok=True)
     tag = (f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}-{info['threads']}t" + ("-thp" if info["THP_MEM_ALLOC_ENABLE"] else "")
            + ("" if args.dtype == "float32" else f"-{args.dtype}") + ("-channels-last" if args.channels_last else "")
-           + ("-quick" if args.quick else ""))
+           + ("-compile" if args.compile else "") + ("-quick" if args.quick else ""))
     (args.out / f"{tag}.json").write_text(json.dumps(result, indent=1))
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(args.out / f"{tag}.csv", "w", newline="") as f:
