@@ -48,7 +48,7 @@ namespace {
 
 using upfirdn2d::CPU_CAPABILITY::lanes_tmp_len;
 
-// The op-math values of one intermediate buffer of a block's band (128 KiB of float), unless
+// The op-math values of one intermediate buffer of a group's band (128 KiB of float), unless
 // the filter's rows need more (band_rows). Measured (AVX-512, one thread, [1, C, H, H] up 2
 // down 2, 6-tap filters, C 16..256, H 64 and 128): 2^15 and 2^14 level, 2^16 up to 1.5x slower
 // for 16-32 channels, 2^18 2-3x slower (larger plans, buffers out of L2).
@@ -78,7 +78,7 @@ inline std::pair<int64_t, int64_t> source_rows(const math::Resample& r, int64_t 
 }
 
 // The output rows of a band: as many as keep the m rows they need (ratio m rows per output
-// row, plus taps - 1) within kBandElements of a block, and at least 3 x the filter's rows (a
+// row, plus taps - 1) within kBandElements of a group, and at least 3 x the filter's rows (a
 // band's own m rows at least twice those it shares with the next band, which both compute:
 // 12-tap filters were 10-20% slower with 2 x, and no faster with 4 x); a multiple of `phase`
 // (so that every band starts at the same phase of the filters, and the bands away from the
@@ -92,7 +92,7 @@ inline int64_t band_rows(int64_t out_h, int64_t m_w, int64_t lanes, int64_t rati
 // The PlaneSteps of a call's bands, one plan per distinct vertical geometry: the bands whose
 // output rows read their source rows at the same positions relative to the band, with the same
 // taps (every band away from the image's edges), share one. Why: a plan costs about as much as
-// the arithmetic of one to three blocks of L channels (~25 ns an output pixel); built for every
+// the arithmetic of one to three groups of L planes (~25 ns an output pixel); built for every
 // band, it made calls with 16 or 32 channels 2-4x slower than their planar copies.
 template <typename acc_t>
 class BandSteps {

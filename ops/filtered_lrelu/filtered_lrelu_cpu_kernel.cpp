@@ -24,9 +24,10 @@
 // a fraction of a vector and pay the row path's per-row set-up for a handful of outputs; across
 // planes every tap is a full-width FMA. The same sums in the same order (up to the sign of a
 // zero), so both paths give the same values (tests/test_filtered_lrelu.py compares them).
-// Larger planes, 128 or more of them, take the plane path's steps by bands of rows where the
-// band's buffers fit L2 (the band path, filtered_lrelu_cpu_bands.h), any layout; the others
-// take the row path, channels_last ones on planar copies (upfirdn2d_cpu_channels_last.h).
+// Larger planes, 128 or more of them (256 for the backward), take the plane path's steps by
+// bands of rows where the band's buffers fit L2 (the band path, filtered_lrelu_cpu_bands.h),
+// any layout; the others take the row path, channels_last ones on planar copies
+// (upfirdn2d_cpu_channels_last.h).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
