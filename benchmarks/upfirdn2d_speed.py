@@ -349,9 +349,11 @@ def plot(rows: list, path: Path) -> None:
     ax.axvline(3.0, color="red", linewidth=0.8, label="target 3x")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_xlabel("speed-up of myops.upfirdn2d over the best eager composition (median of interleaved repeats)")
-    for mode, c in colors.items():
-        ax.barh([], [], color=c, label=mode)
-    ax.legend(fontsize=8)
+    from matplotlib.patches import Patch
+
+    # (one patch per mode: empty bars drew every mode's legend entry in the first colour)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + [Patch(color=c, label=mode) for mode, c in colors.items()], fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
