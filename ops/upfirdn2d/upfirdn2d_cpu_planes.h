@@ -299,7 +299,7 @@ struct TapRuns {
   // Adds output `out_at` reading in[base + offs[k]] with weights ws[k], k < n, to the run `key`
   // names (one run per key; the caller's key fixes the weights and offsets). The taps are made
   // only for a key's first output: taps(ws, offs) appends them. (Made for every output, they
-  // were most of a plan's cost: ~25 ns an output pixel with 12-tap filters.)
+  // cost small plane-path calls 5-20% of their time: [1, 16, 32, 32] down 25 -> 19.5 us.)
   template <typename Taps>
   void add(std::vector<std::vector<std::array<int64_t, 2>>>& pending, int64_t key, int64_t n, const Taps& taps,
            int64_t base, int64_t out_at) {
