@@ -47,9 +47,8 @@ interleaved, and the ratio reported is the median over the repeats of baseline /
    the zero insertion + depthwise conv2d of myops.reference.upfirdn2d.
    With --compile, also torch.compile of myops.reference.upfirdn2d (StyleGAN's pure-PyTorch
    formula, the op's reference: issue 13 target 1 asks for >= 1.0x it), static
-   (dynamic=False, fullgraph: one graph per shape, compiled before timing; Inductor keeps the
-   convolution an extern oneDNN call and fuses the zero insertion / padding around it), in
-   the fwd and fwd+bwd modes; the double backward is n/a (torch.compile's AOTAutograd does not
+   (dynamic=False, fullgraph: one graph per shape, compiled before timing), in the fwd and
+   fwd+bwd modes; the double backward is n/a (torch.compile's AOTAutograd does not
    support a backward with create_graph=True).
 3. The training step of benchmarks/stylegan2_step.py (64x64, batch 4): step time with myops
    vs the same networks on myops.reference (StyleGAN's pure-PyTorch formulas), and the
