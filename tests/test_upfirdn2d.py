@@ -256,11 +256,12 @@ def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, sepa
                                                       (1, 1, [-1, 2, 0, -2], False)])
 def test_channels_last_in_place(shape, dtype, up, down, pad, separable):
     """channels_last with whole vectors of channels (16, 32, 48, 64: AVX-512's 16 float lanes,
-    AVX2's 8, double's 8 or 4) runs the plane path's step on the tensors in place (float32,
-    float64) or on float bands of rows widened from them and rounded back once (float16,
-    bfloat16), a band of output rows and L channels at a time, every band planned with its own
-    border rows and scratch rows (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h). The same sums as
-    a contiguous input's: the same bits, and a channels_last output."""
+    AVX2's 8, double's 8 or 4) runs the plane path's step on the tensors in place (float16 and
+    bfloat16 widened as the taps load them, rounded once as the outputs are stored), a band of
+    output rows at a time, each pixel's blocks of L channels in turn, every band planned with
+    its own border rows and scratch rows
+    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h). The same sums as a contiguous input's: the
+    same bits, and a channels_last output."""
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
     x[0, 1, 0, 0] = float("inf")  # (the sums must reach the same outputs: inf/nan spread alike)
@@ -276,6 +277,24 @@ def test_channels_last_in_place(shape, dtype, up, down, pad, separable):
     want = reference.upfirdn2d(x.double(), f.double(), up, down, pad, gain=1.5)
     tol = {"atol": 0.05, "rtol": 0.02} if dtype in (torch.bfloat16, torch.float16) else {}
     torch.testing.assert_close(got, want.to(dtype), **tol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_channels_last_in_place_separable_in_chunks(dtype):
+    """A separable step's scratch holds its band's horizontally filtered rows for every block of
+    channels it computes. Here all of them would pass the 1M-value limit (4 input rows x 1043
+    output columns x 256 channels), so each step takes a divisor of the blocks at a time
+    (blocks_per_step in ops/upfirdn2d/upfirdn2d_cpu_channels_last.h) and the pixel's channels
+    are covered in chunks: the same bits as the contiguous input's."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 256, 6, 520, dtype=dtype)
+    f = torch.randn(4, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 2, 1, [2, 1, 2, 1])
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(got, myops.upfirdn2d(x, f, 2, 1, [2, 1, 2, 1]))
+    want = reference.upfirdn2d(x[:, :, :, :41].double(), f.double(), 2, 1, [2, 0, 2, 1])  # (columns < 80)
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    torch.testing.assert_close(got[:, :, :, :80], want[:, :, :, :80].to(dtype), **tol)
 
 
 # ------------------------------------------------------------------------------ the CPU plane path

@@ -7,8 +7,8 @@
 // line read and written whole), the planar kernel runs, and its output is transposed back into
 // `out`. The same sums: the same bits as a contiguous input. Costs a planar copy of x and of
 // the output. upfirdn2d with whole vectors of channels needs neither: it runs in place
-// (float16/bfloat16 through float bands of rows; run_in_channels_last, at the end). Included
-// only from *_cpu_kernel.cpp files (compiled once per ISA).
+// (run_in_channels_last, at the end). Included only from *_cpu_kernel.cpp files (compiled once
+// per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -104,19 +104,25 @@ void run_through_planes(const at::Tensor& out, const PlanarKernel& planar_kernel
   store_planes<scalar_t>(out_planes, out);
 }
 
-// channels_last x and out in the op-math dtype whose channels fill whole vectors (C a multiple
-// of L): the plane path's step (upfirdn2d_cpu_planes.h) runs on the tensors themselves, a
-// vector being L consecutive channels of a pixel (PixelLayout): no copy, no transpose, any
-// plane size. The same sums as every other path (the plane path's order), so the same bits.
-// Work goes by bands of output rows whose input rows fit in L2 (~512 KiB), every block of L
-// channels of a band in turn: a band's input is read from memory once, its cache lines whole
-// (one block alone would use a line in C / L of each pixel's and fetch the image C / L times).
+// channels_last x and out whose channels fill whole vectors of op-math values (C a multiple of
+// L, the float lanes for float16/bfloat16): the plane path's step (upfirdn2d_cpu_planes.h)
+// runs on the tensors themselves, a vector being L consecutive channels of a pixel
+// (PixelLayout): no copy, no transpose, any plane size. The same sums as every other path (the plane path's order), so the same bits.
+// Work goes by bands of output rows whose input rows fit in L2 (~512 KiB); each output pixel
+// computes all its C / L blocks of channels in turn with the same taps (PixelLayout::blocks), so
+// a tap's pixel is read as C contiguous values, whole cache lines in order. (Until 2026-12-06
+// the blocks went one after another over a band: each block read one line of every pixel,
+// 1 KiB apart at 256 channels, which the prefetchers did not follow; 1.5-2.3x slower, below
+// oneDNN's channels_last depthwise convs in most StyleGAN2 cells.)
 // Why: through planar copies (above) a channels_last blur of [4, 256, 64, 64] took 2.6x its
 // contiguous time and 3.9x oneDNN's channels_last depthwise conv, and the plane path's copies
 // into and out of its buffers made the small planes 1.4-1.7x slower than that conv. A
 // separable filter's horizontally filtered rows need a scratch of (band input rows) x out_w
-// vectors: past kMaxScratch (4 MiB of float) the planar copies are used instead.
+// pixels of the blocks a step computes: all C / L of them where that fits in kMaxScratch,
+// else a divisor of them at a time (blocks_per_step); where not even one block fits, the
+// planar copies are used instead.
 constexpr int64_t kBandInputBytes = 512 << 10;
+constexpr int64_t kMaxScratch = int64_t{1} << 20;  // op-math values (4 MiB of float)
 
 // The output rows of a band: its input rows (bh * down / up + fh of them) within
 // kBandInputBytes, at least one.
@@ -126,49 +132,51 @@ inline int64_t band_rows(const at::Tensor& x, const Args& a, int64_t out_h) {
   return std::clamp<int64_t>(rows_in * a.up_y / a.down_y, 1, out_h);
 }
 
-// (scalar_t: x's dtype; float16/bfloat16 go through float bands, run_in_channels_last_reduced)
+// How many of a pixel's C / L blocks of channels one step computes: all of them, or for a
+// separable filter the most (a divisor of C / L) whose scratch fits kMaxScratch; 0 when not
+// even one block's does.
+inline int64_t blocks_per_step(const at::Tensor& x, const Args& a, const at::Tensor& out, int64_t L) {
+  const int64_t blocks = x.size(1) / L;
+  if (a.kind != FilterKind::Separable) return blocks;
+  const int64_t bh = band_rows(x, a, out.size(2));
+  const int64_t band_in = std::min<int64_t>(x.size(2), ((bh - 1) * a.down_y + a.fh) / a.up_y + 2);
+  for (int64_t d = blocks; d >= 1; --d) {
+    if (blocks % d == 0 && band_in * out.size(3) * L * d <= kMaxScratch) return d;
+  }
+  return 0;
+}
+
+// (scalar_t: x's dtype)
 template <typename scalar_t>
 bool runs_in_channels_last(const at::Tensor& x, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
-  constexpr int64_t L = at::vec::Vectorized<acc_t>::size(), kMaxScratch = int64_t{1} << 20;
+  constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
   if (x.dim() != 4 || x.scalar_type() != c10::CppTypeToScalarType<scalar_t>::value || x.size(1) % L != 0 ||
       !x.is_contiguous(at::MemoryFormat::ChannelsLast) || !out.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     return false;
   }
-  const int64_t bh = band_rows(x, a, out.size(2));
-  const int64_t band_in = std::min<int64_t>(x.size(2), ((bh - 1) * a.down_y + a.fh) / a.up_y + 2);
-  return a.kind != FilterKind::Separable || band_in * out.size(3) * L <= kMaxScratch;
+  return blocks_per_step(x, a, out, L) > 0;
 }
 
 // The bands of a call: bh output rows each (the last fewer), one PlaneStep per band (its own
-// border rows and scratch rows) and the input rows [lo, hi) it reads. Input row iy of a band
-// is at (iy - in_y0) * row stride, in_y0 = 0 (the image itself) or lo (a buffer of the band's
-// rows: in_y0_is_lo); output offsets are relative to the band's first row.
+// border rows and scratch rows); output offsets are relative to the band's first row.
 template <typename acc_t>
 struct Bands {
-  int64_t bh = 1, count = 0, scratch_len = 0, max_rows = 0;
+  int64_t bh = 1, count = 0, scratch_len = 0;
   std::vector<PlaneStep<acc_t>> steps;
-  std::vector<int64_t> lo, hi;
   int64_t grain = 1;  // of at::parallel_for over units of one band and `per_unit` blocks
 
   Bands(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, int64_t out_h, int64_t out_w,
-        PixelLayout strides, bool in_y0_is_lo, int64_t per_unit)
-      : bh(band_rows(x, a, out_h)), count((out_h + bh - 1) / bh), lo(count), hi(count) {
-    const int64_t in_h = x.size(2), in_w = x.size(3);
+        PixelLayout strides, int64_t per_unit)
+      : bh(band_rows(x, a, out_h)), count((out_h + bh - 1) / bh) {
     const bool separable = a.kind == FilterKind::Separable;
     steps.reserve(count);
     for (int64_t band = 0; band < count; ++band) {
-      const int64_t oy0 = band * bh, rows = std::min(bh, out_h - oy0);
-      const AxisTaps first = axis_taps(oy0, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
-      const AxisTaps last = axis_taps(oy0 + rows - 1, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
-      lo[band] = std::clamp<int64_t>(first.i0 + first.t_begin, 0, in_h);
-      hi[band] = std::clamp<int64_t>(last.i0 + last.t_end, lo[band], in_h);
-      max_rows = std::max(max_rows, hi[band] - lo[band]);
       PixelLayout layout = strides;
-      layout.out_y0 = oy0;
-      layout.in_y0 = in_y0_is_lo ? lo[band] : 0;
-      steps.emplace_back(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, in_h, in_w, rows, out_w,
-                         AxisStep{a.up_y, a.down_y, a.pad_y0}, AxisStep{a.up_x, a.down_x, a.pad_x0}, nullptr, layout);
+      layout.out_y0 = band * bh;
+      steps.emplace_back(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, x.size(2), x.size(3),
+                         std::min(bh, out_h - band * bh), out_w, AxisStep{a.up_y, a.down_y, a.pad_y0},
+                         AxisStep{a.up_x, a.down_x, a.pad_x0}, nullptr, layout);
       scratch_len = std::max(scratch_len, steps.back().scratch_len());
     }
     // ~32K vector multiply-adds (ATen's GRAIN_SIZE) per parallel chunk at least
@@ -176,63 +184,35 @@ struct Bands {
   }
 };
 
-template <typename acc_t>
-void run_in_channels_last_opmath(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
-  constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  const int64_t N = x.size(0), blocks = x.size(1) / L;
-  const Bands<acc_t> bands(x, coef_t, a, out.size(2), out.size(3),
-                           PixelLayout{x.stride(3), x.stride(2), out.stride(3), out.stride(2)}, false, 1);
-  const acc_t* const x_data = x.const_data_ptr<acc_t>();
-  acc_t* const out_data = out.data_ptr<acc_t>();
-  const int64_t bh = bands.bh, nb = bands.count;
-  at::parallel_for(0, N * nb * blocks, bands.grain, [&](int64_t begin, int64_t end) {
-    AlignedVector<acc_t> scratch(bands.scratch_len);
-    for (int64_t unit = begin; unit < end; ++unit) {  // (n, band, block), the block fastest
-      const int64_t n = unit / (nb * blocks), band = unit / blocks % nb, c0 = unit % blocks * L;
-      bands.steps[band].apply(x_data + n * x.stride(0) + c0,
-                              out_data + n * out.stride(0) + band * bh * out.stride(2) + c0, scratch.data());
-    }
-  });
-}
-
-// float16/bfloat16 channels_last (C a multiple of the float lanes): each band's input rows (one
-// span of memory in channels_last) are widened into a float buffer, the float step runs there
-// block by block into a float band of output rows, which is rounded once into `out` (load_row
-// and store_row: vectorized). The same sums on the same values, rounded once: the same bits as
-// the row path's float16/bfloat16 output. Why: through planar copies (transposed one value at
-// a time for these dtypes) a bfloat16 channels_last blur of [4, 256, 64, 64] took 20.8 ms, 5.8x
-// its NCHW time and 3.7x oneDNN's channels_last depthwise conv.
+// float16/bfloat16 go the same way, widened as the taps load them and rounded once as the
+// outputs are stored (load_lanes / store_lanes): the same sums on the same values, rounded
+// once, so the same bits as the row path's float16/bfloat16 output. Why: through planar copies
+// (transposed one value at a time for these dtypes) a bfloat16 channels_last blur of
+// [4, 256, 64, 64] took 20.8 ms, 5.8x its NCHW time and 3.7x oneDNN's channels_last depthwise
+// conv; through float buffers of each band's rows (until 2026-12-06: a pass to widen the
+// input and one to round the output) the downsamples stayed at 0.6-0.9x that conv.
 template <typename scalar_t>
-void run_in_channels_last_reduced(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
+void run_in_channels_last(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
   constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  const int64_t N = x.size(0), C = x.size(1), blocks = C / L, in_w = x.size(3);
-  const int64_t out_h = out.size(2), out_w = out.size(3);
-  const Bands<acc_t> bands(x, coef_t, a, out_h, out_w, PixelLayout{C, in_w * C, C, out_w * C}, true, blocks);
+  const int64_t N = x.size(0), C = x.size(1);
+  PixelLayout layout{x.stride(3), x.stride(2), out.stride(3), out.stride(2)};
+  layout.blocks = blocks_per_step(x, a, out, L);
+  const int64_t chunk = layout.blocks * L;  // channels per step
+  const Bands<acc_t> bands(x, coef_t, a, out.size(2), out.size(3), layout, C / L);
   const scalar_t* const x_data = x.const_data_ptr<scalar_t>();
   scalar_t* const out_data = out.data_ptr<scalar_t>();
   const int64_t bh = bands.bh, nb = bands.count;
   at::parallel_for(0, N * nb, bands.grain, [&](int64_t begin, int64_t end) {
-    AlignedVector<acc_t> in_f(bands.max_rows * in_w * C), out_f(bh * out_w * C), scratch(bands.scratch_len);
+    AlignedVector<acc_t> scratch(bands.scratch_len);
     for (int64_t unit = begin; unit < end; ++unit) {  // (n, band)
-      const int64_t n = unit / nb, band = unit % nb, rows = std::min(bh, out_h - band * bh);
-      const acc_t* in = load_row(x_data + n * x.stride(0) + bands.lo[band] * x.stride(2), 1,
-                                 (bands.hi[band] - bands.lo[band]) * in_w * C, in_f.data());
-      for (int64_t block = 0; block < blocks; ++block) {
-        bands.steps[band].apply(in + block * L, out_f.data() + block * L, scratch.data());
+      const int64_t n = unit / nb, band = unit % nb;
+      for (int64_t c0 = 0; c0 < C; c0 += chunk) {
+        bands.steps[band].apply(x_data + n * x.stride(0) + c0,
+                                out_data + n * out.stride(0) + band * bh * out.stride(2) + c0, scratch.data());
       }
-      store_row(out_f.data(), out_data + n * out.stride(0) + band * bh * out.stride(2), 1, rows * out_w * C);
     }
   });
-}
-
-template <typename scalar_t>
-void run_in_channels_last(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
-  if constexpr (std::is_same_v<scalar_t, at::opmath_type<scalar_t>>) {
-    run_in_channels_last_opmath<scalar_t>(x, coef_t, a, out);
-  } else {
-    run_in_channels_last_reduced<scalar_t>(x, coef_t, a, out);
-  }
 }
 
 }  // namespace

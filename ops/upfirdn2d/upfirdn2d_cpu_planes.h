@@ -129,6 +129,34 @@ void group_lanes(Lanes<T>& g, T* data, const at::Tensor& t, int64_t grp, int L) 
            t.stride(2), t.stride(3), L);
 }
 
+// L op-math values (one vector) from L values of T, and back: float16/bfloat16 are widened
+// exactly as loaded and rounded once as stored (as store_row rounds: a NaN may get other
+// payload bits); op-math values are a plain load or store.
+template <typename acc_t, typename T>
+C10_ALWAYS_INLINE at::vec::Vectorized<acc_t> load_lanes(const T* p) {
+  if constexpr (std::is_same_v<T, acc_t>) {
+    return at::vec::Vectorized<acc_t>::loadu(p);
+  } else {
+    at::vec::Vectorized<float> v;
+    if constexpr (std::is_same_v<T, c10::BFloat16>) {
+      at::vec::load_fp32_from_bf16(p, v);
+    } else {
+      static_assert(std::is_same_v<T, c10::Half>, "load_lanes: op-math, float16 or bfloat16 values");
+      at::vec::load_fp32_from_fp16(p, v);
+    }
+    return v;
+  }
+}
+
+template <typename acc_t, typename T>
+C10_ALWAYS_INLINE void store_lanes(const at::vec::Vectorized<acc_t>& v, T* p) {
+  if constexpr (std::is_same_v<T, acc_t>) {
+    v.store(p);
+  } else {
+    at::vec::convert_from_float<T>(v, v).store(p, at::vec::Vectorized<acc_t>::size());
+  }
+}
+
 // buf[j][l] (op-math, j over the group's pixels in row-major order) = lane l's pixel j.
 // `tmp` holds L rows of row_len op-math values, `zeros` row_len zeros (the empty lanes).
 template <typename scalar_t, typename acc_t>
@@ -138,13 +166,7 @@ void gather(const Lanes<const scalar_t>& g, acc_t* buf, acc_t* tmp, const acc_t*
   if (g.interleaved) {  // channels_last: the L planes' pixel is L consecutive values
     for (int64_t r = 0; r < g.rows; ++r) {
       for (int64_t j = 0; j < g.row_len; ++j) {
-        const scalar_t* src = g.base[0] + r * g.row_stride + j * g.col_stride;
-        acc_t* dst = buf + (r * g.row_len + j) * L;
-        if constexpr (std::is_same_v<scalar_t, acc_t>) {
-          Vec::loadu(src).store(dst);
-        } else {  // (widened a vector at a time: exact, as the scalar cast)
-          std::get<0>(at::vec::convert_to_float<scalar_t>(at::vec::Vectorized<scalar_t>::loadu(src, L))).store(dst);
-        }
+        load_lanes<acc_t>(g.base[0] + r * g.row_stride + j * g.col_stride).store(buf + (r * g.row_len + j) * L);
       }
     }
     return;
@@ -213,14 +235,7 @@ void scatter(const acc_t* buf, const Lanes<scalar_t>& g, acc_t* tmp) {
   if (g.interleaved) {
     for (int64_t r = 0; r < g.rows; ++r) {
       for (int64_t j = 0; j < g.row_len; ++j) {
-        scalar_t* dst = g.base[0] + r * g.row_stride + j * g.col_stride;
-        const acc_t* src = buf + (r * g.row_len + j) * L;
-        if constexpr (std::is_same_v<scalar_t, acc_t>) {
-          Vec::loadu(src).store(dst);
-        } else {  // (rounded a vector at a time, as store_row: a NaN may get other payload bits)
-          const Vec v = Vec::loadu(src);
-          at::vec::convert_from_float<scalar_t>(v, v).store(dst, L);
-        }
+        store_lanes(Vec::loadu(buf + (r * g.row_len + j) * L), g.base[0] + r * g.row_stride + j * g.col_stride);
       }
     }
     return;
@@ -320,8 +335,15 @@ struct TapRuns {
     }
   }
 
-  void apply(const acc_t* in, acc_t* out) const {
+  // blocks > 1: each item is `blocks` vectors L values apart in `in` and in `out` (a
+  // channels_last pixel's blocks of L channels), each summed with the same taps in turn, so that
+  // the taps' pixels are read as runs of whole cache lines (one block at a time over a band, the
+  // 1 KiB-apart vectors of 256 channels missed every cache and the prefetchers). in_t / out_t:
+  // op-math values, or a float16/bfloat16 tensor's (load_lanes / store_lanes).
+  template <typename in_t, typename out_t>
+  void apply(const in_t* in, out_t* out, int64_t blocks = 1) const {
     using Vec = at::vec::Vectorized<acc_t>;
+    constexpr int64_t L = Vec::size();
     for (const Run& r : runs) {
       const std::array<int64_t, 2>* it = item.data() + r.item0;
       const acc_t* wr = w.data() + r.tap0;
@@ -334,17 +356,23 @@ struct TapRuns {
           int64_t ov[NK];
           for (int k = 0; k < NK; ++k) wv[k] = Vec(wr[k]), ov[k] = o[k];
           for (int64_t i = 0; i < items; ++i) {
-            const acc_t* p = in + it[i][0];
-            Vec sum(acc_t(0));
-            for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], Vec::loadu(p + ov[k]), sum);
-            sum.store(out + it[i][1]);
+            const in_t* p = in + it[i][0];
+            out_t* q = out + it[i][1];
+            for (int64_t b = 0; b < blocks; ++b, p += L, q += L) {
+              Vec sum(acc_t(0));
+              for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], load_lanes<acc_t>(p + ov[k]), sum);
+              store_lanes(sum, q);
+            }
           }
         } else {
           for (int64_t i = 0; i < items; ++i) {
-            const acc_t* p = in + it[i][0];
-            Vec sum(acc_t(0));
-            for (int64_t k = 0; k < r.n; ++k) sum = at::vec::fmadd(Vec(wr[k]), Vec::loadu(p + o[k]), sum);
-            sum.store(out + it[i][1]);
+            const in_t* p = in + it[i][0];
+            out_t* q = out + it[i][1];
+            for (int64_t b = 0; b < blocks; ++b, p += L, q += L) {
+              Vec sum(acc_t(0));
+              for (int64_t k = 0; k < r.n; ++k) sum = at::vec::fmadd(Vec(wr[k]), load_lanes<acc_t>(p + o[k]), sum);
+              store_lanes(sum, q);
+            }
           }
         }
       });
@@ -363,10 +391,14 @@ struct AxisStep {
 // is such a layout already (pixel stride C, row stride W * C; lanes: L consecutive channels),
 // so the step runs on it in place (upfirdn2d_cpu_channels_last.h), a band of its output rows
 // at a time: the step's out_h rows are then rows out_y0, out_y0 + 1, ... of the image (row
-// out_y0 at the output pointer), and its input may be a band of rows from in_y0 on.
+// out_y0 at the output pointer), and its input may be a band of rows from in_y0 on. `blocks`
+// vectors of a pixel (L values apart: channels_last's C / L blocks of channels) go through the
+// step together, with the same taps (TapRuns::apply); a separable step's scratch then holds
+// every block of its pixels.
 struct PixelLayout {
   int64_t in_px = 0, in_row = 0, out_px = 0, out_row = 0;
   int64_t out_y0 = 0, in_y0 = 0;
+  int64_t blocks = 1;
 };
 
 // One upfirdn2d step on interleaved buffers ([H][W][L] op-math vectors of L planes, or the
@@ -379,15 +411,16 @@ struct PixelLayout {
 template <typename acc_t>
 struct PlaneStep {
   bool separable;
-  int64_t out_w;
+  int64_t out_w, blocks;
   int64_t lo = 0, h_rows = 0;   // 1-D: the input rows [lo, lo + h_rows) the vertical taps reach
   TapRuns<acc_t> step1, step2;  // 2-D: step1 only; 1-D: horizontal, then vertical
 
   PlaneStep(const acc_t* coef, bool separable_, int64_t fh, int64_t fw, int64_t in_h, int64_t in_w, int64_t out_h,
             int64_t out_w_, AxisStep y, AxisStep x, const acc_t* coef_y = nullptr, PixelLayout layout = {})
-      : separable(separable_), out_w(out_w_) {
+      : separable(separable_), out_w(out_w_), blocks(layout.blocks) {
     if (coef_y == nullptr) coef_y = coef;
     constexpr int L = at::vec::Vectorized<acc_t>::size();
+    const int64_t scratch_px = L * blocks;  // (a separable step's scratch: every block of a pixel)
     const int64_t in_px = layout.in_px ? layout.in_px : L, in_row = layout.in_row ? layout.in_row : in_w * L;
     const int64_t out_px = layout.out_px ? layout.out_px : L, out_row = layout.out_row ? layout.out_row : out_w * L;
     const std::vector<Span> hs = spans(out_w, x.up, x.down, x.pad0, fw, in_w);
@@ -416,7 +449,7 @@ struct PlaneStep {
             for (int64_t t = 0; t < h.n; ++t) ws.push_back(coef[h.k + t * x.up]), offs.push_back(t * in_px);
           };
           step1.add(pending, key_x(h), h.n, taps, (iy - layout.in_y0) * in_row + h.first * in_px,
-                    ((iy - lo) * out_w + ox) * L);
+                    ((iy - lo) * out_w + ox) * scratch_px);
         }
       }
       step1.finish(pending);
@@ -424,10 +457,10 @@ struct PlaneStep {
       for (int64_t oy = 0; oy < out_h; ++oy) {
         const Span& v = vs[oy];
         const auto taps = [&](Weights& ws, Offsets& offs) {
-          for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef_y[v.k + t * y.up]), offs.push_back(t * out_w * L);
+          for (int64_t t = 0; t < v.n; ++t) ws.push_back(coef_y[v.k + t * y.up]), offs.push_back(t * out_w * scratch_px);
         };
         for (int64_t ox = 0; ox < out_w; ++ox) {
-          step2.add(pending, key_y(v), v.n, taps, ((v.first - lo) * out_w + ox) * L, oy * out_row + ox * out_px);
+          step2.add(pending, key_y(v), v.n, taps, ((v.first - lo) * out_w + ox) * scratch_px, oy * out_row + ox * out_px);
         }
       }
       step2.finish(pending);
@@ -454,14 +487,16 @@ struct PlaneStep {
   }
 
   // The values of the scratch apply() needs (1-D: the horizontally filtered rows).
-  int64_t scratch_len() const { return separable ? h_rows * out_w * at::vec::Vectorized<acc_t>::size() : 0; }
+  int64_t scratch_len() const { return separable ? h_rows * out_w * at::vec::Vectorized<acc_t>::size() * blocks : 0; }
 
-  void apply(const acc_t* in, acc_t* out, acc_t* scratch) const {
+  // (in_t / out_t: as TapRuns::apply's; the scratch is op-math)
+  template <typename in_t, typename out_t>
+  void apply(const in_t* in, out_t* out, acc_t* scratch) const {
     if (separable) {
-      step1.apply(in, scratch);
-      step2.apply(scratch, out);
+      step1.apply(in, scratch, blocks);
+      step2.apply(scratch, out, blocks);
     } else {
-      step1.apply(in, out);
+      step1.apply(in, out, blocks);
     }
   }
 };
