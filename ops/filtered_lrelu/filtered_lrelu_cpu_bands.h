@@ -27,7 +27,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <numeric>
 #include <tuple>
 #include <type_traits>
@@ -82,45 +81,25 @@ inline std::pair<int64_t, int64_t> source_rows(const math::Resample& r, int64_t 
 // band's own m rows at least twice those it shares with the next band, which both compute:
 // 12-tap filters were 10-20% slower with 2 x, and no faster with 4 x); a multiple of `phase`
 // (so that every band starts at the same phase of the filters, and the bands away from the
-// edges share one plan: BandSteps).
+// edges share one plan: FilterBandSteps).
 inline int64_t band_rows(int64_t out_h, int64_t m_w, int64_t lanes, int64_t ratio, int64_t taps, int64_t phase) {
   const int64_t m_rows = std::max<int64_t>(kBandElements / std::max<int64_t>(m_w * lanes, 1), 3 * taps);
   const int64_t rows = std::max<int64_t>((m_rows - taps) / ratio + 1, 1);
   return std::min(std::max(rows / phase, int64_t{1}) * phase, out_h);
 }
 
-// The PlaneSteps of a call's bands, one plan per distinct vertical geometry: the bands whose
-// output rows read their source rows at the same positions relative to the band, with the same
-// taps (every band away from the image's edges), share one. Why: a plan costs about as much as
-// the arithmetic of one to three groups of L planes (~25 ns an output pixel); built for every
-// band, it made calls with 16 or 32 channels 2-4x slower than their planar copies.
+// The PlaneSteps of a call's bands, one plan per distinct vertical geometry (upfirdn2d's
+// BandSteps): add(f, reversed, src_h, src_w, rows, dst_w, ry, rx, layout) is the next band's
+// plane_step(...), layout.out_y0 and in_y0 the band's first output row and first source row.
 template <typename acc_t>
-class BandSteps {
+class FilterBandSteps : public upfirdn2d::CPU_CAPABILITY::BandSteps<acc_t> {
  public:
-  // The next band's step: plane_step(f, reversed, src_h, src_w, rows, dst_w, ry, rx, layout),
-  // layout.out_y0 and in_y0 the band's first output row and first source row.
   void add(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t rows, int64_t dst_w,
            const math::Resample& ry, const math::Resample& rx, const PixelLayout& layout) {
-    std::vector<int64_t> key;
-    key.reserve(3 * rows);
-    for (const auto& v : upfirdn2d::CPU_CAPABILITY::spans(rows, ry.up, ry.down, ry.pad0, f.h, src_h, layout.out_y0)) {
-      key.insert(key.end(), {v.n > 0 ? v.first - layout.in_y0 : 0, v.n > 0 ? v.k : 0, v.n});  // (no tap: no rows)
-    }
-    const auto [at, fresh] = index_.try_emplace(std::move(key), static_cast<int64_t>(steps_.size()));
-    if (fresh) {
-      steps_.push_back(plane_step<acc_t>(f, reversed, src_h, src_w, rows, dst_w, ry, rx, layout));
-      scratch_len_ = std::max(scratch_len_, steps_.back().scratch_len());
-    }
-    of_band_.push_back(at->second);
+    upfirdn2d::CPU_CAPABILITY::BandSteps<acc_t>::add(rows, {ry.up, ry.down, ry.pad0}, f.h, src_h, layout, [&] {
+      return plane_step<acc_t>(f, reversed, src_h, src_w, rows, dst_w, ry, rx, layout);
+    });
   }
-  const PlaneStep<acc_t>& operator[](int64_t band) const { return steps_[of_band_[band]]; }
-  int64_t scratch_len() const { return scratch_len_; }
-
- private:
-  std::vector<PlaneStep<acc_t>> steps_;
-  std::map<std::vector<int64_t>, int64_t> index_;
-  std::vector<int64_t> of_band_;
-  int64_t scratch_len_ = 0;
 };
 
 // One band's rows of every tensor of the chain: output rows [o0, o0 + rows), m rows [m0, m1),
@@ -129,7 +108,7 @@ struct BandRows {
   int64_t o0, rows, m0 = 0, m1 = 0, x0 = 0, x1 = 0, g0 = 0, g1 = 0;
 };
 
-// The bands of a call (rows only: cheap, made before the route is decided; BandSteps plans
+// The bands of a call (rows only: cheap, made before the route is decided; FilterBandSteps plans
 // them), the most rows of each buffer, and the op-math values of one thread's buffers.
 struct ChainBands {
   int64_t bh = 1;
@@ -255,7 +234,7 @@ bool try_forward_by_bands(const at::Tensor& x, const FusedFilter& fu, const Fuse
 
   const Units units = units_of(x, nb, L);
   const bool in_place = writes_in_place<scalar_t>(units, out);
-  BandSteps<acc_t> U, D;
+  FilterBandSteps<acc_t> U, D;
   for (const BandRows& r : bands.rows) {
     U.add(fu, false, H, W, r.m1 - r.m0, sx.m, sy.u, sx.u, {L, W * L, L, sx.m * L, r.m0, r.x0});
     D.add(fd, false, sy.m, sx.m, r.rows, out_w, sy.d, sx.d, result_layout(in_place, out, L, sx.m * L, r.o0, r.m0));
@@ -308,7 +287,7 @@ bool try_backward_by_bands(const at::Tensor& grad, const at::Tensor& x, const Fu
 
   const Units units = units_of(x, nb, L);
   const bool in_place = writes_in_place<scalar_t>(units, dx);
-  BandSteps<acc_t> U, DT, UT;
+  FilterBandSteps<acc_t> U, DT, UT;
   for (const BandRows& r : bands.rows) {
     U.add(fu, false, H, W, r.m1 - r.m0, sx.m, sy.u, sx.u, {L, W * L, L, sx.m * L, r.m0, r.x0});
     DT.add(fd, true, out_h, out_w, r.m1 - r.m0, sx.m, sy.dt, sx.dt, {L, out_w * L, L, sx.m * L, r.m0, r.g0});

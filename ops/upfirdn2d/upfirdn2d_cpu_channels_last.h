@@ -158,26 +158,32 @@ bool runs_in_channels_last(const at::Tensor& x, const Args& a, const at::Tensor&
   return blocks_per_step(x, a, out, L) > 0;
 }
 
-// The bands of a call: bh output rows each (the last fewer), one PlaneStep per band (its own
-// border rows and scratch rows); output offsets are relative to the band's first row.
+// The bands of a call: bh output rows each (the last fewer) and the first input row `lo` each
+// reads; their steps (BandSteps: the bands away from the image's edges share one plan) read
+// input rows relative to lo and write output rows relative to the band's first.
 template <typename acc_t>
 struct Bands {
-  int64_t bh = 1, count = 0, scratch_len = 0;
-  std::vector<PlaneStep<acc_t>> steps;
+  int64_t bh = 1, count = 0;
+  std::vector<int64_t> lo;
+  BandSteps<acc_t> steps;
   int64_t grain = 1;  // of at::parallel_for over units of one band and `per_unit` blocks
 
   Bands(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, int64_t out_h, int64_t out_w,
         PixelLayout strides, int64_t per_unit)
-      : bh(band_rows(x, a, out_h)), count((out_h + bh - 1) / bh) {
-    const bool separable = a.kind == FilterKind::Separable;
-    steps.reserve(count);
+      : bh(band_rows(x, a, out_h)), count((out_h + bh - 1) / bh), lo(count) {
+    const int64_t in_h = x.size(2), in_w = x.size(3);
+    const AxisStep y{a.up_y, a.down_y, a.pad_y0}, x_step{a.up_x, a.down_x, a.pad_x0};
     for (int64_t band = 0; band < count; ++band) {
+      const int64_t oy0 = band * bh, rows = std::min(bh, out_h - oy0);
+      const AxisTaps first = axis_taps(oy0, a.up_y, a.down_y, a.pad_y0, a.fh, in_h);
+      lo[band] = std::clamp<int64_t>(first.i0 + first.t_begin, 0, in_h);
       PixelLayout layout = strides;
-      layout.out_y0 = band * bh;
-      steps.emplace_back(coef_t.const_data_ptr<acc_t>(), separable, a.fh, a.fw, x.size(2), x.size(3),
-                         std::min(bh, out_h - band * bh), out_w, AxisStep{a.up_y, a.down_y, a.pad_y0},
-                         AxisStep{a.up_x, a.down_x, a.pad_x0}, nullptr, layout);
-      scratch_len = std::max(scratch_len, steps.back().scratch_len());
+      layout.out_y0 = oy0;
+      layout.in_y0 = lo[band];
+      steps.add(rows, y, a.fh, in_h, layout, [&] {
+        return PlaneStep<acc_t>(coef_t.const_data_ptr<acc_t>(), a.kind == FilterKind::Separable, a.fh, a.fw, in_h,
+                                in_w, rows, out_w, y, x_step, nullptr, layout);
+      });
     }
     // ~32K vector multiply-adds (ATen's GRAIN_SIZE) per parallel chunk at least
     grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(bh * out_w * (taps_per_output(a) + 1) * per_unit, 1));
@@ -204,13 +210,12 @@ void run_in_channels_last(const at::Tensor& x, const at::Tensor& coef_t, const A
   scalar_t* const out_data = out.data_ptr<scalar_t>();
   const int64_t bh = bands.bh, nb = bands.count;
   at::parallel_for(0, N * nb, bands.grain, [&](int64_t begin, int64_t end) {
-    AlignedVector<acc_t> scratch(bands.scratch_len);
+    AlignedVector<acc_t> scratch(bands.steps.scratch_len());
     for (int64_t unit = begin; unit < end; ++unit) {  // (n, band)
       const int64_t n = unit / nb, band = unit % nb;
-      for (int64_t c0 = 0; c0 < C; c0 += chunk) {
-        bands.steps[band].apply(x_data + n * x.stride(0) + c0,
-                                out_data + n * out.stride(0) + band * bh * out.stride(2) + c0, scratch.data());
-      }
+      const scalar_t* in = x_data + n * x.stride(0) + bands.lo[band] * x.stride(2);
+      scalar_t* band_out = out_data + n * out.stride(0) + band * bh * out.stride(2);
+      for (int64_t c0 = 0; c0 < C; c0 += chunk) bands.steps[band].apply(in + c0, band_out + c0, scratch.data());
     }
   });
 }
