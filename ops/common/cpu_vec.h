@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "ops/common/cpu_bf16.h"
 #include "ops/common/cpu_fast_math.h"
 #include "ops/common/cpu_loops.h"
 #include "ops/common/scalar_ops.h"
@@ -69,23 +70,16 @@ struct VecOps {
 // Two float vectors rounded to one float16/bfloat16 vector (ATen's convert_from_float), always
 // inlined. Under AVX-512, ATen's bfloat16 rounding (cvtfp32_bf16) is an ordinary inline
 // function that GCC kept out of line in the larger loops (bias_act_backward's exp-based
-// activations: a call per vector, the live vectors spilled around it), so it is written here
-// again, bit for bit the same: round to nearest even by adding 0x7fff + the kept lowest bit,
-// NaN -> 0xffff, then pack the two halves' 16-bit results in order.
+// activations: a call per vector, the live vectors spilled around it), so it is written again,
+// bit for bit the same (round_to_bf16_lanes, ops/common/cpu_bf16.h), then the two halves'
+// 16-bit results are packed in order.
 template <typename scalar_t>
 C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> narrow_floats(const at::vec::Vectorized<float>& lo,
                                                               const at::vec::Vectorized<float>& hi) {
 #if defined(CPU_CAPABILITY_AVX512)
   if constexpr (std::is_same_v<scalar_t, c10::BFloat16>) {
-    const auto round = [](__m512 f) C10_ALWAYS_INLINE_ATTRIBUTE {
-      const __m512i bits = _mm512_castps_si512(f);
-      const __m512i lowest_kept = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-      const __m512i rounded = _mm512_srli_epi32(
-          _mm512_add_epi32(bits, _mm512_add_epi32(lowest_kept, _mm512_set1_epi32(0x7fff))), 16);
-      return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(f, f, _CMP_ORD_Q), _mm512_set1_epi32(0xffff), rounded);
-    };
     // packus interleaves 128-bit lanes of its two inputs; the permute puts them back in order.
-    const __m512i packed = _mm512_packus_epi32(round(lo), round(hi));
+    const __m512i packed = _mm512_packus_epi32(round_to_bf16_lanes(lo), round_to_bf16_lanes(hi));
     return _mm512_permutexvar_epi64(_mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0), packed);
   }
 #endif

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "ops/common/aligned_vector.h"
+#include "ops/common/cpu_bf16.h"
 #include "ops/upfirdn2d/upfirdn2d.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
@@ -343,6 +344,11 @@ struct TapRuns {
   // op-math values, or a float16/bfloat16 tensor's (load_lanes / store_lanes).
   template <typename in_t, typename out_t>
   void apply(const in_t* in, out_t* out, int64_t blocks = 1) const {
+#if defined(CPU_CAPABILITY_AVX512)
+    if constexpr (std::is_same_v<in_t, c10::BFloat16> && std::is_same_v<out_t, c10::BFloat16>) {
+      if (blocks % 2 == 0) return apply_bfloat16_pairs(in, out, blocks);
+    }
+#endif
     using Vec = at::vec::Vectorized<acc_t>;
     constexpr int64_t L = Vec::size();
     for (const Run& r : runs) {
@@ -379,6 +385,54 @@ struct TapRuns {
       });
     }
   }
+
+#if defined(CPU_CAPABILITY_AVX512)
+  // bfloat16 in and out (a 2-D step on a channels_last bfloat16 tensor), two blocks of 16
+  // channels at a time: each tap is one 64-byte load, widened by interleaving its 16-bit values
+  // with zeros (unpacklo / unpackhi: one shuffle per 16 floats, where load_lanes' zero-extension
+  // and shift take two operations, both on the FMA ports), which puts channels {0-3, 8-11, 16-19,
+  // 24-27} of the pair in one float vector and {4-7, 12-15, ...} in the other; packus puts the
+  // rounded halves back in channel order (it pairs them per 128-bit lane the same way). Every
+  // channel gets the same products, sums and rounding as through load_lanes / store_lanes, so
+  // the same bits.
+  void apply_bfloat16_pairs(const c10::BFloat16* in, c10::BFloat16* out, int64_t blocks) const {
+    static_assert(std::is_same_v<acc_t, float>);
+    constexpr int64_t L = 16;
+    const __m512i zero = _mm512_setzero_si512();
+    for (const Run& r : runs) {
+      const std::array<int64_t, 2>* it = item.data() + r.item0;
+      const float* wr = w.data() + r.tap0;
+      const int64_t* o = off.data() + r.tap0;
+      const int64_t items = r.items;
+      with_static_count(r.n, [&](auto nk) {
+        constexpr int NK = decltype(nk)::value;
+        const auto pairs = [&](auto tap_count, const auto& weight, const auto& offset) C10_ALWAYS_INLINE_ATTRIBUTE {
+          for (int64_t i = 0; i < items; ++i) {
+            const c10::BFloat16* p = in + it[i][0];
+            c10::BFloat16* q = out + it[i][1];
+            for (int64_t b = 0; b < blocks; b += 2, p += 2 * L, q += 2 * L) {
+              __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+              for (int64_t k = 0; k < tap_count; ++k) {
+                const __m512i v = _mm512_loadu_si512(p + offset(k));
+                lo = _mm512_fmadd_ps(weight(k), _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, v)), lo);
+                hi = _mm512_fmadd_ps(weight(k), _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, v)), hi);
+              }
+              _mm512_storeu_si512(q, _mm512_packus_epi32(round_to_bf16_lanes(lo), round_to_bf16_lanes(hi)));
+            }
+          }
+        };
+        if constexpr (NK > 0) {  // (weights and offsets in registers, as apply's)
+          __m512 wv[NK];
+          int64_t ov[NK];
+          for (int k = 0; k < NK; ++k) wv[k] = _mm512_set1_ps(wr[k]), ov[k] = o[k];
+          pairs(std::integral_constant<int64_t, NK>{}, [&](int64_t k) { return wv[k]; }, [&](int64_t k) { return ov[k]; });
+        } else {
+          pairs(r.n, [&](int64_t k) { return _mm512_set1_ps(wr[k]); }, [&](int64_t k) { return o[k]; });
+        }
+      });
+    }
+  }
+#endif
 };
 
 // The resampling along one axis: upsample by `up`, pad by `pad0` before, keep every `down`-th.
