@@ -166,7 +166,10 @@ def test_row_path_runs_of_rows(device, shape, separable, dtype, layout):
         x = x.to(memory_format=torch.channels_last)
     elif layout == "sliced":
         x = torch.randn(shape[:3] + (shape[3] + 5,), device=device, dtype=torch.float64)[..., 2:-3]
-    f = myops.setup_filter([1, 3, 3, 1], separable=separable).to(device, torch.float64)
+    # (separable: 6 taps; a separable 4-tap filter resampled by 2 runs as its 2-D product,
+    # test_separable_few_taps_run_as_2d_product)
+    f = myops.setup_filter([1, 3, 5, 5, 3, 1] if separable else [1, 3, 3, 1], separable=separable)
+    f = f.to(device, torch.float64)
     tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
     for up, down, pad in [(1, 2, [1, 1, 1, 1]), (1, [4, 2], [2, 1, 0, 3]), (2, 1, [2, 1, 2, 1])]:
         if shape[2] > 500 and up == 2:
@@ -224,9 +227,10 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
 
 @pytest.mark.parametrize("shape", [(2, 37, 40, 50), (1, 16, 33, 48), (3, 5, 34, 34)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
-@pytest.mark.parametrize("up, down, pad, separable", [(1, 1, [2, 2, 2, 2], False), (1, 2, [1, 1, 1, 1], True),
-                                                      (2, 1, [2, 1, 2, 1], False), ([2, 1], [1, 3], [0, 1, 2, 3], False)])
-def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, separable):
+@pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
+                                                   (1, 2, [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
+                                                   ([2, 1], [1, 3], [0, 1, 2, 3], (4, 4))])
+def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, fshape):
     """channels_last planes past the plane path's 32 x 32 are transposed to planes, run there and
     transposed back (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): float32 in blocks of a
     vector's lanes square, in registers (37 channels: whole blocks and a partial one), the other
@@ -235,7 +239,7 @@ def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, sepa
     bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
-    f = torch.randn(4) if separable else torch.randn(4, 4)
+    f = torch.randn(fshape)
     f = f.to(dtype) if dtype == torch.float64 else f
     got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, down, pad)
     assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
@@ -250,11 +254,12 @@ def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, sepa
                                    (3, 48, 16, 16),   # small planes (the plane path's size)
                                    (1, 16, 6, 40)])   # border rows only
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
-@pytest.mark.parametrize("up, down, pad, separable", [(1, 1, [2, 2, 2, 2], False), (1, 1, [1, 2, 1, 2], True),
-                                                      (1, 2, [1, 1, 1, 1], False), (1, 2, [1, 1, 1, 1], True),
-                                                      (2, 1, [2, 1, 2, 1], False), ([2, 1], [1, 3], [0, 1, 2, 3], True),
-                                                      (1, 1, [-1, 2, 0, -2], False)])
-def test_channels_last_in_place(shape, dtype, up, down, pad, separable):
+@pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 1, [1, 2, 1, 2], (4,)),
+                                                   (1, 2, [1, 1, 1, 1], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
+                                                   (1, 2, [2, 3, 3, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
+                                                   (2, 1, [3, 2, 3, 2], (6,)), ([2, 1], [1, 3], [0, 1, 2, 3], (4,)),
+                                                   ([2, 1], [1, 3], [0, 1, 2, 3], (6,)), (1, 1, [-1, 2, 0, -2], (4, 4))])
+def test_channels_last_in_place(shape, dtype, up, down, pad, fshape):
     """channels_last with whole vectors of channels (16, 32, 48, 64: AVX-512's 16 float lanes,
     AVX2's 8, double's 8 or 4) runs the plane path's step on the tensors in place (float16 and
     bfloat16 widened as the taps load them, rounded once as the outputs are stored), a band of
@@ -265,7 +270,7 @@ def test_channels_last_in_place(shape, dtype, up, down, pad, separable):
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
     x[0, 1, 0, 0] = float("inf")  # (the sums must reach the same outputs: inf/nan spread alike)
-    f = torch.randn(4) if separable else torch.randn(4, 4)
+    f = torch.randn(fshape)  # (1-D, 4 taps resampled: run as the 2-D product; 6 taps: separable)
     if dtype == torch.float64:
         f = f.double()
     got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, down, pad, gain=1.5)
@@ -282,19 +287,38 @@ def test_channels_last_in_place(shape, dtype, up, down, pad, separable):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
 def test_channels_last_in_place_separable_in_chunks(dtype):
     """A separable step's scratch holds its band's horizontally filtered rows for every block of
-    channels it computes. Here all of them would pass the 1M-value limit (4 input rows x 1043
+    channels it computes. Here all of them would pass the 1M-value limit (5 input rows x 1038
     output columns x 256 channels), so each step takes a divisor of the blocks at a time
     (blocks_per_step in ops/upfirdn2d/upfirdn2d_cpu_channels_last.h) and the pixel's channels
     are covered in chunks: the same bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(1, 256, 6, 520, dtype=dtype)
-    f = torch.randn(4, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+    f = torch.randn(6, dtype=torch.float64 if dtype == torch.float64 else torch.float32)  # (separable up 2)
     got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 2, 1, [2, 1, 2, 1])
     assert got.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(got, myops.upfirdn2d(x, f, 2, 1, [2, 1, 2, 1]))
-    want = reference.upfirdn2d(x[:, :, :, :41].double(), f.double(), 2, 1, [2, 0, 2, 1])  # (columns < 80)
+    want = reference.upfirdn2d(x[:, :, :, :42].double(), f.double(), 2, 1, [2, 0, 2, 1])  # (columns < 80)
     tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
     torch.testing.assert_close(got[:, :, :, :80], want[:, :, :, :80].to(dtype), **tol)
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 8, 8), (1, 16, 40, 72), (1, 5, 40, 72)])  # plane, rows / in place, copies
+@pytest.mark.parametrize("up, down, pad", [(2, 1, [2, 1, 2, 1]), (1, 2, [1, 1, 1, 1]), (1, [4, 2], [2, 1, 0, 3])])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_separable_few_taps_run_as_2d_product(shape, up, down, pad, layout):
+    """A separable filter whose 2-D outer product costs the CPU less (StyleGAN2's 4 taps resampled
+    by 2: separable_runs_as_2d in ops/upfirdn2d/upfirdn2d_cpu_planes.h) runs as that product, in
+    every layout and path: the bits of the 2-D filter f x f (gain 4 is 2 per factor, exact), and
+    the reference's values."""
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    f = torch.randn(4)
+    got = myops.upfirdn2d(x, f, up, down, pad, gain=4)
+    assert torch.equal(got, myops.upfirdn2d(x, f[:, None] * f[None, :], up, down, pad, gain=4))
+    want = reference.upfirdn2d(x.double(), f.double(), up, down, pad, gain=4)
+    torch.testing.assert_close(got, want.float())
 
 
 # ------------------------------------------------------------------------------ the CPU plane path

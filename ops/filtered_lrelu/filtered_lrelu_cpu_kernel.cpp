@@ -76,8 +76,15 @@ struct Stage {
   HorizontalPass<acc_t> hp;    // one filter row (separable) or fh
   std::vector<AxisTaps> vt;    // the vertical taps of every output row
 
+  // (f: the call's filter; the stage runs step_filter(f), its 2-D product where upfirdn2d's
+  // kernel would run that)
   Stage(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t dst_h, int64_t dst_w,
         const math::Resample& ry, const math::Resample& rx)
+      : Stage(step_filter(f, ry, rx), reversed, src_h, src_w, dst_h, dst_w, ry, rx, StepFilter{}) {}
+
+  struct StepFilter {};
+  Stage(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t dst_h, int64_t dst_w,
+        const math::Resample& ry, const math::Resample& rx, StepFilter)
       : separable(f.separable), fh(f.h), up_y(ry.up), coef(coefficients<acc_t>(f, reversed)),
         coef_v(vertical_coefficients(coef, f)),
         hp(coef.data(), f.separable ? 1 : f.h, f.w, src_w, dst_w, rx.up, rx.down, rx.pad0), vt(dst_h) {

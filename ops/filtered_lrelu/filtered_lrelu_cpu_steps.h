@@ -5,6 +5,7 @@
 // gathering of x's planes into them (b added). Included only from files compiled once per ISA.
 #pragma once
 
+#include <ATen/Dispatch.h>
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
@@ -44,6 +45,26 @@ std::vector<acc_t> vertical_coefficients(std::vector<acc_t> c, const FusedFilter
     for (acc_t& v : c) v *= static_cast<acc_t>(f.vertical_gain);
   }
   return c;
+}
+
+// The filter a step resampled by ry / rx runs: f, or where upfirdn2d's CPU kernel runs that
+// step's separable filter as its 2-D outer product (separable_runs_as_2d), that product,
+// [h][w] = (vertical_gain * c[h]) * c[w], so that the fused steps keep the composition's sums
+// (the same products as upfirdn2d's sqrt(gain) * c[h] times sqrt(gain) * c[w] where the gain is
+// up^2 for a power-of-two up: power-of-two scalings are exact).
+inline FusedFilter step_filter(const FusedFilter& f, const math::Resample& ry, const math::Resample& rx) {
+  if (!f.separable || !upfirdn2d::CPU_CAPABILITY::separable_runs_as_2d(f.w, rx.up, ry.up, ry.down)) return f;
+  const at::Tensor c = f.coef.contiguous();
+  at::Tensor w = at::empty({f.w, f.w}, c.options());
+  AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "myops_filtered_lrelu_step_filter", [&] {
+    const scalar_t* p = c.const_data_ptr<scalar_t>();
+    scalar_t* dst = w.mutable_data_ptr<scalar_t>();
+    const auto gain = static_cast<scalar_t>(f.vertical_gain);
+    for (int64_t i = 0; i < f.w; ++i) {
+      for (int64_t j = 0; j < f.w; ++j) *dst++ = (p[i] * gain) * p[j];
+    }
+  });
+  return {w, false, f.w, f.w, 1.0};
 }
 
 constexpr std::integral_constant<bias_act::Act, bias_act::Act::Lrelu> kLrelu{};
@@ -95,9 +116,10 @@ struct ChannelBias {
 // A step of the chain (what Stage is for the row path) on interleaved buffers, or on the
 // pixels of `layout` (a band of rows: filtered_lrelu_cpu_channels_last.h).
 template <typename acc_t>
-PlaneStep<acc_t> plane_step(const FusedFilter& f, bool reversed, int64_t src_h, int64_t src_w, int64_t dst_h,
-                            int64_t dst_w, const math::Resample& ry, const math::Resample& rx,
+PlaneStep<acc_t> plane_step(const FusedFilter& call_filter, bool reversed, int64_t src_h, int64_t src_w,
+                            int64_t dst_h, int64_t dst_w, const math::Resample& ry, const math::Resample& rx,
                             PixelLayout layout = {}) {
+  const FusedFilter f = step_filter(call_filter, ry, rx);
   const std::vector<acc_t> coef = coefficients<acc_t>(f, reversed);
   const std::vector<acc_t> coef_v = vertical_coefficients(coef, f);
   return PlaneStep<acc_t>(coef.data(), f.separable, f.h, f.w, src_h, src_w, dst_h, dst_w, {ry.up, ry.down, ry.pad0},

@@ -8,8 +8,10 @@
 // one fixed order, whatever the tiling, so the result does not depend on the number of threads.
 //  - 1-D filter (separable): horizontal pass of the tile's input rows into a scratch of
 //    op-math rows, then each output row is a weighted sum of scratch rows (vectorized). A 4-tap
-//    filter on a run of output rows (blur, down 2) makes both passes in registers instead
-//    (RowRun's separable form; the same sums).
+//    filter on a run of output rows (a blur) makes both passes in registers instead (RowRun's
+//    separable form; the same sums). Where few taps make the 2-D outer product cheaper
+//    (StyleGAN2's 4-tap filter resampled by 2), the call runs as that 2-D filter in every
+//    layout (separable_runs_as_2d).
 //  - 2-D filter: each output row sums, in registers, the horizontal passes of the input rows
 //    its vertical taps reach (rows outside the image are skipped). A 4x4 filter on a run of
 //    output rows (blur, down 2) walks the input rows once for all the output rows they feed
@@ -289,10 +291,36 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   });
 }
 
+// The 2-D correlation filter [taps, taps] (a stack: [S, taps, taps]) of a separable one
+// [taps] ([S, taps]): w[i][j] = coef[i] * coef[j], vertical tap i (each factor carries
+// sqrt(gain), correlation_filter).
+at::Tensor outer_filter(const at::Tensor& coef) {
+  const int64_t taps = coef.size(-1), stack = coef.dim() == 2 ? coef.size(0) : 1;
+  std::vector<int64_t> sizes = coef.sizes().vec();
+  sizes.push_back(taps);
+  at::Tensor w = at::empty(sizes, coef.options());
+  AT_DISPATCH_FLOATING_TYPES(coef.scalar_type(), "myops_upfirdn2d_outer_filter", [&] {
+    const scalar_t* c = coef.const_data_ptr<scalar_t>();  // (contiguous: correlation_filter)
+    scalar_t* dst = w.mutable_data_ptr<scalar_t>();
+    for (int64_t s = 0; s < stack; ++s, c += taps) {
+      for (int64_t i = 0; i < taps; ++i) {
+        for (int64_t j = 0; j < taps; ++j) *dst++ = c[i] * c[j];
+      }
+    }
+  });
+  return w;
+}
+
 }  // namespace
 
 void upfirdn2d_kernel(const at::Tensor& x, const at::Tensor& coef, const Args& a,
                       const at::Tensor& out) {
+  if (a.kind == FilterKind::Separable && separable_runs_as_2d(a.fw, a.up_x, a.up_y, a.down_y)) {
+    Args full = a;
+    full.kind = FilterKind::Full;
+    upfirdn2d_kernel(x, outer_filter(coef), full, out);
+    return;
+  }
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "myops_upfirdn2d_cpu", [&] {
     run<scalar_t>(x, coef, a, out);
   });

@@ -61,6 +61,24 @@ inline int64_t taps_per_output(const Args& a) {
                                          : math::max_taps(a.fw, a.up_x) * math::max_taps(a.fh, a.up_y);
 }
 
+// Whether a separable filter of `taps` taps is cheaper as its 2-D outer product in a step
+// resampled by up_x, up_y, down_y: a few taps per output along each axis (StyleGAN2's
+// [1, 3, 3, 1] resampled by 2), where the separable form's saving in multiply-adds is less than
+// what its horizontally filtered rows cost to store and read back (one of each per value,
+// down_y / up_y of them per output). Per output: 2-D tx * ty multiply-adds, separable
+// tx * down_y / up_y + ty plus that scratch traffic. Decided by the step's geometry alone, never
+// by the layout or the path, so that every layout and path still gets the same bits (upfirdn2d's
+// kernel and filtered_lrelu's fused steps both ask; the composition filtered_lrelu's vmap rule
+// runs is then the fused kernel's sums). Measured (one thread, AVX-512, [1, 3, 3, 1], separable
+// / 2-D time): up 2 1.03-1.36x in NCHW, 1.06-1.28x in channels_last (2-D faster everywhere);
+// down 2 0.92-1.02x NCHW, 1.15-1.33x channels_last (the channels_last bands of two output rows
+// filter six input rows separably); a blur 0.83-0.96x NCHW, 1.12-1.32x channels_last (stays
+// separable: by this count 16 against 10).
+inline bool separable_runs_as_2d(int64_t taps, int64_t up_x, int64_t up_y, int64_t down_y) {
+  const int64_t tx = math::max_taps(taps, up_x), ty = math::max_taps(taps, up_y);
+  return tx * ty * up_y <= (tx + 2) * down_y + ty * up_y;  // (both sides times up_y: whole numbers)
+}
+
 // Transposes the L x L block v[0..L) in registers (L = Vec::size(), a power of 2): log2(L)
 // rounds of pairing row i with row i + L/2 by interleave2 (a perfect shuffle of the index
 // bits; after log2(L) rounds row and column bits have swapped). Rounds alternate between v and

@@ -417,15 +417,14 @@ struct HorizontalPass {
   }
 
   // Whether run_separable_rows takes runs of this call's output rows (n_rows vertical taps, the
-  // input rows moving by vd from one output row to the next).
-  bool has_separable_runs(int64_t n_rows, int64_t vd) const {
-    return P == 1 && n[0] == 4 && n_rows == 4 && (vd == 1 || vd == 2);
-  }
+  // input rows moving by vd from one output row to the next). Blurs only: a separable 4-tap
+  // down 2 runs as its 2-D filter (separable_runs_as_2d, upfirdn2d_cpu_planes.h).
+  bool has_separable_runs(int64_t n_rows, int64_t vd) const { return P == 1 && n[0] == 4 && n_rows == 4 && vd == 1; }
 
   // The separable row path's run: output row i (i < count) of every one of `planes` planes is
   // the sum over j < 4 of wy[j] times the horizontal pass of prepared row rows_in + (i * vd + j)
   // * S, stored at dst + i * out_step (planes moved by plane_in_step / plane_out_step), for
-  // StyleGAN's 4-tap filters (P == 1: blur or down). The same bits as the horizontal pass into
+  // StyleGAN's 4-tap filters (P == 1, vd == 1: a blur). The same bits as the horizontal pass into
   // scratch rows followed by weighted_row_sums. False (nothing done) for any other call.
   // (Its only caller passes one plane. The loop over planes stays: without it, or with this
   // column walk shared with run_with_row_run, GCC's code for one of the two ran 5-15% slower,
@@ -435,20 +434,13 @@ struct HorizontalPass {
                           int64_t plane_out_step = 0) const {
     constexpr int64_t V = Vec::size();
     if (!has_separable_runs(n_rows, vd) || count < 4) return false;
-    const auto columns = [&](auto vd_) {
-      const RowRun<4, 4, decltype(vd_)::value, acc_t, true> run_down(tap_off.data(), w.data(), wy, S);
-      for (int64_t p = 0; p < planes; ++p) {
-        const acc_t* at = rows_in + tap_off[0] + p * plane_in_step;
-        acc_t* out = dst + p * plane_out_step;
-        int64_t m = 0;
-        for (; m + V < out_w; m += 2 * V) run_down.template column<2>(at + m, out + m, out_step, count, out_w - m - V);
-        if (m < out_w) run_down.template column<1>(at + m, out + m, out_step, count, out_w - m);
-      }
-    };
-    if (vd == 1) {
-      columns(std::integral_constant<int, 1>{});
-    } else {
-      columns(std::integral_constant<int, 2>{});
+    const RowRun<4, 4, 1, acc_t, true> run_blur(tap_off.data(), w.data(), wy, S);
+    for (int64_t p = 0; p < planes; ++p) {
+      const acc_t* at = rows_in + tap_off[0] + p * plane_in_step;
+      acc_t* out = dst + p * plane_out_step;
+      int64_t m = 0;
+      for (; m + V < out_w; m += 2 * V) run_blur.template column<2>(at + m, out + m, out_step, count, out_w - m - V);
+      if (m < out_w) run_blur.template column<1>(at + m, out + m, out_step, count, out_w - m);
     }
     return true;
   }
