@@ -5,6 +5,7 @@ the machine's memory bandwidth, and a StyleGAN2-like training step (issue 13, it
     python benchmarks/upfirdn2d_speed.py --threads 1 --quick  # a smoke run (~2 min)
     python benchmarks/upfirdn2d_speed.py                      # all threads, wall-clock time
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_speed.py --threads 1   # AVX2 kernels
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python ...   # an AVX2 machine's baselines too
     THP_MEM_ALLOC_ENABLE=1 python benchmarks/upfirdn2d_speed.py --threads 1     # huge pages
     python benchmarks/upfirdn2d_speed.py --threads 1 --dtype bfloat16 --no-step  # x in bfloat16
     python benchmarks/upfirdn2d_speed.py --threads 1 --channels-last              # x channels_last
@@ -18,8 +19,14 @@ preempted worker, and wall-clock timings mean little). Otherwise wall-clock time
 anything is timed a 24 MiB block is allocated and freed (settle_allocator), so that every
 case runs in the allocator state of a running program, the first one included.
 
-Writes benchmarks/results/upfirdn2d-speed-<isa>[-<dtype>][-channels-last][-quick].{json,csv,md,png}, with the
-command, the CPU model, the ISA (ATen's and myops') and the thread count.
+Writes benchmarks/results/upfirdn2d-speed-<isa>[-thp][-<dtype>][-channels-last][-compile][-onednn-<isa>][-quick]
+.{json,csv,md,png}, with the command, the CPU model, the ISA (ATen's and myops') and the thread count.
+
+ISA: ATEN_CPU_CAPABILITY selects ATen's and myops' kernels (and Inductor's), not oneDNN's: the
+convolution baselines keep oneDNN's best kernels for this CPU (on an AVX-512 machine, AVX-512,
+and for bfloat16 its AVX512-BF16 / AMX instructions) unless ONEDNN_MAX_CPU_ISA caps them too
+(ONEDNN_MAX_CPU_ISA=AVX2: what an AVX2 machine's oneDNN runs; its bfloat16 depthwise
+convolutions then take oneDNN's reference kernels, ~160x slower). The header says which.
 
 What is measured (CPU, float32 unless --dtype says otherwise: x and the eager baselines' filter
 in that dtype, myops' filter float32 as StyleGAN passes it; with --channels-last x is
@@ -321,6 +328,7 @@ def machine() -> dict:
             "myops_cpu_isa": lib.myops_cpu_isa().decode(), "cpu": cpu_model(),
             "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", ""),
             "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE", ""),
+            "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")),
             "MYOPS_LIBRARY": os.environ.get("MYOPS_LIBRARY", ""),
             "timer": "thread CPU time" if torch.get_num_threads() == 1 else "wall clock"}
     try:
@@ -359,7 +367,9 @@ def plot(rows: list, path: Path) -> None:
 
 def markdown(result: dict) -> str:
     m, bw = result["machine"], result["bandwidth"]
+    onednn = m.get("ONEDNN_MAX_CPU_ISA") or "its best for this CPU"
     lines = [f"`{result['command']}` — {m['cpu']}, ATen {m['aten_cpu_capability']}, myops {m['myops_cpu_isa']}, "
+             f"oneDNN {onednn}, "
              f"{m['threads']} threads ({m['timer']}), torch {m['torch']}, {m['date']}, load average {m.get('loadavg_at_start')}, "
              f"x {result.get('dtype', 'float32')}, {result.get('memory_format', 'contiguous')}", "",
              f"Bandwidth: torch.add(out=) {bw['add_GBps']:.1f} GB/s, copy_ {bw['copy_GBps']:.1f} GB/s", "",
@@ -423,7 +433,9 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     tag = (f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}-{info['threads']}t" + ("-thp" if info["THP_MEM_ALLOC_ENABLE"] else "")
            + ("" if args.dtype == "float32" else f"-{args.dtype}") + ("-channels-last" if args.channels_last else "")
-           + ("-compile" if args.compile else "") + ("-quick" if args.quick else ""))
+           + ("-compile" if args.compile else "")
+           + (f"-onednn-{info['ONEDNN_MAX_CPU_ISA'].lower()}" if info["ONEDNN_MAX_CPU_ISA"] else "")
+           + ("-quick" if args.quick else ""))
     (args.out / f"{tag}.json").write_text(json.dumps(result, indent=1))
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(args.out / f"{tag}.csv", "w", newline="") as f:
