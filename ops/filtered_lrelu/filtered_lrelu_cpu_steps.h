@@ -5,7 +5,6 @@
 // gathering of x's planes into them (b added). Included only from files compiled once per ISA.
 #pragma once
 
-#include <ATen/Dispatch.h>
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
@@ -54,17 +53,7 @@ std::vector<acc_t> vertical_coefficients(std::vector<acc_t> c, const FusedFilter
 // up^2 for a power-of-two up: power-of-two scalings are exact).
 inline FusedFilter step_filter(const FusedFilter& f, const math::Resample& ry, const math::Resample& rx) {
   if (!f.separable || !upfirdn2d::CPU_CAPABILITY::separable_runs_as_2d(f.w, rx.up, ry.up, ry.down)) return f;
-  const at::Tensor c = f.coef.contiguous();
-  at::Tensor w = at::empty({f.w, f.w}, c.options());
-  AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "myops_filtered_lrelu_step_filter", [&] {
-    const scalar_t* p = c.const_data_ptr<scalar_t>();
-    scalar_t* dst = w.mutable_data_ptr<scalar_t>();
-    const auto gain = static_cast<scalar_t>(f.vertical_gain);
-    for (int64_t i = 0; i < f.w; ++i) {
-      for (int64_t j = 0; j < f.w; ++j) *dst++ = (p[i] * gain) * p[j];
-    }
-  });
-  return {w, false, f.w, f.w, 1.0};
+  return {upfirdn2d::outer_filter(f.coef, f.vertical_gain), false, f.w, f.w, 1.0};
 }
 
 constexpr std::integral_constant<bias_act::Act, bias_act::Act::Lrelu> kLrelu{};

@@ -174,6 +174,7 @@ inline at::Tensor empty_output(const at::Tensor& x, const Args& a) { return empt
 #include <ATen/ops/ones.h>
 
 #include <cmath>
+#include <vector>
 
 namespace myops::ops::upfirdn2d {
 
@@ -217,6 +218,30 @@ inline at::Tensor correlation_filter(const at::Tensor& x, const std::optional<at
     }
   });
   return out;
+}
+
+// The 2-D correlation filter [taps, taps] (a stack: [S, taps, taps]) of a separable one, CPU:
+// w[i][j] = (coef[i] * vertical_gain) * coef[j], i the vertical tap. The CPU kernels run a
+// few-tap separable filter so (separable_runs_as_2d, upfirdn2d_cpu_planes.h): upfirdn2d's with
+// correlation_filter's coefficients (sqrt(gain) on each factor), filtered_lrelu's fused steps
+// with their unscaled ones and the step's gain vertically (FusedFilter).
+inline at::Tensor outer_filter(const at::Tensor& coef, double vertical_gain = 1.0) {
+  const at::Tensor c = coef.contiguous();
+  const int64_t taps = c.size(-1), stack = c.dim() == 2 ? c.size(0) : 1;
+  std::vector<int64_t> sizes = c.sizes().vec();
+  sizes.push_back(taps);
+  at::Tensor w = at::empty(sizes, c.options());
+  AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "myops_upfirdn2d_outer_filter", [&] {
+    const scalar_t* src = c.const_data_ptr<scalar_t>();
+    scalar_t* dst = w.mutable_data_ptr<scalar_t>();
+    const auto gain = static_cast<scalar_t>(vertical_gain);
+    for (int64_t s = 0; s < stack; ++s, src += taps) {
+      for (int64_t i = 0; i < taps; ++i) {
+        for (int64_t j = 0; j < taps; ++j) *dst++ = (src[i] * gain) * src[j];
+      }
+    }
+  });
+  return w;
 }
 
 }  // namespace myops::ops::upfirdn2d

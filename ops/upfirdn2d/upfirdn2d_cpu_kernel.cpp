@@ -291,26 +291,6 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   });
 }
 
-// The 2-D correlation filter [taps, taps] (a stack: [S, taps, taps]) of a separable one
-// [taps] ([S, taps]): w[i][j] = coef[i] * coef[j], vertical tap i (each factor carries
-// sqrt(gain), correlation_filter).
-at::Tensor outer_filter(const at::Tensor& coef) {
-  const int64_t taps = coef.size(-1), stack = coef.dim() == 2 ? coef.size(0) : 1;
-  std::vector<int64_t> sizes = coef.sizes().vec();
-  sizes.push_back(taps);
-  at::Tensor w = at::empty(sizes, coef.options());
-  AT_DISPATCH_FLOATING_TYPES(coef.scalar_type(), "myops_upfirdn2d_outer_filter", [&] {
-    const scalar_t* c = coef.const_data_ptr<scalar_t>();  // (contiguous: correlation_filter)
-    scalar_t* dst = w.mutable_data_ptr<scalar_t>();
-    for (int64_t s = 0; s < stack; ++s, c += taps) {
-      for (int64_t i = 0; i < taps; ++i) {
-        for (int64_t j = 0; j < taps; ++j) *dst++ = c[i] * c[j];
-      }
-    }
-  });
-  return w;
-}
-
 }  // namespace
 
 void upfirdn2d_kernel(const at::Tensor& x, const at::Tensor& coef, const Args& a,
