@@ -10,6 +10,7 @@ the machine's memory bandwidth, and a StyleGAN2-like training step (issue 13, it
     python benchmarks/upfirdn2d_speed.py --threads 1 --dtype bfloat16 --no-step  # x in bfloat16
     python benchmarks/upfirdn2d_speed.py --threads 1 --channels-last              # x channels_last
     python benchmarks/upfirdn2d_speed.py --threads 1 --compile --no-step          # + torch.compile column
+    python benchmarks/upfirdn2d_speed.py --threads 1 --channels-last --channel-sweep  # C = 3 ... 72
 
 Timer: with --threads 1, the CPU time of the calling thread (time.thread_time: every op runs
 on it), which other processes on a shared machine cannot inflate by preempting it (with two
@@ -19,7 +20,7 @@ preempted worker, and wall-clock timings mean little). Otherwise wall-clock time
 anything is timed a 24 MiB block is allocated and freed (settle_allocator), so that every
 case runs in the allocator state of a running program, the first one included.
 
-Writes benchmarks/results/upfirdn2d-speed-<isa>[-thp][-<dtype>][-channels-last][-compile][-onednn-<isa>][-quick]
+Writes benchmarks/results/upfirdn2d-speed-<isa>[-thp][-<dtype>][-channels-last][-compile][-channel-sweep][-onednn-<isa>][-quick]
 .{json,csv,md,png}, with the command, the CPU model, the ISA (ATen's and myops') and the thread count.
 
 ISA: ATEN_CPU_CAPABILITY selects ATen's and myops' kernels (and Inductor's), not oneDNN's: the
@@ -57,6 +58,10 @@ interleaved, and the ratio reported is the median over the repeats of baseline /
    (dynamic=False, fullgraph: one graph per shape, compiled before timing), in the fwd and
    fwd+bwd modes; the double backward is n/a (torch.compile's AOTAutograd does not
    support a backward with create_graph=True).
+   With --channel-sweep, instead: up, down and blur of [4, C, 128, 128] for channel counts that
+   do not fill a vector's lanes (CHANNEL_SWEEP: RGB's 3, 5, 8, 12, 20, 24, 40, 72), where
+   channels_last runs in place with an overlapping or masked last block of channels, or
+   through planar copies below half a vector (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h).
 3. The training step of benchmarks/stylegan2_step.py (64x64, batch 4): step time with myops
    vs the same networks on myops.reference (StyleGAN's pure-PyTorch formulas), and the
    share of the myops step's time spent in myops ops (torch.profiler: self CPU time of the
@@ -105,6 +110,10 @@ SHAPES = [
 ]
 QUICK_SHAPES = [("up", [4, 512, 8, 8]), ("up", [2, 128, 64, 64]), ("down", [4, 512, 16, 16]),
                 ("down", [4, 256, 64, 64]), ("blur", [4, 512, 16, 16])]
+# --channel-sweep: channel counts that are not whole vectors of lanes (16 float lanes on
+# AVX-512, 8 on AVX2), at a plane size past the plane path's.
+CHANNEL_SWEEP = (3, 5, 8, 12, 20, 24, 40, 72)
+SWEEP_SHAPES = [(kind, [4, c, 128, 128]) for c in CHANNEL_SWEEP for kind in ("up", "down", "blur")]
 MODES = ("fwd", "fwd+bwd", "fwd+bwd+2bwd")
 COMPILE = "torch.compile(reference)"
 
@@ -402,6 +411,8 @@ def main(argv=None) -> int:
                         help="x's dtype (the training step is float32: skipped for the others)")
     parser.add_argument("--channels-last", action="store_true",
                         help="x in channels_last (the training step is NCHW: skipped)")
+    parser.add_argument("--channel-sweep", action="store_true",
+                        help="[4, C, 128, 128] for C in CHANNEL_SWEEP instead of StyleGAN2's shapes (no training step)")
     parser.add_argument("--compile", action="store_true",
                         help="also time torch.compile of myops.reference (fwd, fwd+bwd; compiles every shape)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
@@ -420,20 +431,21 @@ def main(argv=None) -> int:
     rows = []
     dtype = getattr(torch, args.dtype)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t, bw["add_GBps"],
-                      dtype, fmt, args.compile)
-    for kind, shape in QUICK_SHAPES if args.quick else SHAPES:
+    if not args.channel_sweep:
+        rows += case_rows("down", [1, 64, 64, 64] if args.quick else [4, 256, 64, 64], F1, "sep", reps, t,
+                          bw["add_GBps"], dtype, fmt, args.compile)
+    for kind, shape in SWEEP_SHAPES if args.channel_sweep else QUICK_SHAPES if args.quick else SHAPES:
         rows += case_rows(kind, shape, F2, "2d", reps, t, bw["add_GBps"], dtype, fmt, args.compile)
     result = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": info, "bandwidth": bw,
               "dtype": args.dtype, "memory_format": "channels_last" if args.channels_last else "contiguous",
               "compile": args.compile, "rows": rows}
-    if not args.no_step and args.dtype == "float32" and not args.channels_last:
+    if not args.no_step and args.dtype == "float32" and not args.channels_last and not args.channel_sweep:
         result["training_step"] = training_step(reps=3 if args.quick else 5, steps=1 if args.quick else 2)
 
     args.out.mkdir(parents=True, exist_ok=True)
     tag = (f"upfirdn2d-speed-{info['myops_cpu_isa'].lower()}-{info['threads']}t" + ("-thp" if info["THP_MEM_ALLOC_ENABLE"] else "")
            + ("" if args.dtype == "float32" else f"-{args.dtype}") + ("-channels-last" if args.channels_last else "")
-           + ("-compile" if args.compile else "")
+           + ("-compile" if args.compile else "") + ("-channel-sweep" if args.channel_sweep else "")
            + (f"-onednn-{info['ONEDNN_MAX_CPU_ISA'].lower()}" if info["ONEDNN_MAX_CPU_ISA"] else "")
            + ("-quick" if args.quick else ""))
     (args.out / f"{tag}.json").write_text(json.dumps(result, indent=1))

@@ -225,18 +225,19 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
     torch.testing.assert_close(got, want.to(dtype), atol=0.05, rtol=0.02)
 
 
-@pytest.mark.parametrize("shape", [(2, 37, 40, 50), (1, 16, 33, 48), (3, 5, 34, 34)])
+@pytest.mark.parametrize("shape", [(2, 3, 40, 50), (1, 2, 33, 48), (3, 3, 34, 34)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
                                                    (1, 2, [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
                                                    ([2, 1], [1, 3], [0, 1, 2, 3], (4, 4))])
 def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, fshape):
-    """channels_last planes past the plane path's 32 x 32 are transposed to planes, run there and
-    transposed back (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): float32 in blocks of a
-    vector's lanes square, in registers (37 channels: whole blocks and a partial one), the other
-    dtypes and the partial blocks one value at a time. (16 channels fill whole vectors: those run
-    in place, test_channels_last_in_place below.) The output is channels_last and has the same
-    bits as the contiguous input's."""
+    """channels_last with fewer channels than half a vector's lanes (2 or 3 channels: float and
+    bfloat16 on AVX2 and AVX-512, float64 on AVX-512; AVX2's 4 float64 lanes mask them instead)
+    is transposed to planes, run there and transposed back
+    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h), partial blocks of pixels x channels one value
+    at a time. (More channels run in place: test_channels_last_in_place and
+    test_channels_last_in_place_any_channel_count below.) The output is channels_last and has the
+    same bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
     f = torch.randn(fshape)
@@ -284,15 +285,46 @@ def test_channels_last_in_place(shape, dtype, up, down, pad, fshape):
     torch.testing.assert_close(got, want.to(dtype), **tol)
 
 
+@pytest.mark.parametrize("channels", [5, 8, 12, 20, 37])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4, 4)),
+                                                   (2, 1, [2, 1, 2, 1], (4, 4)), (1, 1, [3, 2, 3, 2], (6,)),
+                                                   ([2, 1], [1, 3], [0, 1, 2, 3], (6,))])
+def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad, fshape):
+    """channels_last whose channels do not fill whole vectors runs in place too
+    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): past L channels (L lanes: 16 float on AVX-512,
+    8 on AVX2; float64 half that) one more block on the last L channels, which overlaps the
+    whole blocks' last ones; with fewer, from half the lanes up, one block with only its first
+    `channels` lanes loaded and stored (masked: AVX-512 any dtype, AVX2 float and float64); below
+    that (and AVX2's bfloat16/float16), through planar copies. Every case gives the contiguous
+    input's bits (a masked store that wrote past a pixel's channels, or an overlapping block
+    that summed differently, would change the neighbours' values) and the reference's values."""
+    torch.manual_seed(0)
+    x = torch.randn(2, channels, 21, 37, dtype=dtype)
+    x[1, -1, 3, 5] = float("inf")  # (spreads to the same outputs, as inf or nan, in every path)
+    f = torch.randn(fshape, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, down, pad, gain=1.5)
+    assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
+    want_bits = myops.upfirdn2d(x, f, up, down, pad, gain=1.5)
+    assert torch.equal(got.nan_to_num(), want_bits.nan_to_num()) and torch.equal(got.isnan(), want_bits.isnan())
+    x[1, -1, 3, 5] = 0
+    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, down, pad, gain=1.5)
+    want = reference.upfirdn2d(x.double(), f.double(), up, down, pad, gain=1.5)
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype in (torch.bfloat16, torch.float16) else {}
+    torch.testing.assert_close(got, want.to(dtype), **tol)
+
+
+@pytest.mark.parametrize("channels", [256, 250])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
-def test_channels_last_in_place_separable_in_chunks(dtype):
+def test_channels_last_in_place_separable_in_chunks(channels, dtype):
     """A separable step's scratch holds its band's horizontally filtered rows for every block of
     channels it computes. Here all of them would pass the 1M-value limit (5 input rows x 1038
     output columns x 256 channels), so each step takes a divisor of the blocks at a time
     (blocks_per_step in ops/upfirdn2d/upfirdn2d_cpu_channels_last.h) and the pixel's channels
-    are covered in chunks: the same bits as the contiguous input's."""
+    are covered in chunks (250 channels: the last chunk's last block overlaps the one before it):
+    the same bits as the contiguous input's."""
     torch.manual_seed(0)
-    x = torch.randn(1, 256, 6, 520, dtype=dtype)
+    x = torch.randn(1, channels, 6, 520, dtype=dtype)
     f = torch.randn(6, dtype=torch.float64 if dtype == torch.float64 else torch.float32)  # (separable up 2)
     got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 2, 1, [2, 1, 2, 1])
     assert got.is_contiguous(memory_format=torch.channels_last)

@@ -6,9 +6,10 @@
 // contiguous). Here the input is transposed once to planes ([N, C, H*W], in blocks: every cache
 // line read and written whole), the planar kernel runs, and its output is transposed back into
 // `out`. The same sums: the same bits as a contiguous input. Costs a planar copy of x and of
-// the output. upfirdn2d with whole vectors of channels needs neither: it runs in place
-// (run_in_channels_last, at the end). Included only from *_cpu_kernel.cpp files (compiled once
-// per ISA).
+// the output. upfirdn2d needs neither: it runs in place (run_in_channels_last, at the end),
+// except with fewer channels than half a vector's lanes, or fewer than its lanes where the ISA
+// cannot mask them (AVX2's float16/bfloat16), or where a separable step's scratch would not
+// fit. Included only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -104,10 +105,19 @@ void run_through_planes(const at::Tensor& out, const PlanarKernel& planar_kernel
   store_planes<scalar_t>(out_planes, out);
 }
 
-// channels_last x and out whose channels fill whole vectors of op-math values (C a multiple of
-// L, the float lanes for float16/bfloat16): the plane path's step (upfirdn2d_cpu_planes.h)
-// runs on the tensors themselves, a vector being L consecutive channels of a pixel
-// (PixelLayout): no copy, no transpose, any plane size. The same sums as every other path (the plane path's order), so the same bits.
+// channels_last x and out: the plane path's step (upfirdn2d_cpu_planes.h) runs on the tensors
+// themselves, a vector being L consecutive channels of a pixel (PixelLayout; L op-math lanes,
+// the float lanes for float16/bfloat16): no copy, no transpose, any plane size. The same sums
+// as every other path (the plane path's order), so the same bits. Channels that do not fill
+// whole vectors: past L, the pixel's last block sits on its last L channels (in the same loop,
+// `back` values before its place: it overlaps the block before, whose last channels get the
+// same bits again); below L, one block with masked loads and stores of its first C lanes
+// (cpu_partial_lanes.h) where at least half the lanes are used (masks_channels), and the
+// planar copies below that. Why: through the copies (which transpose a partial block a value
+// at a time), float [4, 24, 128, 128] took 3.4x (up 2), 3.9x (down 2) and 1.9x (blur) the time
+// in place (one thread, AVX-512); [4, 12, ...] masked 1.4x, 2.8x, 1.6x. (As a separate pass
+// after the whole blocks, the overlapping block made [4, 20 or 24, 128, 128] up 1.6x slower:
+// its pixels read and written again from L2, not L1.)
 // Work goes by bands of output rows whose input rows fit in L2 (~512 KiB); each output pixel
 // computes all its C / L blocks of channels in turn with the same taps (PixelLayout::blocks), so
 // a tap's pixel is read as C contiguous values, whole cache lines in order. (Until 2026-12-06
@@ -132,11 +142,11 @@ inline int64_t band_rows(const at::Tensor& x, const Args& a, int64_t out_h) {
   return std::clamp<int64_t>(rows_in * a.up_y / a.down_y, 1, out_h);
 }
 
-// How many of a pixel's C / L blocks of channels one step computes: all of them, or for a
-// separable filter the most (a divisor of C / L) whose scratch fits kMaxScratch; 0 when not
-// even one block's does.
+// How many of a pixel's blocks of L channels (C / L rounded up) one step computes: all of them,
+// or for a separable filter the most (a divisor of them) whose scratch fits kMaxScratch; 0 when
+// not even one block's does.
 inline int64_t blocks_per_step(const at::Tensor& x, const Args& a, const at::Tensor& out, int64_t L) {
-  const int64_t blocks = x.size(1) / L;
+  const int64_t blocks = (x.size(1) + L - 1) / L;
   if (a.kind != FilterKind::Separable) return blocks;
   const int64_t bh = band_rows(x, a, out.size(2));
   const int64_t band_in = std::min<int64_t>(x.size(2), ((bh - 1) * a.down_y + a.fh) / a.up_y + 2);
@@ -146,13 +156,28 @@ inline int64_t blocks_per_step(const at::Tensor& x, const Args& a, const at::Ten
   return 0;
 }
 
-// (scalar_t: x's dtype)
+// Whether C channels fewer than L run in place, in the first C lanes of masked vectors: at least
+// half the lanes, where the ISA has masked loads and stores of scalar_t (has_partial_lanes: not
+// AVX2's float16/bfloat16). Measured (float [4, C, 128, 128], one thread, time through the
+// planar copies / in place; up 2, down 2, 4x4 blur, separable blur, 6-tap separable down 2):
+// AVX-512 C = 8: 1.18, 2.90, 1.19, 0.90, 1.36; AVX2 C = 4: 1.23, 2.83, 1.19, 0.96, 1.58. With
+// fewer lanes used the masked taps cost more than the copies' transposes (AVX-512 C = 4: 0.85,
+// 1.74, 0.73, 0.61, 0.84; C = 2: 0.57, 1.11, 0.48, 0.40, 0.53), so those keep the copies.
+template <typename scalar_t>
+constexpr bool masks_channels(int64_t C) {
+  using acc_t = at::opmath_type<scalar_t>;
+  return has_partial_lanes<acc_t, scalar_t>() && 2 * C >= at::vec::Vectorized<acc_t>::size();
+}
+
+// (scalar_t: x's dtype) L channels or more, or fewer where masks_channels, if the step fits
+// (blocks_per_step).
 template <typename scalar_t>
 bool runs_in_channels_last(const at::Tensor& x, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
   constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  if (x.dim() != 4 || x.scalar_type() != c10::CppTypeToScalarType<scalar_t>::value || x.size(1) % L != 0 ||
-      !x.is_contiguous(at::MemoryFormat::ChannelsLast) || !out.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+  if (x.dim() != 4 || x.scalar_type() != c10::CppTypeToScalarType<scalar_t>::value ||
+      (x.size(1) < L && !masks_channels<scalar_t>(x.size(1))) || !x.is_contiguous(at::MemoryFormat::ChannelsLast) ||
+      !out.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     return false;
   }
   return blocks_per_step(x, a, out, L) > 0;
@@ -205,7 +230,10 @@ void run_in_channels_last(const at::Tensor& x, const at::Tensor& coef_t, const A
   PixelLayout layout{x.stride(3), x.stride(2), out.stride(3), out.stride(2)};
   layout.blocks = blocks_per_step(x, a, out, L);
   const int64_t chunk = layout.blocks * L;  // channels per step
-  const Bands<acc_t> bands(x, coef_t, a, out.size(2), out.size(3), layout, C / L);
+  // (channels past the whole blocks: the last block sits `back` values before its place, on
+  // the pixel's last L channels; below L channels, only where masks_channels)
+  const int64_t back = C % L == 0 || C < L ? 0 : L - C % L;
+  const Bands<acc_t> bands(x, coef_t, a, out.size(2), out.size(3), layout, (C + L - 1) / L);
   const scalar_t* const x_data = x.const_data_ptr<scalar_t>();
   scalar_t* const out_data = out.data_ptr<scalar_t>();
   const int64_t bh = bands.bh, nb = bands.count;
@@ -215,7 +243,16 @@ void run_in_channels_last(const at::Tensor& x, const at::Tensor& coef_t, const A
       const int64_t n = unit / nb, band = unit % nb;
       const scalar_t* in = x_data + n * x.stride(0) + bands.lo[band] * x.stride(2);
       scalar_t* band_out = out_data + n * out.stride(0) + band * bh * out.stride(2);
-      for (int64_t c0 = 0; c0 < C; c0 += chunk) bands.steps[band].apply(in + c0, band_out + c0, scratch.data());
+      const PlaneStep<acc_t>& step = bands.steps[band];
+      if constexpr (has_partial_lanes<acc_t, scalar_t>()) {
+        if (C < L) {  // the first C lanes of one block, masked (cpu_partial_lanes.h)
+          step.apply_partial(in, band_out, scratch.data(), PartialLanes<acc_t, scalar_t>(static_cast<int>(C)));
+          continue;
+        }
+      }
+      for (int64_t c0 = 0; c0 < C; c0 += chunk) {
+        step.apply(in + c0, band_out + c0, scratch.data(), c0 + chunk >= C ? back : 0);
+      }
     }
   });
 }

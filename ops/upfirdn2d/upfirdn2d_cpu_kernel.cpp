@@ -31,8 +31,8 @@
 // upfirdn2d_cpu_rows.h, shared with filtered_lrelu's fused kernel.
 // Small planes (up to 32x32, at least a vector's worth of them) take the plane path instead
 // (upfirdn2d_cpu_planes.h): L planes side by side in the lanes of a vector, the same sums in
-// the same order, so the two paths agree bit for bit. Larger channels_last planes run on planar
-// copies (upfirdn2d_cpu_channels_last.h).
+// the same order, so the two paths agree bit for bit. channels_last tensors run in place, a
+// pixel's channels in the lanes (upfirdn2d_cpu_channels_last.h).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -62,8 +62,8 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t S = stacked ? x.size(0) : 1, d = stacked ? 1 : 0;  // d: where [N, C, H, W] starts
   const int64_t N = x.size(d), C = x.size(d + 1), in_h = x.size(d + 2), in_w = x.size(d + 3);
   const int64_t out_h = out.size(d + 2), out_w = out.size(d + 3);
-  // channels_last, whole vectors of channels: in place, every block of a pixel's channels with
-  // the same taps (float16/bfloat16 widened as loaded; upfirdn2d_cpu_channels_last.h).
+  // channels_last: in place, every block of a pixel's channels with the same taps (float16/
+  // bfloat16 widened as loaded; fewer channels than lanes masked; upfirdn2d_cpu_channels_last.h).
   if (!stacked && runs_in_channels_last<scalar_t>(x, a, out)) {
     run_in_channels_last<scalar_t>(x, coef_t, a, out);
     return;

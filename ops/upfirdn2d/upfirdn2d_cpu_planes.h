@@ -33,6 +33,7 @@
 
 #include "ops/common/aligned_vector.h"
 #include "ops/common/cpu_bf16.h"
+#include "ops/common/cpu_partial_lanes.h"
 #include "ops/upfirdn2d/upfirdn2d.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
@@ -168,12 +169,25 @@ C10_ALWAYS_INLINE at::vec::Vectorized<acc_t> load_lanes(const T* p) {
   }
 }
 
+// (AVX2 / AVX-512: ATen's one-vector rounding, cvtfp32_bf16 / cvtfp32_fp16, the same bits as
+// convert_from_float, which rounds two vectors and which GCC called out of line, once per
+// store, in TapRuns' loops.)
 template <typename acc_t, typename T>
 C10_ALWAYS_INLINE void store_lanes(const at::vec::Vectorized<acc_t>& v, T* p) {
   if constexpr (std::is_same_v<T, acc_t>) {
     v.store(p);
   } else {
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+    constexpr bool bf16 = std::is_same_v<T, c10::BFloat16>;
+    const auto rounded = bf16 ? at::vec::cvtfp32_bf16(v) : at::vec::cvtfp32_fp16(v);
+#if defined(CPU_CAPABILITY_AVX512)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), rounded);
+#else
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), rounded);
+#endif
+#else
     at::vec::convert_from_float<T>(v, v).store(p, at::vec::Vectorized<acc_t>::size());
+#endif
   }
 }
 
@@ -358,47 +372,69 @@ struct TapRuns {
   // blocks > 1: each item is `blocks` vectors L values apart in `in` and in `out` (a
   // channels_last pixel's blocks of L channels), each summed with the same taps in turn, so that
   // the taps' pixels are read as runs of whole cache lines (one block at a time over a band, the
-  // 1 KiB-apart vectors of 256 channels missed every cache and the prefetchers). in_t / out_t:
-  // op-math values, or a float16/bfloat16 tensor's (load_lanes / store_lanes).
+  // 1 KiB-apart vectors of 256 channels missed every cache and the prefetchers). in_back /
+  // out_back: how many values before its place the last block is in `in` / in `out` (a pixel
+  // whose C channels are not whole vectors: its last block ends on its last channel, overlapping
+  // the one before; upfirdn2d_cpu_channels_last.h). in_t / out_t: op-math values, or a
+  // float16/bfloat16 tensor's (load_lanes / store_lanes).
   template <typename in_t, typename out_t>
-  void apply(const in_t* in, out_t* out, int64_t blocks = 1) const {
+  void apply(const in_t* in, out_t* out, int64_t blocks = 1, int64_t in_back = 0, int64_t out_back = 0) const {
 #if defined(CPU_CAPABILITY_AVX512)
     if constexpr (std::is_same_v<in_t, c10::BFloat16> && std::is_same_v<out_t, c10::BFloat16>) {
-      if (blocks % 2 == 0) return apply_bfloat16_pairs(in, out, blocks);
+      if (blocks % 2 == 0 && in_back == 0 && out_back == 0) return apply_bfloat16_pairs(in, out, blocks);
     }
 #endif
+    const auto load = [](const in_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return load_lanes<acc_t>(p); };
+    const auto store = [](const at::vec::Vectorized<acc_t>& v, out_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { store_lanes(v, q); };
+    if (in_back == 0 && out_back == 0) return walk<false>(in, out, blocks, 0, 0, load, store);
+    walk<true>(in, out, blocks, in_back, out_back, load, store);
+  }
+
+  // apply()'s sums, each vector loaded by load(p) and stored by store(v, q) (PlaneStep's
+  // partial lanes: masked where in or out is a tensor's). kLastMoved: in_back or out_back may
+  // be nonzero; its loop is a separate instantiation, so that the loop every other call runs
+  // stays the one it was (every block L values on).
+  template <bool kLastMoved, typename in_t, typename out_t, typename Load, typename Store>
+  C10_ALWAYS_INLINE void walk(const in_t* in, out_t* out, int64_t blocks, int64_t in_back, int64_t out_back,
+                              const Load& load, const Store& store) const {
     using Vec = at::vec::Vectorized<acc_t>;
     constexpr int64_t L = Vec::size();
+    const int64_t in_last = (blocks - 1) * L - in_back, out_last = (blocks - 1) * L - out_back;
     for (const Run& r : runs) {
       const std::array<int64_t, 2>* it = item.data() + r.item0;
       const acc_t* wr = w.data() + r.tap0;
       const int64_t* o = off.data() + r.tap0;
       const int64_t items = r.items;
+      // Every block of each item: L values apart, the last one at in_last / out_last.
+      const auto each_block = [&](const auto& block) C10_ALWAYS_INLINE_ATTRIBUTE {
+        for (int64_t i = 0; i < items; ++i) {
+          const in_t* p = in + it[i][0];
+          out_t* q = out + it[i][1];
+          if constexpr (kLastMoved) {
+            for (int64_t b = 1; b < blocks; ++b, p += L, q += L) block(p, q);
+            block(in + it[i][0] + in_last, out + it[i][1] + out_last);
+          } else {
+            for (int64_t b = 0; b < blocks; ++b, p += L, q += L) block(p, q);
+          }
+        }
+      };
       with_static_count(r.n, [&](auto nk) {
         constexpr int NK = decltype(nk)::value;
         if constexpr (NK > 0) {
           Vec wv[NK];
           int64_t ov[NK];
           for (int k = 0; k < NK; ++k) wv[k] = Vec(wr[k]), ov[k] = o[k];
-          for (int64_t i = 0; i < items; ++i) {
-            const in_t* p = in + it[i][0];
-            out_t* q = out + it[i][1];
-            for (int64_t b = 0; b < blocks; ++b, p += L, q += L) {
-              Vec sum(acc_t(0));
-              for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], load_lanes<acc_t>(p + ov[k]), sum);
-              store_lanes(sum, q);
-            }
-          }
+          each_block([&](const in_t* p, out_t* q) C10_ALWAYS_INLINE_ATTRIBUTE {
+            Vec sum(acc_t(0));
+            for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], load(p + ov[k]), sum);
+            store(sum, q);
+          });
         } else {
-          for (int64_t i = 0; i < items; ++i) {
-            const in_t* p = in + it[i][0];
-            out_t* q = out + it[i][1];
-            for (int64_t b = 0; b < blocks; ++b, p += L, q += L) {
-              Vec sum(acc_t(0));
-              for (int64_t k = 0; k < r.n; ++k) sum = at::vec::fmadd(Vec(wr[k]), load_lanes<acc_t>(p + o[k]), sum);
-              store_lanes(sum, q);
-            }
-          }
+          each_block([&](const in_t* p, out_t* q) C10_ALWAYS_INLINE_ATTRIBUTE {
+            Vec sum(acc_t(0));
+            for (int64_t k = 0; k < r.n; ++k) sum = at::vec::fmadd(Vec(wr[k]), load(p + o[k]), sum);
+            store(sum, q);
+          });
         }
       });
     }
@@ -562,14 +598,34 @@ struct PlaneStep {
   // The values of the scratch apply() needs (1-D: the horizontally filtered rows).
   int64_t scratch_len() const { return separable ? h_rows * out_w * at::vec::Vectorized<acc_t>::size() * blocks : 0; }
 
-  // (in_t / out_t: as TapRuns::apply's; the scratch is op-math)
+  // (in_t / out_t: as TapRuns::apply's; the scratch is op-math.) back: how many values before
+  // its place the last of the layout's blocks is in `in` and `out` (a channels_last pixel's last
+  // block, on its last channels; upfirdn2d_cpu_channels_last.h); in the scratch every block
+  // keeps its place.
   template <typename in_t, typename out_t>
-  void apply(const in_t* in, out_t* out, acc_t* scratch) const {
+  void apply(const in_t* in, out_t* out, acc_t* scratch, int64_t back = 0) const {
     if (separable) {
-      step1.apply(in, scratch, blocks);
-      step2.apply(scratch, out, blocks);
+      step1.apply(in, scratch, blocks, back, 0);
+      step2.apply(scratch, out, blocks, 0, back);
     } else {
-      step1.apply(in, out, blocks);
+      step1.apply(in, out, blocks, back, back);
+    }
+  }
+
+  // One block of which only the first lanes are a tensor's (channels_last pixels of fewer
+  // channels than lanes): in and out loaded and stored by `lanes` (masked); the scratch, whole.
+  template <typename scalar_t>
+  void apply_partial(const scalar_t* in, scalar_t* out, acc_t* scratch, const PartialLanes<acc_t, scalar_t>& lanes) const {
+    using Vec = at::vec::Vectorized<acc_t>;
+    const auto load = [&](const scalar_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return lanes.load(p); };
+    const auto store = [&](const Vec& v, scalar_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { lanes.store(v, q); };
+    const auto load_whole = [](const acc_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return Vec::loadu(p); };
+    const auto store_whole = [](const Vec& v, acc_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { v.store(q); };
+    if (separable) {
+      step1.template walk<false>(in, scratch, 1, 0, 0, load, store_whole);
+      step2.template walk<false>(scratch, out, 1, 0, 0, load_whole, store);
+    } else {
+      step1.template walk<false>(in, out, 1, 0, 0, load, store);
     }
   }
 };

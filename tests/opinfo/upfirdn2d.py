@@ -56,11 +56,19 @@ def upfirdn2d_samples(device, dtype, requires_grad):
     yield S("planes_down2_sep4_crop", (x((1, 17, 8, 7)), fil(4), [1, 1], [2, 2], [1, 0, -1, 1], False, 1.0))
     yield S("planes_up4_down2_sep7", (x((1, 19, 5, 3)), fil(7), [4, 2], [2, 1], [3, 3, 1, 2], False, 0.25))
     yield S("planes_identity", (x((4, 5, 3, 3)), None, [1, 1], [1, 1], [0, 0, 0, 0], False, 2.0))
-    cl20 = _t((2, 20, 4, 4), device, dtype, False).contiguous(memory_format=torch.channels_last)
-    yield S("planes_channels_last_up2_2d", (_layout(cl20, requires_grad), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
-    yield S("planes_channels_last_down2_sep", (_layout(cl20, requires_grad), fil(4), [1, 1], [2, 2], [1, 1, 1, 1], False, 1.0))
     yield S("planes_strided", (_layout(_t((2, 36, 7, 6), device, dtype, False)[:, ::2].transpose(2, 3), requires_grad),
                                fil((3, 4)), [2, 1], [1, 2], [1, 2, 0, 1], False, 1.0))
+    # channels_last in place (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h) with channel counts
+    # that do not fill whole vectors, so that each ISA copy (tests/test_cpu_isa.py) runs its
+    # cases: 20 (AVX-512: a block of 16 and one on the last 16 channels, overlapping it; AVX2: two
+    # of 8 and one more), 12 (AVX-512: 12 of 16 lanes, masked; AVX2: 8 + the overlapping block),
+    # 5 (AVX2: 5 of 8 lanes, masked; AVX-512: through planar copies); 2-D and separable steps
+    # (a separable step's scratch holds whole vectors, masked or not).
+    def channels_last_x(c):
+        return _layout(_t((2, c, 4, 5), device, dtype, False).contiguous(memory_format=torch.channels_last), requires_grad)
+    yield S("channels_last_c20_up2_2d", (channels_last_x(20), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    yield S("channels_last_c12_down2_sep6", (channels_last_x(12), fil(6), [1, 1], [2, 2], [2, 2, 2, 2], False, 1.0))
+    yield S("channels_last_c5_up2_2d", (channels_last_x(5), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
     # The flat path (ops/upfirdn2d/upfirdn2d_cpu_flat.h): a 2-D filter without resampling (a blur)
     # on contiguous rows that fill whole vectors badly (9 and 17 outputs a row), border rows on
     # both sides, a crop, a flip.

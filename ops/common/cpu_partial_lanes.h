@@ -1,0 +1,119 @@
+// The first n of a vector's L lanes (0 < n < L), loaded from and stored to a tensor's values with
+// masked loads and stores: the lanes past n load as zero, and the memory past the n values is
+// neither read, nor written, nor able to fault. For loops whose rows are narrower than a vector
+// and must not touch their neighbours' values (upfirdn2d's channels_last pixels of fewer
+// channels than lanes: a pixel's C values, then the next pixel's). Values are widened and
+// rounded as ops/upfirdn2d's load_lanes / store_lanes do (exact widening; float16/bfloat16
+// rounded once, as ATen rounds: round_to_bf16_lanes, cvtps_ph), so a lane gets the same bits
+// either way.
+// Where the ISA has masked loads and stores for T (has_partial_lanes): AVX-512 for float,
+// double, float16 and bfloat16 (AVX512BW's 16-bit masks), AVX2 for float and double only (it
+// has no 16-bit masked load or store). Included only from files compiled once per ISA.
+#pragma once
+
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "ops/common/cpu_bf16.h"
+
+namespace myops {
+inline namespace CPU_CAPABILITY {
+
+// Whether PartialLanes<acc_t, T> exists on this ISA.
+template <typename acc_t, typename T>
+constexpr bool has_partial_lanes() {
+#if defined(CPU_CAPABILITY_AVX512)
+  return std::is_same_v<T, acc_t> || (std::is_same_v<acc_t, float> && (std::is_same_v<T, c10::BFloat16> ||
+                                                                        std::is_same_v<T, c10::Half>));
+#elif defined(CPU_CAPABILITY_AVX2)
+  return std::is_same_v<T, acc_t> && (std::is_same_v<T, float> || std::is_same_v<T, double>);
+#else
+  return false;
+#endif
+}
+
+// The first n lanes of Vectorized<acc_t> over values of T (the mask is made once, for every
+// load and store of a loop). Declared on every ISA, defined where has_partial_lanes: callers
+// use it under `if constexpr (has_partial_lanes<...>())`.
+template <typename acc_t, typename T>
+class PartialLanes;
+
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+
+template <typename acc_t, typename T>
+class PartialLanes {
+  static_assert(has_partial_lanes<acc_t, T>(), "PartialLanes: no masked loads and stores of T on this ISA");
+  using Vec = at::vec::Vectorized<acc_t>;
+
+ public:
+  explicit PartialLanes(int n) {
+#if defined(CPU_CAPABILITY_AVX512)
+    mask_ = static_cast<Mask>((1u << n) - 1);
+#else
+    // (lane i enabled: its index below n; maskload/maskstore read the lanes' sign bits)
+    if constexpr (std::is_same_v<acc_t, float>) {
+      mask_ = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    } else {
+      mask_ = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+    }
+#endif
+  }
+
+  C10_ALWAYS_INLINE Vec load(const T* p) const {
+#if defined(CPU_CAPABILITY_AVX512)
+    if constexpr (std::is_same_v<T, float>) {
+      return _mm512_maskz_loadu_ps(mask_, p);
+    } else if constexpr (std::is_same_v<T, double>) {
+      return _mm512_maskz_loadu_pd(mask_, p);
+    } else if constexpr (std::is_same_v<T, c10::BFloat16>) {  // (a bfloat16 is a float's high half)
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask_, p)), 16));
+    } else {
+      return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask_, p));
+    }
+#else
+    if constexpr (std::is_same_v<T, float>) {
+      return _mm256_maskload_ps(p, mask_);
+    } else {
+      return _mm256_maskload_pd(p, mask_);
+    }
+#endif
+  }
+
+  C10_ALWAYS_INLINE void store(const Vec& v, T* p) const {
+#if defined(CPU_CAPABILITY_AVX512)
+    if constexpr (std::is_same_v<T, float>) {
+      _mm512_mask_storeu_ps(p, mask_, v);
+    } else if constexpr (std::is_same_v<T, double>) {
+      _mm512_mask_storeu_pd(p, mask_, v);
+    } else if constexpr (std::is_same_v<T, c10::BFloat16>) {  // (each lane's low 16 bits)
+      _mm256_mask_storeu_epi16(p, mask_, _mm512_cvtepi32_epi16(round_to_bf16_lanes(v)));
+    } else {  // (ATen's cvtfp32_fp16)
+      _mm256_mask_storeu_epi16(p, mask_, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+#else
+    if constexpr (std::is_same_v<T, float>) {
+      _mm256_maskstore_ps(p, mask_, v);
+    } else {
+      _mm256_maskstore_pd(p, mask_, v);
+    }
+#endif
+  }
+
+ private:
+#if defined(CPU_CAPABILITY_AVX512)
+  using Mask = std::conditional_t<std::is_same_v<acc_t, double>, __mmask8, __mmask16>;
+#else
+  using Mask = __m256i;
+#endif
+  Mask mask_;
+};
+
+#endif
+
+}  // namespace CPU_CAPABILITY
+}  // namespace myops
