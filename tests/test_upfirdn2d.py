@@ -225,19 +225,20 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
     torch.testing.assert_close(got, want.to(dtype), atol=0.05, rtol=0.02)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 40, 50), (1, 2, 33, 48), (3, 3, 34, 34)])
+@pytest.mark.parametrize("shape", [(2, 3, 40, 50), (1, 2, 33, 48), (3, 4, 34, 34), (1, 6, 35, 40), (2, 7, 33, 36)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
                                                    (1, 2, [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
                                                    ([2, 1], [1, 3], [0, 1, 2, 3], (4, 4))])
-def test_row_path_channels_last_through_planes(shape, dtype, up, down, pad, fshape):
-    """channels_last with fewer channels than half a vector's lanes (2 or 3 channels: float and
-    bfloat16 on AVX2 and AVX-512, float64 on AVX-512; AVX2's 4 float64 lanes mask them instead)
-    is transposed to planes, run there and transposed back
-    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h), partial blocks of pixels x channels one value
-    at a time. (More channels run in place: test_channels_last_in_place and
-    test_channels_last_in_place_any_channel_count below.) The output is channels_last and has the
-    same bits as the contiguous input's."""
+def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape):
+    """channels_last with few channels, planes past the plane path's 32 x 32
+    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): up to 4 channels the row path reads and
+    writes the strided rows; 6 and 7 channels (fewer than half of AVX-512's 16 float lanes, and
+    on AVX2 bfloat16, which has no masked 16-bit loads) are transposed to planes, run there and
+    transposed back, partial blocks of pixels x channels a value at a time (AVX2's float32 and
+    float64 run 6 and 7 channels in place, masked). (More channels run in place:
+    test_channels_last_in_place and test_channels_last_in_place_any_channel_count below.) The
+    output is channels_last and has the same bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
     f = torch.randn(fshape)
@@ -296,7 +297,8 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     8 on AVX2; float64 half that) one more block on the last L channels, which overlaps the
     whole blocks' last ones; with fewer, from half the lanes up, one block with only its first
     `channels` lanes loaded and stored (masked: AVX-512 any dtype, AVX2 float and float64); below
-    that (and AVX2's bfloat16/float16), through planar copies. Every case gives the contiguous
+    that (and AVX2's bfloat16/float16), through planar copies (test_row_path_channels_last_few_channels
+    has the strided rows of 4 channels or fewer). Every case gives the contiguous
     input's bits (a masked store that wrote past a pixel's channels, or an overlapping block
     that summed differently, would change the neighbours' values) and the reference's values."""
     torch.manual_seed(0)

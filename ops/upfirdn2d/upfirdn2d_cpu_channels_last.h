@@ -6,10 +6,11 @@
 // contiguous). Here the input is transposed once to planes ([N, C, H*W], in blocks: every cache
 // line read and written whole), the planar kernel runs, and its output is transposed back into
 // `out`. The same sums: the same bits as a contiguous input. Costs a planar copy of x and of
-// the output. upfirdn2d needs neither: it runs in place (run_in_channels_last, at the end),
-// except with fewer channels than half a vector's lanes, or fewer than its lanes where the ISA
-// cannot mask them (AVX2's float16/bfloat16), or where a separable step's scratch would not
-// fit. Included only from *_cpu_kernel.cpp files (compiled once per ISA).
+// the output. upfirdn2d mostly needs neither: it runs in place (run_in_channels_last, at the
+// end), and with up to 4 channels on the strided rows (kStridedRowsMaxChannels); the copies
+// remain for 5 channels up to half a vector's lanes, up to 7 where the ISA cannot mask them
+// (AVX2's float16/bfloat16), and where a separable step's scratch would not fit. Included only
+// from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -36,6 +37,28 @@ namespace {
 inline bool runs_through_planes(const at::Tensor& x, const at::Tensor& out) {
   return x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous() &&
          out.is_contiguous(at::MemoryFormat::ChannelsLast) && !out.is_contiguous();
+}
+
+// channels_last with at most this many channels runs upfirdn2d's row and flat paths on the
+// strided rows themselves: neither in place (masks_channels) nor through the planar copies
+// (upfirdn2d_uses_planar_copies). Up to 4 channels a row's pixels share their cache lines (4
+// float pixels a line at 4 channels), which the row path reads again for the next channel from
+// cache, while the copies' transposes (of partial blocks, a value at a time), buffers and extra
+// passes, or masked vectors with 4 of 8 or 16 lanes used, cost more. Measured (A/B, one thread,
+// [4, C, 128, 128], up 2 / down 2 / 4x4 blur / separable blur, time over NCHW's): C = 3, copies
+// -> strided rows: float32 AVX-512 3.65 -> 2.36, 2.58 -> 1.72, 3.30 -> 2.12, 3.57 -> 2.02, AVX2
+// 3.25 -> 2.14, 2.53 -> 1.59, 2.80 -> 1.97, 2.86 -> 1.65; bfloat16 AVX-512 2.91 -> 3.35 (the
+// up: slower), 2.81 -> 1.98, 3.00 -> 2.69, 3.02 -> 2.73, AVX2 2.82 -> 2.71, 2.97 -> 1.81, 2.80 ->
+// 2.19, 3.32 -> 2.15. C = 4, AVX2 float32, masked -> strided rows: 2.73 -> 2.15, 1.14 -> 1.52,
+// 2.38 -> 1.78, 3.93 -> 1.78. From 5 channels the ups went either way against the copies
+// (float32 AVX-512 C = 7: 2.72 -> 3.70), and at 8 of 16 lanes masked was faster (float32
+// AVX-512: 2.52 / 0.95 / 2.42 / 2.65 against 4.49 / 1.86 / 2.51 / 2.83 strided).
+constexpr int64_t kStridedRowsMaxChannels = 4;
+
+// Whether upfirdn2d's row and flat paths take the planar copies for channels_last x and out
+// (runs_through_planes): from 5 channels (those not run in place).
+inline bool upfirdn2d_uses_planar_copies(const at::Tensor& x, const at::Tensor& out) {
+  return runs_through_planes(x, out) && x.size(1) > kStridedRowsMaxChannels;
 }
 
 // An L x L block of floats (L = a float vector's lanes) transposed in registers: row i of the
@@ -113,9 +136,9 @@ void run_through_planes(const at::Tensor& out, const PlanarKernel& planar_kernel
 // `back` values before its place: it overlaps the block before, whose last channels get the
 // same bits again); below L, one block with masked loads and stores of its first C lanes
 // (cpu_partial_lanes.h) where at least half the lanes are used (masks_channels), and the
-// planar copies below that. Why: through the copies (which transpose a partial block a value
-// at a time), float [4, 24, 128, 128] took 3.4x (up 2), 3.9x (down 2) and 1.9x (blur) the time
-// in place (one thread, AVX-512); [4, 12, ...] masked 1.4x, 2.8x, 1.6x. (As a separate pass
+// planar copies or strided rows below that. Why: through the copies (which transpose a partial
+// block a value at a time), float [4, 24, 128, 128] took 3.4x (up 2), 3.9x (down 2) and 1.9x
+// (blur) the time in place (one thread, AVX-512); [4, 12, ...] masked 1.4x, 2.8x, 1.6x. (As a separate pass
 // after the whole blocks, the overlapping block made [4, 20 or 24, 128, 128] up 1.6x slower:
 // its pixels read and written again from L2, not L1.)
 // Work goes by bands of output rows whose input rows fit in L2 (~512 KiB); each output pixel
@@ -157,8 +180,8 @@ inline int64_t blocks_per_step(const at::Tensor& x, const Args& a, const at::Ten
 }
 
 // Whether C channels fewer than L run in place, in the first C lanes of masked vectors: at least
-// half the lanes, where the ISA has masked loads and stores of scalar_t (has_partial_lanes: not
-// AVX2's float16/bfloat16). Measured (float [4, C, 128, 128], one thread, time through the
+// half the lanes and more than kStridedRowsMaxChannels, where the ISA has masked loads and
+// stores of scalar_t (has_partial_lanes: not AVX2's float16/bfloat16). Measured (float [4, C, 128, 128], one thread, time through the
 // planar copies / in place; up 2, down 2, 4x4 blur, separable blur, 6-tap separable down 2):
 // AVX-512 C = 8: 1.18, 2.90, 1.19, 0.90, 1.36; AVX2 C = 4: 1.23, 2.83, 1.19, 0.96, 1.58. With
 // fewer lanes used the masked taps cost more than the copies' transposes (AVX-512 C = 4: 0.85,
@@ -166,7 +189,8 @@ inline int64_t blocks_per_step(const at::Tensor& x, const Args& a, const at::Ten
 template <typename scalar_t>
 constexpr bool masks_channels(int64_t C) {
   using acc_t = at::opmath_type<scalar_t>;
-  return has_partial_lanes<acc_t, scalar_t>() && 2 * C >= at::vec::Vectorized<acc_t>::size();
+  return has_partial_lanes<acc_t, scalar_t>() && 2 * C >= at::vec::Vectorized<acc_t>::size() &&
+         C > kStridedRowsMaxChannels;
 }
 
 // (scalar_t: x's dtype) L channels or more, or fewer where masks_channels, if the step fits
