@@ -181,11 +181,12 @@ inline int64_t blocks_per_step(const at::Tensor& x, const Args& a, const at::Ten
 
 // Whether C channels fewer than L run in place, in the first C lanes of masked vectors: at least
 // half the lanes and more than kStridedRowsMaxChannels, where the ISA has masked loads and
-// stores of scalar_t (has_partial_lanes: not AVX2's float16/bfloat16). Measured (float [4, C, 128, 128], one thread, time through the
-// planar copies / in place; up 2, down 2, 4x4 blur, separable blur, 6-tap separable down 2):
-// AVX-512 C = 8: 1.18, 2.90, 1.19, 0.90, 1.36; AVX2 C = 4: 1.23, 2.83, 1.19, 0.96, 1.58. With
-// fewer lanes used the masked taps cost more than the copies' transposes (AVX-512 C = 4: 0.85,
-// 1.74, 0.73, 0.61, 0.84; C = 2: 0.57, 1.11, 0.48, 0.40, 0.53), so those keep the copies.
+// stores of scalar_t (has_partial_lanes: not AVX2's float16/bfloat16). Measured (float
+// [4, C, 128, 128], one thread, time through the planar copies / in place; up 2, down 2, 4x4
+// blur, separable blur, 6-tap separable down 2): AVX-512 C = 8: 1.18, 2.90, 1.19, 0.90, 1.36.
+// With fewer lanes used the masked taps cost more than the copies' transposes (AVX-512 C = 4:
+// 0.85, 1.74, 0.73, 0.61, 0.84; C = 2: 0.57, 1.11, 0.48, 0.40, 0.53), and at AVX2's C = 4 (half
+// its lanes) more than the strided rows (kStridedRowsMaxChannels).
 template <typename scalar_t>
 constexpr bool masks_channels(int64_t C) {
   using acc_t = at::opmath_type<scalar_t>;

@@ -385,7 +385,9 @@ struct TapRuns {
     }
 #endif
     const auto load = [](const in_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return load_lanes<acc_t>(p); };
-    const auto store = [](const at::vec::Vectorized<acc_t>& v, out_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { store_lanes(v, q); };
+    const auto store = [](const at::vec::Vectorized<acc_t>& v, out_t* q) C10_ALWAYS_INLINE_ATTRIBUTE {
+      store_lanes(v, q);
+    };
     if (in_back == 0 && out_back == 0) return walk<false>(in, out, blocks, 0, 0, load, store);
     walk<true>(in, out, blocks, in_back, out_back, load, store);
   }
@@ -615,7 +617,8 @@ struct PlaneStep {
   // One block of which only the first lanes are a tensor's (channels_last pixels of fewer
   // channels than lanes): in and out loaded and stored by `lanes` (masked); the scratch, whole.
   template <typename scalar_t>
-  void apply_partial(const scalar_t* in, scalar_t* out, acc_t* scratch, const PartialLanes<acc_t, scalar_t>& lanes) const {
+  void apply_partial(const scalar_t* in, scalar_t* out, acc_t* scratch,
+                     const PartialLanes<acc_t, scalar_t>& lanes) const {
     using Vec = at::vec::Vectorized<acc_t>;
     const auto load = [&](const scalar_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return lanes.load(p); };
     const auto store = [&](const Vec& v, scalar_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { lanes.store(v, q); };
