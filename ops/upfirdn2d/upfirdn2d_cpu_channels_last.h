@@ -138,9 +138,9 @@ void run_through_planes(const at::Tensor& out, const PlanarKernel& planar_kernel
 // (cpu_partial_lanes.h) where at least half the lanes are used (masks_channels), and the
 // planar copies or strided rows below that. Why: through the copies (which transpose a partial
 // block a value at a time), float [4, 24, 128, 128] took 3.4x (up 2), 3.9x (down 2) and 1.9x
-// (blur) the time in place (one thread, AVX-512); [4, 12, ...] masked 1.4x, 2.8x, 1.6x. (As a separate pass
-// after the whole blocks, the overlapping block made [4, 20 or 24, 128, 128] up 1.6x slower:
-// its pixels read and written again from L2, not L1.)
+// (blur) the time in place (one thread, AVX-512); [4, 12, ...] masked 1.4x, 2.8x, 1.6x. (As a
+// separate pass after the whole blocks, the overlapping block made [4, 20 or 24, 128, 128] up
+// 1.6x slower: its pixels read and written again from L2, not L1.)
 // Work goes by bands of output rows whose input rows fit in L2 (~512 KiB); each output pixel
 // computes all its C / L blocks of channels in turn with the same taps (PixelLayout::blocks), so
 // a tap's pixel is read as C contiguous values, whole cache lines in order. (Until 2026-12-06
