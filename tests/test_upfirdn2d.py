@@ -233,10 +233,11 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
 def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape):
     """channels_last with few channels, planes past the plane path's 32 x 32
     (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): up to 4 channels the row path reads and
-    writes the strided rows; 6 and 7 channels (fewer than half of AVX-512's 16 float lanes, and
-    on AVX2 bfloat16, which has no masked 16-bit loads) are transposed to planes, run there and
-    transposed back, partial blocks of pixels x channels a value at a time (AVX2's float32 and
-    float64 run 6 and 7 channels in place, masked). (More channels run in place:
+    writes the strided rows; 6 and 7 channels where they are fewer than half a vector's lanes
+    (float32 and bfloat16 on AVX-512, bfloat16 on AVX2, which has no masked 16-bit loads) are
+    transposed to planes, run there and transposed back, partial blocks of pixels x channels a
+    value at a time; elsewhere they run in place (masked: float64 on AVX-512, float32 on AVX2;
+    AVX2's float64, 4 lanes, with an overlapping block). (More channels run in place:
     test_channels_last_in_place and test_channels_last_in_place_any_channel_count below.) The
     output is channels_last and has the same bits as the contiguous input's."""
     torch.manual_seed(0)
@@ -296,7 +297,7 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): past L channels (L lanes: 16 float on AVX-512,
     8 on AVX2; float64 half that) one more block on the last L channels, which overlaps the
     whole blocks' last ones; with fewer, from half the lanes up, one block with only its first
-    `channels` lanes loaded and stored (masked: AVX-512 any dtype, AVX2 float and float64); below
+    `channels` lanes loaded and stored (masked: AVX-512 any dtype, AVX2 float); below
     that (and AVX2's bfloat16/float16), through planar copies (test_row_path_channels_last_few_channels
     has the strided rows of 4 channels or fewer). Every case gives the contiguous
     input's bits (a masked store that wrote past a pixel's channels, or an overlapping block

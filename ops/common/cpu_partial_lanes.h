@@ -7,8 +7,9 @@
 // rounded once, as ATen rounds: round_to_bf16_lanes, cvtps_ph), so a lane gets the same bits
 // either way.
 // Where the ISA has masked loads and stores for T (has_partial_lanes): AVX-512 for float,
-// double, float16 and bfloat16 (AVX512BW's 16-bit masks), AVX2 for float and double only (it
-// has no 16-bit masked load or store). Included only from files compiled once per ISA.
+// double, float16 and bfloat16 (AVX512BW's 16-bit masks), AVX2 for float only (it has no
+// 16-bit masked load or store, and its 4 double lanes are never half-filled by more than the 4
+// channels upfirdn2d reads as strided rows). Included only from files compiled once per ISA.
 #pragma once
 
 #include <ATen/cpu/vec/functional.h>
@@ -31,7 +32,7 @@ constexpr bool has_partial_lanes() {
   return std::is_same_v<T, acc_t> || (std::is_same_v<acc_t, float> && (std::is_same_v<T, c10::BFloat16> ||
                                                                         std::is_same_v<T, c10::Half>));
 #elif defined(CPU_CAPABILITY_AVX2)
-  return std::is_same_v<T, acc_t> && (std::is_same_v<T, float> || std::is_same_v<T, double>);
+  return std::is_same_v<T, acc_t> && std::is_same_v<T, float>;
 #else
   return false;
 #endif
@@ -56,11 +57,7 @@ class PartialLanes {
     mask_ = static_cast<Mask>((1u << n) - 1);
 #else
     // (lane i enabled: its index below n; maskload/maskstore read the lanes' sign bits)
-    if constexpr (std::is_same_v<acc_t, float>) {
-      mask_ = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    } else {
-      mask_ = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
-    }
+    mask_ = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 #endif
   }
 
@@ -76,11 +73,7 @@ class PartialLanes {
       return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask_, p));
     }
 #else
-    if constexpr (std::is_same_v<T, float>) {
-      return _mm256_maskload_ps(p, mask_);
-    } else {
-      return _mm256_maskload_pd(p, mask_);
-    }
+    return _mm256_maskload_ps(p, mask_);
 #endif
   }
 
@@ -96,11 +89,7 @@ class PartialLanes {
       _mm256_mask_storeu_epi16(p, mask_, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
 #else
-    if constexpr (std::is_same_v<T, float>) {
-      _mm256_maskstore_ps(p, mask_, v);
-    } else {
-      _mm256_maskstore_pd(p, mask_, v);
-    }
+    _mm256_maskstore_ps(p, mask_, v);
 #endif
   }
 

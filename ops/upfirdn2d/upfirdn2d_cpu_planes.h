@@ -503,9 +503,10 @@ struct AxisStep {
 // so the step runs on it in place (upfirdn2d_cpu_channels_last.h), a band of its output rows
 // at a time: the step's out_h rows are then rows out_y0, out_y0 + 1, ... of the image (row
 // out_y0 at the output pointer), and its input may be a band of rows from in_y0 on. `blocks`
-// vectors of a pixel (L values apart: channels_last's C / L blocks of channels) go through the
-// step together, with the same taps (TapRuns::apply); a separable step's scratch then holds
-// every block of its pixels.
+// vectors of a pixel (L values apart: channels_last's C / L blocks of channels, rounded up, the
+// last one then moved back onto the pixel's last L channels by PlaneStep::apply's `back`) go
+// through the step together, with the same taps (TapRuns::apply); a separable step's scratch
+// then holds every block of its pixels.
 struct PixelLayout {
   int64_t in_px = 0, in_row = 0, out_px = 0, out_row = 0;
   int64_t out_y0 = 0, in_y0 = 0;
