@@ -226,19 +226,21 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 40, 50), (1, 2, 33, 48), (3, 4, 34, 34), (1, 6, 35, 40), (2, 7, 33, 36)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
                                                    (1, 2, [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
                                                    ([2, 1], [1, 3], [0, 1, 2, 3], (4, 4))])
 def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape):
     """channels_last with few channels, planes past the plane path's 32 x 32
     (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): up to 4 channels the row path reads and
-    writes the strided rows; 6 and 7 channels where they are fewer than half a vector's lanes
-    (float32 and bfloat16 on AVX-512, bfloat16 on AVX2, which has no masked 16-bit loads) are
-    transposed to planes, run there and transposed back, partial blocks of pixels x channels a
-    value at a time; elsewhere they run in place (masked: float64 on AVX-512, float32 on AVX2;
-    AVX2's float64, 4 lanes, with an overlapping block). (More channels run in place:
-    test_channels_last_in_place and test_channels_last_in_place_any_channel_count below.) The
+    writes the strided rows (a vector at a time where the ISA has the permutes and masks,
+    ops/common/cpu_strided_lanes.h; a row's last values one at a time); 6 and 7 channels where
+    they are fewer than half a vector's lanes (float32 and 16-bit on AVX-512, 16-bit on AVX2,
+    which has no masked 16-bit loads) are transposed to planes, run there and transposed back,
+    partial blocks of pixels x channels a value at a time; elsewhere they run in place (masked:
+    float64 on AVX-512, float32 on AVX2; AVX2's float64, 4 lanes, with an overlapping block).
+    (More channels run in place: test_channels_last_in_place and
+    test_channels_last_in_place_any_channel_count below.) The
     output is channels_last and has the same bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
@@ -248,7 +250,7 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
     assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
     assert torch.equal(got, myops.upfirdn2d(x, f, up, down, pad))
     want = reference.upfirdn2d(x.double(), f.double(), up, down, pad)
-    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype in (torch.bfloat16, torch.float16) else {}
     torch.testing.assert_close(got, want.to(dtype), **tol)
 
 

@@ -38,6 +38,29 @@ constexpr bool has_partial_lanes() {
 #endif
 }
 
+#if defined(CPU_CAPABILITY_AVX512)
+// 16 float16/bfloat16 values (a __m256i) widened to 16 float lanes, exactly.
+template <typename T>
+C10_ALWAYS_INLINE __m512 widen_16bit_lanes(__m256i h) {
+  if constexpr (std::is_same_v<T, c10::BFloat16>) {  // (a bfloat16 is a float's high half)
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  } else {
+    return _mm512_cvtph_ps(h);
+  }
+}
+
+// 16 float lanes rounded to float16/bfloat16 as ATen rounds (round_to_bf16_lanes; ATen's
+// cvtfp32_fp16), packed into a __m256i.
+template <typename T>
+C10_ALWAYS_INLINE __m256i narrow_to_16bit_lanes(__m512 v) {
+  if constexpr (std::is_same_v<T, c10::BFloat16>) {  // (each lane's low 16 bits)
+    return _mm512_cvtepi32_epi16(round_to_bf16_lanes(v));
+  } else {
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+}
+#endif
+
 // The first n lanes of Vectorized<acc_t> over values of T (the mask is made once, for every
 // load and store of a loop). Declared on every ISA, defined where has_partial_lanes: callers
 // use it under `if constexpr (has_partial_lanes<...>())`.
@@ -67,10 +90,8 @@ class PartialLanes {
       return _mm512_maskz_loadu_ps(mask_, p);
     } else if constexpr (std::is_same_v<T, double>) {
       return _mm512_maskz_loadu_pd(mask_, p);
-    } else if constexpr (std::is_same_v<T, c10::BFloat16>) {  // (a bfloat16 is a float's high half)
-      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask_, p)), 16));
     } else {
-      return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask_, p));
+      return widen_16bit_lanes<T>(_mm256_maskz_loadu_epi16(mask_, p));
     }
 #else
     return _mm256_maskload_ps(p, mask_);
@@ -83,10 +104,8 @@ class PartialLanes {
       _mm512_mask_storeu_ps(p, mask_, v);
     } else if constexpr (std::is_same_v<T, double>) {
       _mm512_mask_storeu_pd(p, mask_, v);
-    } else if constexpr (std::is_same_v<T, c10::BFloat16>) {  // (each lane's low 16 bits)
-      _mm256_mask_storeu_epi16(p, mask_, _mm512_cvtepi32_epi16(round_to_bf16_lanes(v)));
-    } else {  // (ATen's cvtfp32_fp16)
-      _mm256_mask_storeu_epi16(p, mask_, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    } else {
+      _mm256_mask_storeu_epi16(p, mask_, narrow_to_16bit_lanes<T>(v));
     }
 #else
     _mm256_maskstore_ps(p, mask_, v);

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "ops/common/cpu_strided_lanes.h"
 #include "ops/upfirdn2d/upfirdn2d_math.h"
 
 namespace myops::ops::upfirdn2d {
@@ -632,10 +633,12 @@ inline void prefetch_row(const scalar_t* base, int64_t offset, int64_t stride, i
 // A row of the input in op-math type, contiguous: x itself when it already is, else `buf`.
 // Contiguous float16/bfloat16 rows are widened a vector at a time (exact, as the scalar cast:
 // float16's scalar conversion, one F16C instruction per pixel, kept a float16 blur at 2.5x
-// bfloat16's time).
+// bfloat16's time). Rows of stride 2..4 (a channel of a channels_last image of 2-4 channels)
+// move a vector at a time too (cpu_strided_lanes.h): one value at a time, their loads and
+// stores took about half of a channels_last RGB upsample's time.
 template <typename scalar_t, typename acc_t>
 const acc_t* load_row(const scalar_t* p, int64_t stride, int64_t n, acc_t* buf) {
-  int64_t i = 0;
+  int64_t i = load_strided_lanes(p, stride, n, buf);
   if constexpr (std::is_same_v<scalar_t, acc_t>) {
     if (stride == 1) return p;
   } else if constexpr (c10::is_reduced_floating_point_v<scalar_t>) {
@@ -668,7 +671,7 @@ acc_t* row_target(scalar_t* p, int64_t stride, acc_t* buf) {
 template <typename scalar_t, typename acc_t>
 void store_row(const acc_t* src, scalar_t* p, int64_t stride, int64_t n) {
   if (static_cast<const void*>(src) == static_cast<const void*>(p)) return;  // computed in place
-  int64_t i = 0;
+  int64_t i = store_strided_lanes(src, p, stride, n);
   if constexpr (c10::is_reduced_floating_point_v<scalar_t>) {
     using Vec = at::vec::Vectorized<scalar_t>;
     using FVec = at::vec::Vectorized<float>;
