@@ -2,7 +2,7 @@
 and the backward op, float32 and bfloat16, each against the eager reference composition in the
 same layout:
 
-    python benchmarks/filtered_lrelu_layouts.py [--quick] [--threads 1] [--tag TAG]
+    python benchmarks/filtered_lrelu_layouts.py [--quick] [--threads 1] [--few-channels] [--tag TAG]
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/filtered_lrelu_layouts.py --tag avx2
     MYOPS_LIBRARY=/path/to/an/older/libmyops.so python benchmarks/filtered_lrelu_layouts.py --tag before
 
@@ -17,6 +17,11 @@ reference composition (bench_filtered_lrelu.py's stylegan3_reference; backward:
 myops.reference.filtered_lrelu_backward). Timer: process CPU time (one thread by default: the
 machine is shared), each variant's median of blocked runs, variants interleaved over rounds;
 ratios the median over rounds (> 1: myops faster). Writes benchmarks/results/filtered_lrelu-layouts[-TAG].{json,md}.
+
+--few-channels: x = [4, C, 96, 96] with C = 3, 5, 7 instead (RGB-like images, too few planes
+for the band path: the row path, whose channels_last input takes the strided rows up to 7
+channels and planar copies beyond; filtered_lrelu_cpu_kernel.cpp's kStridedRowsMaxChannels).
+Writes filtered_lrelu-layouts-few-channels[-TAG].{json,md}.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from myops.ops_filtered_lrelu import stylegan3_padding
 HERE = Path(__file__).resolve().parent
 SHAPES = [[4, 256, 36, 36], [4, 128, 52, 52], [4, 64, 84, 84], [4, 32, 148, 148]]
 QUICK_SHAPES = [[2, 128, 36, 36], [1, 32, 84, 84]]
+FEW_CHANNEL_SHAPES = [[4, 3, 96, 96], [4, 5, 96, 96], [4, 7, 96, 96]]
 UP = DOWN = 2
 TAPS = 12
 CLAMP = 256.0
@@ -60,14 +66,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="two small layers, 0.1 s per variant and round, 3 rounds")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--tag", help="results go to filtered_lrelu-layouts-TAG.{json,md}")
+    parser.add_argument("--few-channels", action="store_true", help="[4, C, 96, 96], C = 3, 5, 7 (see above)")
+    parser.add_argument("--tag", help="results go to filtered_lrelu-layouts[-few-channels]-TAG.{json,md}")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rounds, min_run_time = (3, 0.1) if args.quick else (5, 0.3)
     cl = torch.channels_last
     rows = []
     for dtype in (torch.float32, torch.bfloat16):
-        for shape in QUICK_SHAPES if args.quick else SHAPES:
+        for shape in FEW_CHANNEL_SHAPES if args.few_channels else QUICK_SHAPES if args.quick else SHAPES:
             x, dy, a = layer(shape, dtype)
             x_cl, dy_cl = x.contiguous(memory_format=cl), dy.contiguous(memory_format=cl)
             # What the timings rely on: channels_last gives the NCHW result, in channels_last.
@@ -95,8 +102,9 @@ def main():
             print(f"{row['dtype']:8} {str(shape):18} " + " | ".join(
                 f"{mode} {fmt} {row[f'{mode} {fmt}'] * 1e3:6.2f} ms (eager {row[f'{mode} eager {fmt} / {fmt}']:5.2f}x)"
                 for mode in ("fwd", "bwd") for fmt in ("nchw", "cl")), flush=True)
-    meta = cpu_run_meta("filtered_lrelu_layouts.py", args, ("ATEN_CPU_CAPABILITY", "MYOPS_LIBRARY"), rounds=rounds)
-    name = "filtered_lrelu-layouts" + (f"-{args.tag}" if args.tag else "")
+    script = "filtered_lrelu_layouts.py" + (" --few-channels" if args.few_channels else "")
+    meta = cpu_run_meta(script, args, ("ATEN_CPU_CAPABILITY", "MYOPS_LIBRARY"), rounds=rounds)
+    name = "filtered_lrelu-layouts" + ("-few-channels" if args.few_channels else "") + (f"-{args.tag}" if args.tag else "")
     out = HERE / "results"
     (out / f"{name}.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
     lines = ["# filtered_lrelu in NCHW and channels_last (up 2, down 2, 12-tap separable filters, clamp 256, "

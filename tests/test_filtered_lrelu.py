@@ -188,18 +188,21 @@ def test_plane_path_equals_row_path(fu, fd, up, down, padding, clamp, flip, hw, 
         torch.testing.assert_close(dx, reference.filtered_lrelu_backward(dy, xs, fu, fd, b, *rest))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("up, down, padding", [(2, 2, [3, 3, 3, 3]), (1, 1, [1, 2, 0, 1]), (2, 1, [1, 1, 2, 2])])
-def test_row_path_channels_last_through_planes(dtype, up, down, padding):
-    """channels_last planes past the plane path's 32 x 32 run on planar copies (x, and the
-    backward's grad, transposed to planes, the result transposed back: upfirdn2d's
-    upfirdn2d_cpu_channels_last.h): the output and x's gradient are channels_last, with the same
-    bits as for NCHW tensors (19 channels: whole and partial blocks of the transposes)."""
+@pytest.mark.parametrize("channels", [3, 7, 19])
+def test_row_path_channels_last(dtype, up, down, padding, channels):
+    """channels_last planes past the plane path's 32 x 32, too few of them for the band path,
+    run on their strided rows up to 7 channels (3: RGB, 7: the most; a vector at a time where
+    the ISA moves them so, ops/common/cpu_strided_lanes.h, the rows' last values one at a time)
+    and on planar copies beyond (19: x, and the backward's grad, transposed to planes, the result
+    transposed back, whole and partial blocks: upfirdn2d_cpu_channels_last.h). The output and
+    x's gradient are channels_last, with the same bits as for NCHW tensors."""
     g = torch.Generator().manual_seed(0)
     fu = (torch.rand(6, generator=g) + 0.1).to(dtype)
     fd = (torch.rand(4, 5, generator=g) + 0.1).to(dtype)
-    x = torch.randn(2, 19, 36, 41, generator=g).to(dtype)
-    b = torch.randn(19, generator=g).to(dtype)
+    x = torch.randn(2, channels, 36, 41, generator=g).to(dtype)
+    b = torch.randn(channels, generator=g).to(dtype)
     rest = (up, down, padding, 1.3, 0.2, 0.9, False)
     cl = torch.channels_last
     y = torch.ops.myops.filtered_lrelu(x, fu, fd, b, *rest)

@@ -232,14 +232,15 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
                                                    ([2, 1], [1, 3], [0, 1, 2, 3], (4, 4))])
 def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape):
     """channels_last with few channels, planes past the plane path's 32 x 32
-    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): up to 4 channels the row path reads and
-    writes the strided rows (a vector at a time where the ISA has the permutes and masks,
-    ops/common/cpu_strided_lanes.h; a row's last values one at a time); 6 and 7 channels where
-    they are fewer than half a vector's lanes (float32 and 16-bit on AVX-512, 16-bit on AVX2,
-    which has no masked 16-bit loads) are transposed to planes, run there and transposed back,
-    partial blocks of pixels x channels a value at a time; elsewhere they run in place (masked:
-    float64 on AVX-512, float32 on AVX2; AVX2's float64, 4 lanes, with an overlapping block).
-    (More channels run in place: test_channels_last_in_place and
+    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): up to 4 channels (on AVX-512 up to 6 float32
+    and 7 float16/bfloat16: strided_rows_max_channels) the row path reads and writes the strided
+    rows (a vector at a time where the ISA has the permutes and masks,
+    ops/common/cpu_strided_lanes.h; a row's last values one at a time); the channel counts from
+    there up to half a vector's lanes (AVX-512 float32 7, AVX2 float16/bfloat16 6 and 7, which
+    it cannot mask) are transposed to planes, run there and transposed back, partial blocks of
+    pixels x channels a value at a time; elsewhere they run in place (masked: float64 on
+    AVX-512, float32 on AVX2; AVX2's float64, 4 lanes, with an overlapping block). (More
+    channels run in place: test_channels_last_in_place and
     test_channels_last_in_place_any_channel_count below.) The
     output is channels_last and has the same bits as the contiguous input's."""
     torch.manual_seed(0)

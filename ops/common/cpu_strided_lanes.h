@@ -1,11 +1,12 @@
-// Every S-th value of a row (S = 2 .. kMaxLaneStride: 4, AVX2 3) moved in and out of a vector's L lanes a vector at a
-// time: S masked loads (or stores) and S permutes per L values, instead of L scalar moves.
-// For rows whose pixels are a few values apart: a channel of a channels_last image with 2-4
-// channels (RGB, RGBA), which upfirdn2d and filtered_lrelu read and write one channel at a time
-// (upfirdn2d_cpu_rows.h's load_row / store_row). The masks select only the row's own values:
-// the values between them (the pixel's other channels, which another thread may be writing) are
-// neither read nor written, and nothing past the last one can fault. Values are widened and
-// rounded as PartialLanes does (cpu_partial_lanes.h), so a lane gets the same bits either way.
+// Every S-th value of a row (S = 2 .. kMaxLaneStride: 7, AVX2 3) moved in and out of a vector's
+// L lanes a vector at a time: S masked loads (or stores) and S permutes per L values, instead
+// of L scalar moves. For rows whose pixels are a few values apart: a channel of a
+// channels_last image with a few channels (RGB, RGBA), which upfirdn2d's and filtered_lrelu's
+// row paths read and write one channel at a time (upfirdn2d_cpu_rows.h's load_row /
+// store_row). The masks select only the row's own values: the values between them (the
+// pixel's other channels, which another thread may be writing) are neither read nor written,
+// and nothing past the last one can fault. Values are widened and rounded as PartialLanes does
+// (cpu_partial_lanes.h), so a lane gets the same bits either way.
 // Where the ISA has the permutes and masks (has_strided_lanes): AVX-512 for float, float16 and
 // bfloat16 (AVX512BW's 16-bit permutes and masks), AVX2 for float only. Included only from
 // files compiled once per ISA.
@@ -24,11 +25,12 @@
 namespace myops {
 inline namespace CPU_CAPABILITY {
 
-// The largest stride StridedLanes serves. AVX2: 3 (at stride 4 its 8 lanes take 4 masked stores
-// of 2 values each, and a channels_last [4, 4, 128, 128] float up / down ran 0.95x the scalar
-// moves' speed; 2 and 3 channels ran 1.1-1.4x).
+// The largest stride StridedLanes serves: AVX-512 7 (the most channels that take the strided rows
+// there, float16/bfloat16's: upfirdn2d_cpu_channels_last.h), AVX2 3 (at stride 4 its 8 lanes
+// take 4 masked stores of 2 values each, and a channels_last [4, 4, 128, 128] float up / down
+// ran 0.95x the scalar moves' speed; 2 and 3 channels 1.1-1.4x).
 #if defined(CPU_CAPABILITY_AVX512)
-constexpr int kMaxLaneStride = 4;
+constexpr int kMaxLaneStride = 7;
 #else
 constexpr int kMaxLaneStride = 3;
 #endif
@@ -197,6 +199,15 @@ C10_ALWAYS_INLINE int64_t with_lane_stride(int64_t stride, const F& f) {
     case 3: return f(std::integral_constant<int, 3>());
     case 4:
       if constexpr (kMaxLaneStride >= 4) return f(std::integral_constant<int, 4>());
+      break;
+    case 5:
+      if constexpr (kMaxLaneStride >= 5) return f(std::integral_constant<int, 5>());
+      break;
+    case 6:
+      if constexpr (kMaxLaneStride >= 6) return f(std::integral_constant<int, 6>());
+      break;
+    case 7:
+      if constexpr (kMaxLaneStride >= 7) return f(std::integral_constant<int, 7>());
       break;
     default: break;
   }

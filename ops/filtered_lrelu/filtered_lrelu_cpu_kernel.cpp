@@ -26,8 +26,8 @@
 // zero), so both paths give the same values (tests/test_filtered_lrelu.py compares them).
 // Larger planes, 128 or more of them (256 for the backward), take the plane path's steps by
 // bands of rows where the band's buffers fit L2 (the band path, filtered_lrelu_cpu_bands.h),
-// any layout; the others take the row path, channels_last ones on planar copies
-// (upfirdn2d_cpu_channels_last.h).
+// any layout; the others take the row path, channels_last ones on their strided rows up to 7
+// channels and on planar copies beyond (kStridedRowsMaxChannels; upfirdn2d_cpu_channels_last.h).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -380,6 +380,23 @@ void backward(const at::Tensor& grad, const at::Tensor& x, const FusedFilter& fu
   });
 }
 
+// channels_last on the row path: up to this many channels the row path reads and writes the
+// strided rows itself (a vector at a time where the ISA can: upfirdn2d_cpu_rows.h's load_row /
+// store_row), beyond it through planar copies (upfirdn2d_cpu_channels_last.h). The fused
+// kernel does a lot of arithmetic per value moved, so the copies' two transposes and buffers
+// cost more than strided moves up to 7 channels, even a value at a time. Measured (A/B, one
+// thread, [4, C, 96, 96], up 2, down 2, 12-tap filters, time over NCHW's, forward / backward,
+// copies -> strided rows): AVX-512 C = 2-7 1.15-1.31 -> 0.99-1.18 (float32 and bfloat16), AVX2
+// (float32 vectors up to 3 channels; bfloat16 a value at a time) C = 2-5 1.14-1.28 ->
+// 1.02-1.12; AVX-512 float32 C = 12 / 16 / 24: 1.20-1.22 / 1.11 / 1.16-1.21 -> 1.24-1.27 /
+// 1.29-1.48 / 1.38-1.75.
+constexpr int64_t kStridedRowsMaxChannels = 7;
+
+// Whether channels_last x (and grad) with out take the planar copies (runs_through_planes).
+bool uses_planar_copies(const at::Tensor& x, const at::Tensor& out) {
+  return upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out) && x.size(1) > kStridedRowsMaxChannels;
+}
+
 }  // namespace
 
 void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, const FusedFilter& fd,
@@ -389,7 +406,7 @@ void filtered_lrelu_fused_forward(const at::Tensor& x, const FusedFilter& fu, co
       forward_planes<scalar_t>(x, fu, fd, b, a, out);
     } else if (try_forward_by_bands<scalar_t>(x, fu, fd, b, a, out)) {
       // (done: the band path)
-    } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, out)) {  // (why: upfirdn2d_cpu_channels_last.h)
+    } else if (uses_planar_copies(x, out)) {
       upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(out, [&](const at::Tensor& op, const at::Tensor& xp) {
         forward<scalar_t>(xp, fu, fd, b, a, op);
       }, x);
@@ -406,8 +423,7 @@ void filtered_lrelu_fused_backward(const at::Tensor& grad, const at::Tensor& x, 
       backward_planes<scalar_t>(grad, x, fu, fd, b, a, dx);
     } else if (try_backward_by_bands<scalar_t>(grad, x, fu, fd, b, a, dx)) {
       // (done: the band path)
-    } else if (upfirdn2d::CPU_CAPABILITY::runs_through_planes(x, dx) &&
-               upfirdn2d::CPU_CAPABILITY::runs_through_planes(grad, dx)) {
+    } else if (uses_planar_copies(x, dx) && uses_planar_copies(grad, dx)) {
       upfirdn2d::CPU_CAPABILITY::run_through_planes<scalar_t>(dx, [&](const at::Tensor& dxp, const at::Tensor& gp,
                                                                       const at::Tensor& xp) {
         backward<scalar_t>(gp, xp, fu, fd, b, a, dxp);

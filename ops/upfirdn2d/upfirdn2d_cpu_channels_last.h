@@ -7,10 +7,12 @@
 // line read and written whole), the planar kernel runs, and its output is transposed back into
 // `out`. The same sums: the same bits as a contiguous input. Costs a planar copy of x and of
 // the output. upfirdn2d mostly needs neither: it runs in place (run_in_channels_last, at the
-// end), and with up to 4 channels on the strided rows (kStridedRowsMaxChannels); the copies
-// remain for 5 channels up to half a vector's lanes, up to 7 where the ISA cannot mask them
-// (AVX2's float16/bfloat16), and where a separable step's scratch would not fit. Included only
-// from *_cpu_kernel.cpp files (compiled once per ISA).
+// end), and with few channels on the strided rows (strided_rows_max_channels: up to 4, on
+// AVX-512 up to 6 float32 / 7 float16 or bfloat16 channels); the copies remain for the channel
+// counts between those and half a vector's lanes (AVX-512 float32 7, AVX2 float16/bfloat16 5-7,
+// which it cannot mask), and where a separable step's scratch would not fit. filtered_lrelu's
+// row path takes the strided rows up to 7 channels (filtered_lrelu_cpu_kernel.cpp). Included
+// only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "ops/common/aligned_vector.h"
+#include "ops/common/cpu_strided_lanes.h"
 #include "ops/upfirdn2d/upfirdn2d.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_planes.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
@@ -53,12 +56,31 @@ inline bool runs_through_planes(const at::Tensor& x, const at::Tensor& out) {
 // 2.38 -> 1.78, 3.93 -> 1.78. From 5 channels the ups went either way against the copies
 // (float32 AVX-512 C = 7: 2.72 -> 3.70), and at 8 of 16 lanes masked was faster (float32
 // AVX-512: 2.52 / 0.95 / 2.42 / 2.65 against 4.49 / 1.86 / 2.51 / 2.83 strided).
+// (These measurements moved the strided rows a value at a time.)
 constexpr int64_t kStridedRowsMaxChannels = 4;
 
+// ... and more channels where the ISA moves those rows a vector at a time (has_strided_lanes:
+// cpu_strided_lanes.h), pixels of up to 24 bytes and kMaxLaneStride channels: AVX-512 float32 6,
+// float16/bfloat16 7 (from 8 they are masked in place). Measured (A/B, AVX-512, one thread,
+// [4, C, 128, 128], up 2 / down 2 / 4x4 blur / separable blur, time over NCHW's, copies ->
+// strided rows): bfloat16 C = 5-7 2.5-3.3 -> 1.3-1.9, float16 2.6-3.4 -> 1.4-1.8; float32 C = 5
+// 3.2 / 3.1 / 3.4 / 3.4 -> 2.7 / 1.8 / 2.2 / 2.3, C = 6 3.0 / 3.0 / 3.1 / 3.2 -> 3.1 / 2.1 /
+// 2.3 / 2.6, but C = 7 2.9 / 2.8 / 3.0 / 3.1 -> 3.7-4.0 / 2.1 / 2.8-3.1 / 2.7-3.1 (the up slower).
+template <typename scalar_t>
+constexpr int64_t strided_rows_max_channels() {
+  using acc_t = at::opmath_type<scalar_t>;
+  if constexpr (has_strided_lanes<acc_t, scalar_t>()) {
+    constexpr int64_t fitting = std::min<int64_t>(kMaxLaneStride, 24 / static_cast<int64_t>(sizeof(scalar_t)));
+    return std::max(kStridedRowsMaxChannels, fitting);
+  }
+  return kStridedRowsMaxChannels;
+}
+
 // Whether upfirdn2d's row and flat paths take the planar copies for channels_last x and out
-// (runs_through_planes): from 5 channels (those not run in place).
-inline bool upfirdn2d_uses_planar_copies(const at::Tensor& x, const at::Tensor& out) {
-  return runs_through_planes(x, out) && x.size(1) > kStridedRowsMaxChannels;
+// (runs_through_planes): past strided_rows_max_channels (those not run in place).
+template <typename scalar_t>
+bool upfirdn2d_uses_planar_copies(const at::Tensor& x, const at::Tensor& out) {
+  return runs_through_planes(x, out) && x.size(1) > strided_rows_max_channels<scalar_t>();
 }
 
 // An L x L block of floats (L = a float vector's lanes) transposed in registers: row i of the
@@ -186,12 +208,12 @@ inline int64_t blocks_per_step(const at::Tensor& x, const Args& a, const at::Ten
 // blur, separable blur, 6-tap separable down 2): AVX-512 C = 8: 1.18, 2.90, 1.19, 0.90, 1.36.
 // With fewer lanes used the masked taps cost more than the copies' transposes (AVX-512 C = 4:
 // 0.85, 1.74, 0.73, 0.61, 0.84; C = 2: 0.57, 1.11, 0.48, 0.40, 0.53), and at AVX2's C = 4 (half
-// its lanes) more than the strided rows (kStridedRowsMaxChannels).
+// its lanes) more than the strided rows (strided_rows_max_channels).
 template <typename scalar_t>
 constexpr bool masks_channels(int64_t C) {
   using acc_t = at::opmath_type<scalar_t>;
   return has_partial_lanes<acc_t, scalar_t>() && 2 * C >= at::vec::Vectorized<acc_t>::size() &&
-         C > kStridedRowsMaxChannels;
+         C > strided_rows_max_channels<scalar_t>();
 }
 
 // (scalar_t: x's dtype) L channels or more, or fewer where masks_channels, if the step fits

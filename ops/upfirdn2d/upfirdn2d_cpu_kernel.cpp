@@ -78,11 +78,10 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     for (int64_t s = 0; s < S; ++s) run_planes<scalar_t>(x.select(0, s), coef_t.select(0, s), a, out.select(0, s));
     return;
   }
-  // Larger planes in channels_last not run in place (5 channels up to half a vector's lanes,
-  // AVX2's float16/bfloat16 up to 7, a separable scratch too large): through planar copies. Up
-  // to 4 channels the row path reads and writes the strided rows itself
-  // (upfirdn2d_cpu_channels_last.h).
-  if (upfirdn2d_uses_planar_copies(x, out)) {
+  // Larger planes in channels_last not run in place (past strided_rows_max_channels up to half
+  // a vector's lanes, a separable scratch too large): through planar copies. Fewer channels:
+  // the row path reads and writes the strided rows itself (upfirdn2d_cpu_channels_last.h).
+  if (upfirdn2d_uses_planar_copies<scalar_t>(x, out)) {
     run_through_planes<scalar_t>(out, [&](const at::Tensor& out_planes, const at::Tensor& x_planes) {
       run<scalar_t>(x_planes, coef_t, a, out_planes);
     }, x);
