@@ -633,9 +633,9 @@ inline void prefetch_row(const scalar_t* base, int64_t offset, int64_t stride, i
 // A row of the input in op-math type, contiguous: x itself when it already is, else `buf`.
 // Contiguous float16/bfloat16 rows are widened a vector at a time (exact, as the scalar cast:
 // float16's scalar conversion, one F16C instruction per pixel, kept a float16 blur at 2.5x
-// bfloat16's time). Rows of stride 2..4 (a channel of a channels_last image of 2-4 channels)
-// move a vector at a time too (cpu_strided_lanes.h): one value at a time, their loads and
-// stores took about half of a channels_last RGB upsample's time.
+// bfloat16's time). Rows of stride 2..kMaxLaneStride (a channel of a channels_last image of a
+// few channels) move a vector at a time too where the ISA can (cpu_strided_lanes.h): one value
+// at a time, their loads and stores took about half of a channels_last RGB upsample's time.
 template <typename scalar_t, typename acc_t>
 const acc_t* load_row(const scalar_t* p, int64_t stride, int64_t n, acc_t* buf) {
   int64_t i = load_strided_lanes(p, stride, n, buf);
