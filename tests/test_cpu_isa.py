@@ -177,3 +177,47 @@ def test_rows_shorter_than_a_vector_in_each_isa_copy(aten_isa):
     _skip_unless_runnable(isa, flags)
     result = run_python(ROW_TAIL_PROGRAM, env={"ATEN_CPU_CAPABILITY": aten_isa, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
+
+
+# MYOPS_CPU_CAPABILITY lowers myops' choice alone: ATen's stays, myops never goes above ATen's,
+# an unknown value is ignored with a warning naming the variable, and the ops still match the
+# reference in the copy it picks.
+KNOB_PROGRAM = """
+    import ctypes, torch, myops
+    from myops import reference
+    lib = ctypes.CDLL(str(myops.library_path())); lib.myops_cpu_isa.restype = ctypes.c_char_p
+    print("isa", lib.myops_cpu_isa().decode(), "aten", torch.backends.cpu.get_cpu_capability())
+    torch.manual_seed(0)
+    x, b, f = torch.randn(2, 5, 9, 11), torch.randn(5), torch.tensor([1.0, 3.0, 3.0, 1.0])
+    y = myops.bias_act(x, b, act="swish", gain=1.5)
+    assert torch.allclose(y, reference.bias_act(x, b, act="swish", gain=1.5), rtol=1e-5, atol=1e-5)
+    y = myops.upfirdn2d(x, f / 8, up=2, padding=[2, 1, 2, 1], gain=4)
+    assert torch.allclose(y, reference.upfirdn2d(x, f / 8, up=2, padding=[2, 1, 2, 1], gain=4), rtol=1e-5, atol=1e-5)
+    print("ok")
+"""
+
+
+def _knob_run(myops_isa: str, aten_isa):
+    env = {"MYOPS_CPU_CAPABILITY": myops_isa}  # ("": unset)
+    if aten_isa:
+        env["ATEN_CPU_CAPABILITY"] = aten_isa
+    result = run_python(KNOB_PROGRAM, env=env)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stdout[-3000:] + result.stderr[-3000:]
+    words = result.stdout.split()
+    return words[1], words[3], result.stderr  # myops' ISA, ATen's, the warnings
+
+
+@pytest.mark.parametrize("myops_isa, aten_isa, expect", [
+    ("default", None, "DEFAULT"),
+    ("AVX2", None, "AVX2"),            # (case does not matter)
+    ("avx512", "default", "DEFAULT"),  # never above ATen's choice
+    ("sse9", None, None),              # unknown: ignored (None: the choice without the variable)
+])
+def test_myops_cpu_capability_lowers_myops_alone(myops_isa, aten_isa, expect):
+    if expect == "AVX2":
+        _skip_unless_runnable("AVX2", ISAS["avx2"][1])
+    base_isa, base_aten, _ = _knob_run("", aten_isa)
+    isa, aten, stderr = _knob_run(myops_isa, aten_isa)
+    assert isa == (expect or base_isa)
+    assert aten == base_aten, "MYOPS_CPU_CAPABILITY moved ATen's choice"
+    assert ("ignoring MYOPS_CPU_CAPABILITY=sse9" in stderr) == (myops_isa == "sse9"), stderr[-2000:]

@@ -1,6 +1,11 @@
 #include "ops/common/cpu_isa.h"
 
 #include <ATen/Version.h>
+#include <c10/util/Exception.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <string>
 
 namespace myops {
 
@@ -15,6 +20,23 @@ CpuIsa compiled_best() {
 #endif
 }
 
+// MYOPS_CPU_CAPABILITY=default|avx2|avx512: a cap on myops' choice alone, never raising it above
+// ATen's: to compare myops' ISA copies inside a workload whose ATen and oneDNN kernels stay as
+// they are (README, "Choosing the ISA"). Unset: no cap. An unknown value is ignored with a
+// warning, as ATen treats ATEN_CPU_CAPABILITY.
+CpuIsa cap_from_env() {
+  const char* env = std::getenv("MYOPS_CPU_CAPABILITY");
+  if (env == nullptr || *env == '\0') return CpuIsa::AVX512;
+  std::string want(env);
+  for (char& ch : want) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (want == "default") return CpuIsa::DEFAULT;
+  if (want == "avx2") return CpuIsa::AVX2;
+  if (want != "avx512") TORCH_WARN("myops: ignoring MYOPS_CPU_CAPABILITY=", env, " (expected default, avx2 or avx512)");
+  return CpuIsa::AVX512;
+}
+
+CpuIsa lower(CpuIsa a, CpuIsa b) { return static_cast<int>(a) < static_cast<int>(b) ? a : b; }
+
 CpuIsa detect() {
   // ATen has already probed the CPU (cpuinfo) and applied ATEN_CPU_CAPABILITY: follow it, so
   // myops never uses instructions that ATen itself decided against.
@@ -22,7 +44,7 @@ CpuIsa detect() {
   CpuIsa isa = CpuIsa::DEFAULT;
   if (aten.rfind("AVX512", 0) == 0) isa = CpuIsa::AVX512;
   else if (aten == "AVX2") isa = CpuIsa::AVX2;
-  return static_cast<int>(isa) < static_cast<int>(compiled_best()) ? isa : compiled_best();
+  return lower(lower(isa, cap_from_env()), compiled_best());
 }
 }  // namespace
 

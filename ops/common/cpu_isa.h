@@ -5,7 +5,8 @@
 // those instructions. Each copy defines its functions inside `namespace CPU_CAPABILITY`; the
 // backend file declares them with MYOPS_DECLARE_CPU_KERNEL and calls the best one with
 // MYOPS_CPU_KERNEL(name)(args...). The ISA follows ATen's choice (at::get_cpu_capability(),
-// which honours ATEN_CPU_CAPABILITY=default|avx2|avx512), capped at what this build compiled.
+// which honours ATEN_CPU_CAPABILITY=default|avx2|avx512), capped at what this build compiled;
+// MYOPS_CPU_CAPABILITY (same values) lowers myops' choice alone.
 #pragma once
 
 namespace myops {
