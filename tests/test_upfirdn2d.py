@@ -225,7 +225,10 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
     torch.testing.assert_close(got, want.to(dtype), atol=0.05, rtol=0.02)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 40, 50), (1, 2, 33, 48), (3, 4, 34, 34), (1, 6, 35, 40), (2, 7, 33, 36)])
+@pytest.mark.parametrize("shape", [(2, 3, 40, 50), (1, 2, 33, 48), (3, 4, 34, 34), (1, 6, 35, 40), (2, 7, 33, 36),
+                                   (1, 5, 37, 45),    # 5 channels: 16 lanes repeat every 5 vectors
+                                   (1, 5, 100, 150),  # several tiles of output rows
+                                   (2, 3, 40, 3)])    # a row of 9 or fewer values: one partial vector
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
                                                    (1, 2, [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
@@ -233,16 +236,17 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
 def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape):
     """channels_last with few channels, planes past the plane path's 32 x 32
     (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h): up to 4 channels (on AVX-512 up to 6 float32
-    and 7 float16/bfloat16: strided_rows_max_channels) the row path reads and writes the strided
-    rows (a vector at a time where the ISA has the permutes and masks,
-    ops/common/cpu_strided_lanes.h; a row's last values one at a time); the channel counts from
-    there up to half a vector's lanes (AVX-512 float32 7, AVX2 float16/bfloat16 6 and 7, which
-    it cannot mask) are transposed to planes, run there and transposed back, partial blocks of
-    pixels x channels a value at a time; elsewhere they run in place (masked: float64 on
-    AVX-512, float32 on AVX2; AVX2's float64, 4 lanes, with an overlapping block). (More
-    channels run in place: test_channels_last_in_place and
-    test_channels_last_in_place_any_channel_count below.) The
-    output is channels_last and has the same bits as the contiguous input's."""
+    and 7 float16/bfloat16: strided_rows_max_channels) the row path reads the strided rows (a
+    vector at a time where the ISA has the permutes and masks, ops/common/cpu_strided_lanes.h;
+    a row's last values one at a time) and writes them so too, except float32 outputs of the
+    channel counts the ISA interleaves (AVX-512 2-7, AVX2 2 and 4: each unit computes all
+    channels of its tile and stores whole pixels, ops/common/cpu_interleaved_rows.h); the other
+    channel counts up to half a vector's lanes (AVX2 float16/bfloat16 6 and 7, which it cannot
+    mask) are transposed to planes, run there and transposed back, partial blocks of pixels x
+    channels a value at a time; elsewhere they run in place (masked: float64 on AVX-512,
+    float32 on AVX2; AVX2's float64, 4 lanes, with an overlapping block). (More channels run in
+    place: test_channels_last_in_place and test_channels_last_in_place_any_channel_count
+    below.) The output is channels_last and has the same bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
     f = torch.randn(fshape)

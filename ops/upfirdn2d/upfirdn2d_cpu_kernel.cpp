@@ -79,9 +79,11 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     return;
   }
   // Larger planes in channels_last not run in place (past strided_rows_max_channels up to half
-  // a vector's lanes, a separable scratch too large): through planar copies. Fewer channels:
-  // the row path reads and writes the strided rows itself (upfirdn2d_cpu_channels_last.h).
-  if (upfirdn2d_uses_planar_copies<scalar_t>(x, out)) {
+  // a vector's lanes, a separable scratch too large): through planar copies, except the float32
+  // outputs whose pixels the row path stores whole (stores_interleaved_channels). Fewer
+  // channels: the row path reads and writes the strided rows itself
+  // (upfirdn2d_cpu_channels_last.h).
+  if (upfirdn2d_uses_planar_copies<scalar_t>(x, out) && !stores_interleaved_channels<scalar_t>(out)) {
     run_through_planes<scalar_t>(out, [&](const at::Tensor& out_planes, const at::Tensor& x_planes) {
       run<scalar_t>(x_planes, coef_t, a, out_planes);
     }, x);
@@ -108,18 +110,29 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   }
   const HorizontalPass<acc_t>& layout = hpasses[0];  // sizes, row preparation
 
-  // Tiles of output rows: ~64K outputs each (the scratch rows stay in L2), at least 8 rows so
-  // that the input rows shared by neighbouring tiles are rarely computed twice. Small planes
-  // (one tile) are taken `group` channels at a time, ~64K outputs per group, so that the
-  // per-row set-up is paid once per group rather than once per plane.
+  // A channels_last output of a few channels: a unit computes all C planes of its tile into
+  // op-math planes (out_buf, as if in place) and then stores each output row's pixels whole
+  // (store_interleaved_rows), rather than one strided channel row at a time.
+  const bool interleaved_out = !stacked && stores_interleaved_channels<scalar_t>(out);
+  // Tiles of output rows: ~64K outputs each (the scratch rows stay in L2; with interleaved_out,
+  // of all the C planes), at least 8 rows so that the input rows shared by neighbouring tiles
+  // are rarely computed twice. Small planes (one tile) are taken `group` channels at a time,
+  // ~64K outputs per group, so that the per-row set-up is paid once per group rather than once
+  // per plane.
+  const int64_t tile_outputs = 65536 / (interleaved_out ? C : 1);
   const int64_t tile_h = std::max<int64_t>(
-      std::min<int64_t>(std::max<int64_t>(65536 / out_w, 8), out_h), 1);
+      std::min<int64_t>(std::max<int64_t>(tile_outputs / out_w, 8), out_h), 1);
   const int64_t tiles = (out_h + tile_h - 1) / tile_h;
+  const int64_t tile_len = tile_h * out_w;  // a plane's outputs in a tile
   const int64_t max_rows_in_tile = std::min(in_h, ((tile_h - 1) * a.down_y + fh) / a.up_y + 2);
   const int64_t plane_len = max_rows_in_tile * layout.prepared_len();  // a tile's prepared rows
   // (and at most ~256 KB of float prepared rows, so that they stay in L2 between being
   // written and read by the horizontal pass; a tiny output of a large input takes one plane)
-  const int64_t group = tiles > 1 ? 1 : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 16) / std::max<int64_t>(plane_len, 1)), 1, C);
+  // (interleaved_out: all C planes of a tile, whose outputs are stored together)
+  const int64_t group =
+      interleaved_out ? C
+      : tiles > 1     ? 1
+                      : std::clamp<int64_t>(std::min(65536 / (out_h * out_w), (int64_t{1} << 16) / std::max<int64_t>(plane_len, 1)), 1, C);
   const int64_t groups = (C + group - 1) / group;  // per sample
   // Work of a unit (a tile of a group of planes) in multiply-adds, plus a share for each row
   // it reads and writes (a tiny plane costs more than its arithmetic).
@@ -152,7 +165,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     const int64_t max_vtaps = math::max_taps(fh, a.up_y);
     layout.reserve(ws, separable ? 1 : max_vtaps);
     ws.in_row.resize(in_w);
-    ws.out_row.resize(in_place ? 0 : tile_h * out_w);
+    ws.out_row.resize(in_place ? 0 : (interleaved_out ? C : 1) * tile_len);
     // The tile's input rows, prepared once (zeroed here once: the padding), then used by every
     // output row and filter row. 1-D: `scratch` holds them after the horizontal pass.
     ws.prepared.resize(group * plane_len);
@@ -174,6 +187,17 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       const int64_t ry = iy + advance;
       prefetch_row(xp, ry < in_h ? ry * xs2 : xs1 + (ry - in_h) * xs2, xs3, in_w);
       layout.prepare(load_row(xp + iy * xs2, xs3, in_w, ws.in_row.data()), slot);
+    };
+
+    // interleaved_out: the tile's output rows [oy0, oy1) of sample n, computed into out_buf's C
+    // op-math planes (tile_len apart), each stored a pixel at a time.
+    const auto store_tile = [&](int64_t n, int64_t oy0, int64_t oy1) {
+      if constexpr (has_interleaved_rows<acc_t, scalar_t>()) {
+        if (!interleaved_out) return;
+        for (int64_t oy = oy0; oy < oy1; ++oy) {
+          store_interleaved_rows(out_buf + (oy - oy0) * out_w, tile_len, C, out_w, out_data + n * os0 + oy * os2);
+        }
+      }
     };
 
     for (int64_t unit = begin; unit < end; ++unit) {
@@ -230,7 +254,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
               ++count;
             }
             // (in place: scalar_t is acc_t, the cast is the identity)
-            acc_t* const dst = in_place ? reinterpret_cast<acc_t*>(op + oy * os2) : out_buf;
+            acc_t* const dst = in_place          ? reinterpret_cast<acc_t*>(op + oy * os2)
+                               : interleaved_out ? out_buf + (c - c0) * tile_len + (oy - oy0) * out_w
+                                                 : out_buf;
             const int64_t dst_step = in_place ? os2 : out_w;
             if (!(runs && hpass.run_separable_rows(prepared + (v.i0 + v.t_begin - lo) * prep_len, weights.data(), nt,
                                                    dst, count, prep_len, vD, dst_step))) {
@@ -241,12 +267,13 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
                 weighted_row_sum(rows.data(), weights.data(), nt, out_w, dst);
               }
             }
-            if (!in_place) {
+            if (!in_place && !interleaved_out) {
               for (int64_t i = 0; i < count; ++i) store_row(out_buf + i * out_w, op + (oy + i) * os2, os3, out_w);
             }
             oy += count;
           }
         }
+        store_tile(n, oy0, oy1);
         continue;
       }
 
@@ -280,6 +307,11 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
                     vD * prep_len, vP * os2, nc, plane_len, os1);
           continue;
         }
+        if (interleaved_out) {  // (the tile's planes in out_buf)
+          hpass.run(rows.data(), filter_rows.data(), nt, out_buf + (oy - oy0) * out_w, ws, count, vD * prep_len,
+                    vP * out_w, nc, plane_len, tile_len);
+          continue;
+        }
         // Not in place: each plane's run in out_buf's rows, then rounded and stored.
         for (int64_t i = 0; i < nc; ++i) {
           hpass.run(rows.data(), filter_rows.data(), nt, out_buf, ws, count, vD * prep_len, out_w);
@@ -289,6 +321,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
           for (int64_t t = 0; t < nt; ++t) rows[t] += plane_len;  // next plane
         }
       }
+      store_tile(n, oy0, oy1);
     }
   });
 }
