@@ -2,14 +2,15 @@
 formats, NCHW and channels_last, float32, bfloat16 and float16, against NCHW and against the best
 eager composition in channels_last (oneDNN's depthwise convolutions):
 
-    python benchmarks/upfirdn2d_few_channels.py [--quick] [--threads 1] [--tag TAG]
+    python benchmarks/upfirdn2d_few_channels.py [--quick] [--threads 1] [--dtypes float32,...] [--tag TAG]
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_few_channels.py --tag avx2
     MYOPS_LIBRARY=/path/to/an/older/libmyops.so python benchmarks/upfirdn2d_few_channels.py --tag before
 
-Why: a channels_last image of a few channels runs the row path on strided rows, one channel at
-a time, its values C apart, or (5-7 channels, where the ISA does not move strided rows a vector
-at a time) through planar copies (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h); how much that
-costs against the same image in NCHW is the question (channels_last is the layout PyTorch
+Why: a channels_last image of a few channels runs the row path on strided rows, its values C
+apart, each channel's rows read (and, but for float32 on AVX-512 / AVX2's 2 and 4 channels,
+written: there whole pixels are stored) one channel at a time, or, where the ISA moves neither,
+through planar copies (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h); how much that costs
+against the same image in NCHW is the question (channels_last is the layout PyTorch
 recommends for CPU convolutions, so the one the conv before the op hands it).
 
 Calls (benchmarks/upfirdn2d_speed.py's): up 2 (upsample2d), down 2 (downsample2d) and a blur
@@ -65,11 +66,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="float32 only, 0.05 s per variant and round, 3 rounds")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dtypes", default="float32,bfloat16,float16", help="comma-separated (--quick: float32)")
     parser.add_argument("--tag", help="results go to upfirdn2d-few-channels-TAG.{json,md}")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rounds, min_run_time = (3, 0.05) if args.quick else (5, 0.1)
-    dtypes = (torch.float32,) if args.quick else (torch.float32, torch.bfloat16, torch.float16)
+    dtypes = [torch.float32] if args.quick else [getattr(torch, name) for name in args.dtypes.split(",")]
     rows = []
     for dtype in dtypes:
         for channels in CHANNELS:
