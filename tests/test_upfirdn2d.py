@@ -228,7 +228,7 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
 @pytest.mark.parametrize("shape", [(2, 3, 40, 50), (1, 2, 33, 48), (3, 4, 34, 34), (1, 6, 35, 40), (2, 7, 33, 36),
                                    (1, 5, 37, 45),    # 5 channels: 16 lanes repeat every 5 vectors
                                    (1, 5, 100, 150),  # several tiles of output rows
-                                   (2, 3, 40, 3)])    # a row of 9 or fewer values: one partial vector
+                                   (2, 3, 40, 3)])    # 3 pixels a row: output rows of 3-18 values
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
                                                    (1, 2, [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),

@@ -8,9 +8,8 @@
 // channels_last float32 up of 4-6 channels took 2.4-3.2x its NCHW time on AVX-512.
 // (float16/bfloat16 were tried the same way, rounding each vector as the strided lanes do: no
 // faster than their strided stores, which move half the bytes (0.86-1.16x, AVX-512, the 2-D
-// filter's up and down); not used.) Data movement only:
-// the same values, so the same bits as the planar layouts. Included only from files compiled
-// once per ISA.
+// filter's up and down); not used.) Data movement only: the same values, so the same bits as
+// the planar layouts. Included only from files compiled once per ISA.
 #pragma once
 
 #include <ATen/cpu/vec/vec.h>

@@ -22,7 +22,7 @@ CpuIsa compiled_best() {
 
 // MYOPS_CPU_CAPABILITY=default|avx2|avx512: a cap on myops' choice alone, never raising it above
 // ATen's: to compare myops' ISA copies inside a workload whose ATen and oneDNN kernels stay as
-// they are (README, "Choosing the ISA"). Unset: no cap. An unknown value is ignored with a
+// they are (README, "Build details"). Unset or empty: no cap. An unknown value is ignored with a
 // warning, as ATen treats ATEN_CPU_CAPABILITY.
 CpuIsa cap_from_env() {
   const char* env = std::getenv("MYOPS_CPU_CAPABILITY");
@@ -31,7 +31,9 @@ CpuIsa cap_from_env() {
   for (char& ch : want) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   if (want == "default") return CpuIsa::DEFAULT;
   if (want == "avx2") return CpuIsa::AVX2;
-  if (want != "avx512") TORCH_WARN("myops: ignoring MYOPS_CPU_CAPABILITY=", env, " (expected default, avx2 or avx512)");
+  if (want != "avx512") {
+    TORCH_WARN("myops: ignoring MYOPS_CPU_CAPABILITY=", env, " (expected default, avx2 or avx512)");
+  }
   return CpuIsa::AVX512;
 }
 
