@@ -8,9 +8,11 @@
 // `out`. The same sums: the same bits as a contiguous input. Costs a planar copy of x and of
 // the output. upfirdn2d mostly needs neither: it runs in place (run_in_channels_last, at the
 // end), and with few channels on the strided rows (strided_rows_max_channels: up to 4, on
-// AVX-512 up to 6 float32 / 7 float16 or bfloat16 channels); the copies remain for the channel
-// counts between those and half a vector's lanes (AVX-512 float32 7, AVX2 float16/bfloat16 5-7,
-// which it cannot mask), and where a separable step's scratch would not fit. filtered_lrelu's
+// AVX-512 up to 6 float32 / 7 float16 or bfloat16 channels; float32 outputs of the channel counts
+// the ISA interleaves are stored a whole pixel at a time, stores_interleaved_channels, AVX-512's
+// 7 included); the copies remain for the channel counts between those and half a vector's lanes
+// (AVX2 float16/bfloat16 5-7, which it cannot mask), and where a separable step's scratch would
+// not fit. filtered_lrelu's
 // row path takes the strided rows up to 7 channels (filtered_lrelu_cpu_kernel.cpp). Included
 // only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
