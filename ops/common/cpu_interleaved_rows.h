@@ -20,6 +20,8 @@
 #include <numeric>
 #include <type_traits>
 
+#include "ops/common/cpu_partial_lanes.h"  // (AVX2 lane masks)
+
 namespace myops {
 inline namespace CPU_CAPABILITY {
 
@@ -101,13 +103,8 @@ constexpr int kLanes = 8;
 C10_ALWAYS_INLINE LaneIndex lane_index(const int32_t* lanes) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes));
 }
-C10_ALWAYS_INLINE LaneMask lane_mask(uint32_t bits) {
-  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits)), bit), bit);
-}
-C10_ALWAYS_INLINE LaneMask first_lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+C10_ALWAYS_INLINE LaneMask lane_mask(uint32_t bits) { return lanes_of_bits_avx2(bits); }
+C10_ALWAYS_INLINE LaneMask first_lanes(int64_t n) { return first_lanes_avx2(n); }
 C10_ALWAYS_INLINE FloatVec load_lanes(const float* p, LaneMask m) { return _mm256_maskload_ps(p, m); }
 C10_ALWAYS_INLINE FloatVec permute_into(FloatVec v, LaneMask m, LaneIndex i, FloatVec row) {
   return _mm256_blendv_ps(v, _mm256_permutevar8x32_ps(row, i), _mm256_castsi256_ps(m));

@@ -38,6 +38,18 @@ constexpr bool has_partial_lanes() {
 #endif
 }
 
+#if defined(CPU_CAPABILITY_AVX2)
+// AVX2 masks of 8 32-bit lanes (maskload, maskstore and blendv read each lane's sign bit): the
+// first n lanes, or the lanes whose bits are set in `bits`.
+C10_ALWAYS_INLINE __m256i first_lanes_avx2(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+C10_ALWAYS_INLINE __m256i lanes_of_bits_avx2(uint32_t bits) {
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits)), bit), bit);
+}
+#endif
+
 #if defined(CPU_CAPABILITY_AVX512)
 // 16 float16/bfloat16 values (a __m256i) widened to 16 float lanes, exactly.
 template <typename T>
@@ -79,8 +91,7 @@ class PartialLanes {
 #if defined(CPU_CAPABILITY_AVX512)
     mask_ = static_cast<Mask>((1u << n) - 1);
 #else
-    // (lane i enabled: its index below n; maskload/maskstore read the lanes' sign bits)
-    mask_ = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    mask_ = first_lanes_avx2(n);
 #endif
   }
 

@@ -106,8 +106,8 @@ class StridedLanes {
       store_mask_[k] = static_cast<__mmask16>(kTables.store_mask[k]);
       load_mask_[k] = static_cast<__mmask16>(kTables.load_mask[k]);
 #else
-      store_mask_[k] = lane_mask(kTables.store_mask[k]);
-      load_mask_[k] = _mm256_castsi256_ps(lane_mask(kTables.load_mask[k]));
+      store_mask_[k] = lanes_of_bits_avx2(kTables.store_mask[k]);
+      load_mask_[k] = _mm256_castsi256_ps(lanes_of_bits_avx2(kTables.load_mask[k]));
 #endif
     }
   }
@@ -175,10 +175,6 @@ class StridedLanes {
   using LoadMask = __m256;   // (blendv too)
   static Index index_vector(const std::array<int32_t, L>& lanes) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes.data()));
-  }
-  static __m256i lane_mask(uint32_t bits) {
-    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits)), bit), bit);
   }
 #endif
   Index store_index_[S], load_index_[S];
