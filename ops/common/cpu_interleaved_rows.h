@@ -114,8 +114,11 @@ C10_ALWAYS_INLINE void store_lanes(float* p, LaneMask m, FloatVec v) { _mm256_ma
 C10_ALWAYS_INLINE FloatVec zero_lanes() { return _mm256_setzero_ps(); }
 #endif
 
+// `rows` rows: row r's planes start at src + r·n, its pixels at dst + r·dst_row_stride. (The
+// tables are set up once for all of them.)
 template <int C>
-void store_interleaved(const float* src, int64_t plane_stride, int64_t n, float* dst) {
+void store_interleaved(const float* src, int64_t plane_stride, int64_t n, int64_t rows, float* dst,
+                       int64_t dst_row_stride) {
   constexpr int L = kLanes;
   constexpr InterleaveTables<L, C> kTables = InterleaveTables<L, C>::make();
   constexpr int P = kTables.P;
@@ -129,25 +132,27 @@ void store_interleaved(const float* src, int64_t plane_stride, int64_t n, float*
   }
   const LaneMask all = first_lanes(L);
   const int64_t total = n * C;
-  // Output vector k: each channel's row read at pixels p0 .. p0 + L - 1 under a mask that stops
-  // at pixel n, so nothing past the row is read.
-  const auto vector_at = [&](int64_t k, int phase) C10_ALWAYS_INLINE_ATTRIBUTE {
-    const int64_t p0 = k * L / C;
-    const LaneMask in_row = p0 + L <= n ? all : first_lanes(n - p0);
-    FloatVec v = zero_lanes();
-    for (int c = 0; c < C; ++c) {
-      v = permute_into(v, mask[phase][c], index[phase][c], load_lanes(src + c * plane_stride + p0, in_row));
+  for (int64_t r = 0; r < rows; ++r, src += n, dst += dst_row_stride) {
+    // Output vector k: each channel's row read at pixels p0 .. p0 + L - 1 under a mask that
+    // stops at pixel n, so nothing past the row is read.
+    const auto vector_at = [&](int64_t k, int phase) C10_ALWAYS_INLINE_ATTRIBUTE {
+      const int64_t p0 = k * L / C;
+      const LaneMask in_row = p0 + L <= n ? all : first_lanes(n - p0);
+      FloatVec v = zero_lanes();
+      for (int c = 0; c < C; ++c) {
+        v = permute_into(v, mask[phase][c], index[phase][c], load_lanes(src + c * plane_stride + p0, in_row));
+      }
+      return v;
+    };
+    int64_t k = 0;
+    int phase = 0;
+    for (; (k + 1) * L <= total; ++k) {
+      store_lanes(dst + k * L, vector_at(k, phase));
+      if (++phase == P) phase = 0;
     }
-    return v;
-  };
-  int64_t k = 0;
-  int phase = 0;
-  for (; (k + 1) * L <= total; ++k) {
-    store_lanes(dst + k * L, vector_at(k, phase));
-    if (++phase == P) phase = 0;
-  }
-  if (const int64_t rest = total - k * L; rest > 0) {  // (a last, partial vector)
-    store_lanes(dst + k * L, first_lanes(rest), vector_at(k, phase));
+    if (const int64_t rest = total - k * L; rest > 0) {  // (a last, partial vector)
+      store_lanes(dst + k * L, first_lanes(rest), vector_at(k, phase));
+    }
   }
 }
 }  // namespace interleave
@@ -157,19 +162,21 @@ void store_interleaved(const float* src, int64_t plane_stride, int64_t n, float*
 #endif
 #endif
 
-// dst[p·C + c] = src[c·plane_stride + p] for p < n, c < C, where has_interleaved_rows<acc_t, T>
-// and interleaves_channels(C); the caller checks both.
+// dst[p·C + c] = src[c·plane_stride + p] for p < n, c < C, for `rows` rows (src's n apart, dst's
+// dst_row_stride apart), where has_interleaved_rows<acc_t, T> and interleaves_channels(C); the
+// caller checks both.
 template <typename acc_t, typename T>
-void store_interleaved_rows(const acc_t* src, int64_t plane_stride, int64_t C, int64_t n, T* dst) {
+void store_interleaved_rows(const acc_t* src, int64_t plane_stride, int64_t C, int64_t n, int64_t rows, T* dst,
+                            int64_t dst_row_stride) {
   static_assert(has_interleaved_rows<acc_t, T>(), "store_interleaved_rows: not on this ISA");
 #if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
   switch (C) {
-    case 2: return interleave::store_interleaved<2>(src, plane_stride, n, dst);
-    case 3: return interleave::store_interleaved<3>(src, plane_stride, n, dst);
-    case 4: return interleave::store_interleaved<4>(src, plane_stride, n, dst);
-    case 5: return interleave::store_interleaved<5>(src, plane_stride, n, dst);
-    case 6: return interleave::store_interleaved<6>(src, plane_stride, n, dst);
-    case 7: return interleave::store_interleaved<7>(src, plane_stride, n, dst);
+    case 2: return interleave::store_interleaved<2>(src, plane_stride, n, rows, dst, dst_row_stride);
+    case 3: return interleave::store_interleaved<3>(src, plane_stride, n, rows, dst, dst_row_stride);
+    case 4: return interleave::store_interleaved<4>(src, plane_stride, n, rows, dst, dst_row_stride);
+    case 5: return interleave::store_interleaved<5>(src, plane_stride, n, rows, dst, dst_row_stride);
+    case 6: return interleave::store_interleaved<6>(src, plane_stride, n, rows, dst, dst_row_stride);
+    case 7: return interleave::store_interleaved<7>(src, plane_stride, n, rows, dst, dst_row_stride);
     default: TORCH_INTERNAL_ASSERT(false, "store_interleaved_rows: ", C, " channels");
   }
 #endif

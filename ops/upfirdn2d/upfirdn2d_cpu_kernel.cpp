@@ -194,9 +194,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
     const auto store_tile = [&](int64_t n, int64_t oy0, int64_t oy1) {
       if constexpr (has_interleaved_rows<acc_t, scalar_t>()) {
         if (!interleaved_out) return;
-        for (int64_t oy = oy0; oy < oy1; ++oy) {
-          store_interleaved_rows(out_buf + (oy - oy0) * out_w, tile_len, C, out_w, out_data + n * os0 + oy * os2);
-        }
+        store_interleaved_rows(out_buf, tile_len, C, out_w, oy1 - oy0, out_data + n * os0 + oy0 * os2, os2);
       }
     };
 
