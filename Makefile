@@ -140,7 +140,7 @@ gpu-check:
 #   4. the fuzz tests (tests/test_fuzz.py, SANITIZE_FUZZ_EXAMPLES random examples per op) on the
 #      sanitized library, as in step 2: random shapes, paddings and filters reach kernel paths
 #      that no hand-picked sample does, and an out-of-bounds access there shows only under ASan
-#      (one that crashed only now and then: README, "RowRun for 1-D filters");
+#      (one that crashed only now and then: docs/performance.md, "RowRun for 1-D filters");
 #   5. the per-ISA tests (tests/test_cpu_isa.py: every ISA's kernels, rows of 1-70 elements
 #      written between sentinels; tests/test_fast_math.py: scalar tail = vector body, bit for
 #      bit) on the sanitized library: its masked loads and stores under ASan, and a second

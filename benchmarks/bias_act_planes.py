@@ -8,8 +8,8 @@ against the eager reference composition and torch.compile of it:
 Why a benchmark of its own: with b broadcast along the channels each (n, c) plane is one row of
 the elementwise loop, so the plane size decides how the loop splits a row (whole vector pairs,
 then a tail). The other bias_act benchmarks time one large plane size only; ATen's loop sent
-every 4x4 plane through its scalar lambda and no benchmark showed it (README: "The broadcast
-bias on small planes").
+every 4x4 plane through its scalar lambda and no benchmark showed it (docs/performance.md: "The
+broadcast bias on small planes").
 
 Shapes: [4, C, R, R] float32 with StyleGAN2's channels per resolution (R = 4..64: C = 512, 512,
 256, 128, 64). Backward: the op myops' autograd calls (bias_act_backward: x's gradient) against

@@ -272,7 +272,7 @@ def settle_allocator() -> None:
     touch; freeing one raises the threshold to its size (at most 32 MiB), and from then on
     blocks up to that size are reused from the heap. Without this, the first case's variants
     ran in the fresh-mmap state (its depthwise conv baseline 2-3x slower) and the later ones in
-    the other (README, "A note on timing these calls")."""
+    the other (docs/performance.md, "A note on timing these calls")."""
     block = torch.empty(24 << 20, dtype=torch.uint8)
     block.fill_(0)
     del block

@@ -181,8 +181,8 @@ def _fuzz_upfirdn2d(device):
         # A third of the cases are StyleGAN's own calls: 4-tap filters, up / down 1 or 2, planes
         # up to 40 x 40, with paddings that can leave output rows reading only padding. They reach
         # the CPU row path's runs of output rows (RowRun) with such rows around them, which the
-        # rest of the space hits too rarely: an out-of-bounds access there (README, "RowRun for
-        # 1-D filters") went unseen by 3,000 examples without them.
+        # rest of the space hits too rarely: an out-of-bounds access there (docs/performance.md,
+        # "RowRun for 1-D filters") went unseen by 3,000 examples without them.
         stylegan = draw(st.integers(0, 2)) == 0
         side = st.integers(1, 40) if stylegan else st.integers(1, 8)
         shape = (draw(st.integers(0, 2)), draw(CHANNELS), draw(side), draw(side))
