@@ -5,16 +5,13 @@
 
 #include <ATen/cpu/vec/vec.h>
 
+#include "ops/common/gcc_intrinsics_warnings.h"
+
 namespace myops {
 inline namespace CPU_CAPABILITY {
 
 #if defined(CPU_CAPABILITY_AVX512)
-// (GCC 12 reports its own AVX-512 intrinsics as uninitialized once inlined: see cpu_vec.h.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+MYOPS_BEGIN_INTRINSICS_WARNINGS_OFF
 // Each float lane rounded to bfloat16 as ATen's cvtfp32_bf16 rounds (to nearest even: add
 // 0x7fff plus the lowest kept bit; NaN -> 0xffff), the 16-bit result in the lane's low half
 // (ready for _mm512_packus_epi32). Always inlined: ATen's own function was kept out of line by
@@ -26,9 +23,7 @@ C10_ALWAYS_INLINE __m512i round_to_bf16_lanes(__m512 f) {
       _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lowest_kept, _mm512_set1_epi32(0x7fff))), 16);
   return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(f, f, _CMP_ORD_Q), _mm512_set1_epi32(0xffff), rounded);
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+MYOPS_END_INTRINSICS_WARNINGS_OFF
 #endif
 
 }  // namespace CPU_CAPABILITY

@@ -30,13 +30,9 @@
 #include <cmath>
 #include <cstdint>
 
-// (GCC 12 reports its own AVX-512 intrinsics as using an uninitialized value once inlined here,
-// as in cpu_vec.h; the value is deliberately undefined there.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "ops/common/gcc_intrinsics_warnings.h"
+
+MYOPS_BEGIN_INTRINSICS_WARNINGS_OFF
 
 namespace myops {
 inline namespace CPU_CAPABILITY {
@@ -250,6 +246,4 @@ C10_ALWAYS_INLINE V log1p(const V& x) {
 }  // namespace CPU_CAPABILITY
 }  // namespace myops
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+MYOPS_END_INTRINSICS_WARNINGS_OFF

@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "ops/common/cpu_partial_lanes.h"  // (AVX2 lane masks)
+#include "ops/common/gcc_intrinsics_warnings.h"
 
 namespace myops {
 inline namespace CPU_CAPABILITY {
@@ -48,12 +49,7 @@ constexpr bool interleaves_channels(int64_t C) {
 }
 
 #if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
-// (GCC 12 reports its own AVX-512 intrinsics as uninitialized once inlined: see cpu_vec.h.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+MYOPS_BEGIN_INTRINSICS_WARNINGS_OFF
 
 // Output vector k (values kL .. kL + L - 1 of the interleaved row) takes lane t from channel
 // (kL + t) % C, pixel (kL + t) / C: from a vector of that channel's row loaded at pixel kL / C,
@@ -157,9 +153,7 @@ void store_interleaved(const float* src, int64_t plane_stride, int64_t n, int64_
 }
 }  // namespace interleave
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+MYOPS_END_INTRINSICS_WARNINGS_OFF
 #endif
 
 // dst[p·C + c] = src[c·plane_stride + p] for p < n, c < C, for `rows` rows (src's n apart, dst's

@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "ops/common/cpu_partial_lanes.h"
+#include "ops/common/gcc_intrinsics_warnings.h"
 
 namespace myops {
 inline namespace CPU_CAPABILITY {
@@ -55,12 +56,7 @@ template <typename acc_t, typename T, int S>
 class StridedLanes;
 
 #if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
-// (GCC 12 reports its own AVX-512 intrinsics as uninitialized once inlined: see cpu_vec.h.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+MYOPS_BEGIN_INTRINSICS_WARNINGS_OFF
 
 // Which lanes move where, for L values S apart. The L values span S vectors of memory ("parts",
 // L lanes each): memory lane j of part k holds the row's value (kL + j) / S when (kL + j) % S
@@ -182,9 +178,7 @@ class StridedLanes {
   LoadMask load_mask_[S];
 };
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+MYOPS_END_INTRINSICS_WARNINGS_OFF
 #endif
 
 // f(std::integral_constant<int, S>()) for a stride S of 2..kMaxLaneStride, else 0.

@@ -17,6 +17,7 @@
 #include "ops/common/cpu_bf16.h"
 #include "ops/common/cpu_fast_math.h"
 #include "ops/common/cpu_loops.h"
+#include "ops/common/gcc_intrinsics_warnings.h"
 #include "ops/common/scalar_ops.h"
 
 namespace myops {
@@ -60,13 +61,7 @@ struct VecOps {
   template <typename V> static V clamp(V v, V lo, V hi) { return at::vec::clamp(v, lo, hi); }
 };
 
-// (GCC 12 reports its own AVX-512 intrinsics (`__m512i __Y = __Y;`, _mm512_undefined) as
-// uninitialized once they are inlined here; the value is deliberately undefined there.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+MYOPS_BEGIN_INTRINSICS_WARNINGS_OFF
 // Two float vectors rounded to one float16/bfloat16 vector (ATen's convert_from_float), always
 // inlined. Under AVX-512, ATen's bfloat16 rounding (cvtfp32_bf16) is an ordinary inline
 // function that GCC kept out of line in the larger loops (bias_act_backward's exp-based
@@ -136,9 +131,7 @@ C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> vec_in_opmath(const Op& op, Vecs
     return op(v...);
   }
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+MYOPS_END_INTRINSICS_WARNINGS_OFF
 
 // Runs make_op(opmath_t{})(ops, values...) over iter's N inputs for every float dtype of
 // `dtype`, as a scalar lambda (edges, odd strides; ops = CpuScalarOps) and a vector lambda (the
