@@ -13,10 +13,9 @@
 // 7 included); the copies remain for the channel counts between those and half a vector's lanes
 // (AVX2 float16/bfloat16 5-7, which it cannot mask), and where a separable step's scratch would
 // not fit. Blurs of up to one and a half vectors' worth of channels take none of these: they
-// run along whole rows of pixels and channels (upfirdn2d_cpu_pixel_rows.h). filtered_lrelu's row path
-// takes the strided rows up to 7 channels
-// (filtered_lrelu_cpu_kernel.cpp). Included only from *_cpu_kernel.cpp files (compiled once
-// per ISA).
+// run along whole rows of pixels and channels (upfirdn2d_cpu_pixel_rows.h). filtered_lrelu's
+// row path takes the strided rows up to 7 channels (filtered_lrelu_cpu_kernel.cpp). Included
+// only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>

@@ -16,8 +16,7 @@
 // bits (up to the sign of a zero): 2-D, vertical tap then horizontal tap, one fmadd each from
 // 0, the horizontal padding as zeros, vertical taps outside the image skipped; separable, each
 // input row filtered horizontally (one chain from 0), then the rows summed vertically.
-// Included only from upfirdn2d_cpu_kernel.cpp (compiled once per ISA), after
-// upfirdn2d_cpu_rows.h, whose row helpers it uses.
+// Included only from upfirdn2d_cpu_kernel.cpp (compiled once per ISA).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -106,12 +105,12 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
         const acc_t* src = load_row(xp + iy * xs2 + x_begin * C, 1, (x_end - x_begin) * C, dst);
         if (src != dst) std::copy(src, src + (x_end - x_begin) * C, dst);
       }
-      if (separable) {  // each input row filtered horizontally, taps C values apart
-        for (int64_t tx = 0; tx < fw; ++tx) weights[tx] = coef[tx];
-        for (int64_t iy = lo; iy <= hi; ++iy) {
-          for (int64_t tx = 0; tx < fw; ++tx) rows[tx] = prepared.data() + (iy - lo) * prep_len + tx * C;
-          weighted_row_sums(rows.data(), weights.data(), fw, out_len, filtered.data() + (iy - lo) * out_len, 1, 0, 0);
+      if (separable && hi >= lo) {  // each input row filtered horizontally, taps C values apart
+        for (int64_t tx = 0; tx < fw; ++tx) {
+          rows[tx] = prepared.data() + tx * C;
+          weights[tx] = coef[tx];
         }
+        weighted_row_sums(rows.data(), weights.data(), fw, out_len, filtered.data(), hi - lo + 1, prep_len, out_len);
       }
       for (int64_t oy = oy0; oy < oy1;) {
         const AxisTaps& v = vtaps[oy];
