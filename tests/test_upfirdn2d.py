@@ -335,7 +335,8 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     that (and AVX2's bfloat16/float16), through planar copies (test_row_path_channels_last_few_channels
     has the strided rows of 4 channels or fewer). Blurs of fewer than one and a half vectors'
     lanes of channels run on pixel rows instead (test_pixel_rows_blur_channels_last): here the
-    up 1 / down 1 cases of 5-20 channels (37 on AVX2). Every case gives the contiguous
+    up 1 / down 1 cases of 5-20 channels on AVX-512 (float64: 5 and 8), of 5 and 8 on AVX2
+    (float64: 5). Every case gives the contiguous
     input's bits (a masked store that wrote past a pixel's channels, or an overlapping block
     that summed differently, would change the neighbours' values) and the reference's values."""
     torch.manual_seed(0)

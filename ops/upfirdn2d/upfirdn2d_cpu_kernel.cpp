@@ -253,12 +253,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
             }
             // The following rows with the same taps (vertical down, no up: consecutive rows, input
             // rows moved by vD) in one call.
-            int64_t count = 1;
-            while (vP == 1 && oy + count < oy1) {
-              const AxisTaps& u = vtaps[oy + count];
-              if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
-              ++count;
-            }
+            const int64_t count = vP == 1 ? rows_with_same_taps(vtaps, oy, oy1, 1, vD) : 1;
             // (in place: scalar_t is acc_t, the cast is the identity)
             acc_t* const dst = in_place          ? reinterpret_cast<acc_t*>(op + oy * os2)
                                : interleaved_out ? out_buf + (c - c0) * tile_len + (oy - oy0) * out_w
@@ -299,12 +294,7 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
         }
         // The rows oy + i*Py (same vertical phase) that use the same filter rows, read input
         // rows moved by i*Dy: one call for all of them and all planes (the taps set up once).
-        int64_t count = 1;
-        while (oy + count * vP < oy1) {
-          const AxisTaps& u = vtaps[oy + count * vP];
-          if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * vD) break;
-          ++count;
-        }
+        const int64_t count = rows_with_same_taps(vtaps, oy, oy1, vP, vD);
         for (int64_t i = 0; i < count; ++i) done[oy + i * vP - oy0] = 1;
         const int64_t nt = v.t_end - v.t_begin;
         if (in_place) {

@@ -127,14 +127,8 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
             weights[nt++] = coef[(v.k0 + ty) * fw + tx];
           }
         }
-        // The following rows with the same taps, each reading the next input rows, in one call
-        // (the taps' weights set up once).
-        int64_t count = 1;
-        while (oy + count < oy1) {
-          const AxisTaps& u = vtaps[oy + count];
-          if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count) break;
-          ++count;
-        }
+        // (the following rows with the same taps, each reading the next input rows, in one call)
+        const int64_t count = rows_with_same_taps(vtaps, oy, oy1, 1, 1);
         scalar_t* const op = out_data + n * os0 + oy * os2;
         acc_t* const dst = row_target(op, 1, out_rows.data());  // (in place: rows os2 apart)
         const int64_t dst_step = dst == out_rows.data() ? out_len : os2;

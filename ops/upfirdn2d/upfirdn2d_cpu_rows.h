@@ -31,6 +31,21 @@ namespace {
 using math::AxisTaps;
 using math::axis_taps;
 
+// How many of the output rows oy, oy + step, oy + 2·step, ... (before `end`) have oy's vertical
+// taps, each reading input rows `in_step` further than the one before: they take one call (the
+// taps' weights set up once).
+inline int64_t rows_with_same_taps(const std::vector<AxisTaps>& vtaps, int64_t oy, int64_t end, int64_t step,
+                                   int64_t in_step) {
+  const AxisTaps& v = vtaps[oy];
+  int64_t count = 1;
+  while (oy + count * step < end) {
+    const AxisTaps& u = vtaps[oy + count * step];
+    if (u.k0 != v.k0 || u.t_begin != v.t_begin || u.t_end != v.t_end || u.i0 != v.i0 + count * in_step) break;
+    ++count;
+  }
+  return count;
+}
+
 // Calls f(std::integral_constant<int, n>) for n in [1, 16], f(std::integral_constant<int, 0>)
 // (meaning: count known only at run time) otherwise, so the common tap counts (4 taps, up or
 // down 2, 2-D 4x4: 2, 4, 8, 12, 16) get fully unrolled loops with their weights in registers.
