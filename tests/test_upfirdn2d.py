@@ -246,7 +246,8 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
     channels a value at a time; elsewhere they run in place (masked: float64 on AVX-512,
     float32 on AVX2; AVX2's float64, 4 lanes, with an overlapping block). (More channels run in
     place: test_channels_last_in_place and test_channels_last_in_place_any_channel_count
-    below; the blur here runs on pixel rows: test_pixel_rows_blur_channels_last.) The output is
+    below; the blur here runs on pixel rows, and so does the up of 3 channels or more, but for
+    AVX-512's bfloat16 below 7: test_pixel_rows_channels_last.) The output is
     channels_last and has the same bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
@@ -262,26 +263,33 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
 
 @pytest.mark.parametrize("shape", [(1, 5, 37, 45), (2, 3, 40, 3),  # 3 pixels a row: 9-value rows
                                    (1, 7, 100, 200),  # 1,400-value rows: three bands of output rows
-                                   (3, 2, 33, 34), (1, 6, 7, 70), (2, 12, 20, 37), (1, 23, 9, 50)])
+                                   (3, 2, 33, 34), (1, 6, 7, 70), (2, 12, 20, 37), (1, 23, 9, 50),
+                                   (2, 4, 21, 19), (1, 9, 30, 33)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64], ids=str)
-@pytest.mark.parametrize("pad, fshape", [([2, 2, 2, 2], (4, 4)), ([1, 2, 1, 2], (4,)), ([0, 3, 2, 1], (3, 5)),
-                                         ([-1, 2, 0, -2], (4, 4)), ([-1, 4, 3, -1], (6,)),
-                                         ([5, 6, 7, 8], (2, 2)), ([9, 0, 8, 0], (3,))])  # rows of padding only
-def test_pixel_rows_blur_channels_last(shape, dtype, pad, fshape):
+@pytest.mark.parametrize("up, pad, fshape", [(1, [2, 2, 2, 2], (4, 4)), (1, [1, 2, 1, 2], (4,)), (1, [0, 3, 2, 1], (3, 5)),
+                                             (1, [-1, 2, 0, -2], (4, 4)), (1, [-1, 4, 3, -1], (6,)),
+                                             (1, [5, 6, 7, 8], (2, 2)), (1, [9, 0, 8, 0], (3,)),  # rows of padding only
+                                             (2, [2, 1, 2, 1], (4, 4)), (2, [3, 2, 3, 2], (6,)), (2, [-1, 2, 0, -3], (3, 5)),
+                                             (3, [1, 4, 2, 0], (5,)), (4, [4, 3, 5, 2], (8, 8)), (2, [9, 0, 12, 0], (2, 2))])
+def test_pixel_rows_channels_last(shape, dtype, up, pad, fshape):
     """Blurs (up 1, down 1) of channels_last images of 2 channels to one and a half vectors' lanes
-    (AVX-512 float32: 23) run on pixel rows (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h; but
-    float16/bfloat16 of 2-3 channels on AVX-512): vectors along a whole row of W·C values,
-    horizontal taps C values apart, 2-D and separable filters, bands of output rows, output rows
-    whose taps all land in the padding. The same sums in the same order as the contiguous
-    input's: the same bits, and a channels_last output equal to the reference."""
+    (AVX-512 float32: 23), and upsamplings (up 2-4 on both axes, down 1) of 3 channels to half a
+    vector's lanes and one (AVX-512 float32: 9), run on pixel rows
+    (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h; but AVX-512 float16/bfloat16 blurs of 2-3
+    channels and bfloat16 ups of fewer than 7): vectors along a whole row of W·C values (an up:
+    of each phase's pixels, merged pixel by pixel into the output row), horizontal taps C values
+    apart, 2-D and separable filters, filters with fewer taps than the upsampling in a phase,
+    bands of output rows, output rows whose taps all land in the padding. The same sums in the
+    same order as the contiguous input's: the same bits, and a channels_last output equal to the
+    reference."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
     f = torch.randn(fshape)
     f = f.to(dtype) if dtype == torch.float64 else f
-    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, 1, 1, pad)
+    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, 1, pad)
     assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
-    assert torch.equal(got, myops.upfirdn2d(x, f, 1, 1, pad))
-    want = reference.upfirdn2d(x.double(), f.double(), 1, 1, pad)
+    assert torch.equal(got, myops.upfirdn2d(x, f, up, 1, pad))
+    want = reference.upfirdn2d(x.double(), f.double(), up, 1, pad)
     tol = {"atol": 0.05, "rtol": 0.02} if dtype in (torch.bfloat16, torch.float16) else {}
     torch.testing.assert_close(got, want.to(dtype), **tol)
 
@@ -334,9 +342,10 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     `channels` lanes loaded and stored (masked: AVX-512 any dtype, AVX2 float); below
     that (and AVX2's bfloat16/float16), through planar copies (test_row_path_channels_last_few_channels
     has the strided rows of 4 channels or fewer). Blurs of fewer than one and a half vectors'
-    lanes of channels run on pixel rows instead (test_pixel_rows_blur_channels_last): here the
+    lanes of channels run on pixel rows instead (test_pixel_rows_channels_last): here the
     up 1 / down 1 cases of 5-20 channels on AVX-512 (float64: 5 and 8), of 5 and 8 on AVX2
-    (float64: 5). Every case gives the contiguous
+    (float64: 5); so do ups of 3 to half a vector's lanes and one: here the up 2 of 5 and 8
+    channels on AVX-512 (float64 5; bfloat16 8), of 5 on AVX2. Every case gives the contiguous
     input's bits (a masked store that wrote past a pixel's channels, or an overlapping block
     that summed differently, would change the neighbours' values) and the reference's values."""
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-// The first n of a vector's L lanes (0 < n < L), loaded from and stored to a tensor's values with
+// The first n of a vector's L lanes (0 < n <= L), loaded from and stored to a tensor's values with
 // masked loads and stores: the lanes past n load as zero, and the memory past the n values is
 // neither read, nor written, nor able to fault. For loops whose rows are narrower than a vector
 // and must not touch their neighbours' values (upfirdn2d's channels_last pixels of fewer

@@ -12,8 +12,9 @@
 // the ISA interleaves are stored a whole pixel at a time, stores_interleaved_channels, AVX-512's
 // 7 included); the copies remain for the channel counts between those and half a vector's lanes
 // (AVX2 float16/bfloat16 5-7, which it cannot mask), and where a separable step's scratch would
-// not fit. Blurs of up to one and a half vectors' worth of channels take none of these: they
-// run along whole rows of pixels and channels (upfirdn2d_cpu_pixel_rows.h). filtered_lrelu's
+// not fit. Blurs of up to one and a half vectors' worth of channels, and ups of 3 channels up to
+// half a vector's and one, take none of these: they run along whole rows of pixels and channels
+// (upfirdn2d_cpu_pixel_rows.h). filtered_lrelu's
 // row path takes the strided rows up to 7 channels (filtered_lrelu_cpu_kernel.cpp). Included
 // only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once
@@ -195,14 +196,23 @@ void run_through_planes(const at::Tensor& out, const PlanarKernel& planar_kernel
 // else a divisor of them at a time (blocks_per_step); where not even one block fits, the
 // planar copies are used instead.
 constexpr int64_t kBandInputBytes = 512 << 10;
+// ... and at most 8 output rows. Why: a band's plan (a PlaneStep: ~10 ns an output pixel) is
+// shared by the bands of the same geometry (BandSteps), those away from the image's edges, and
+// an image of a few channels has rows so short that a band of 512 KiB took nearly all its rows:
+// every band an edge band, the whole image planned again on every call (perf: up 2 of
+// [4, 8, 128, 128] spent a third of its time in Bands' constructor). Measured (A/B, one thread,
+// AVX-512 float32 [4, C, 128, 128], time with no cap / with 8 rows): up 2 C = 8 1.78 / 1.22 ms,
+// 12 2.17 / 1.51, 24 2.57 / 2.18, 40 4.7 / 4.2, 72 9.4 / 8.0; down 2 and the blurs level or
+// 1-10% faster (C = 12-72); 16 rows was as good or 0-10% slower.
+constexpr int64_t kBandMaxRows = 8;
 constexpr int64_t kMaxScratch = int64_t{1} << 20;  // op-math values (4 MiB of float)
 
 // The output rows of a band: its input rows (bh * down / up + fh of them) within
-// kBandInputBytes, at least one.
+// kBandInputBytes, at most kBandMaxRows, at least one.
 inline int64_t band_rows(const at::Tensor& x, const Args& a, int64_t out_h) {
   const int64_t row_bytes = x.size(3) * x.size(1) * x.element_size();
   const int64_t rows_in = std::max<int64_t>(kBandInputBytes / std::max<int64_t>(row_bytes, 1) - a.fh, 1);
-  return std::clamp<int64_t>(rows_in * a.up_y / a.down_y, 1, out_h);
+  return std::clamp<int64_t>(std::min(rows_in * a.up_y / a.down_y, kBandMaxRows), 1, out_h);
 }
 
 // How many of a pixel's blocks of L channels (C / L rounded up) one step computes: all of them,

@@ -1,5 +1,6 @@
-// Blurs of channels_last images of a few channels (up to one and a half vectors' worth) on the
-// upfirdn2d CPU loops: up 1 and down 1 on both axes, a 2-D or a separable filter.
+// Blurs and upsamplings of channels_last images of a few channels (blurs: up to one and a half
+// vectors' worth; ups: half a vector's and one) on the upfirdn2d CPU loops: down 1 and the same
+// up (1 for a blur) on both axes, a 2-D or a separable filter.
 //
 // Why: a row of a channels_last image is one contiguous run of W·C values (pixel by pixel, a
 // pixel's C channels together), and without resampling, output value m of a row (pixel m / C,
@@ -10,7 +11,9 @@
 // which took 1.3-2x NCHW's time for these calls and fell below oneDNN's depthwise conv from 5
 // float32 channels), and no masked vectors (the in-place channels_last route's way, a pixel's
 // channels in the lanes: 12 channels fill 12 of 16). oneDNN pads a pixel's channels to a whole
-// vector (its time barely moves from 2 to 7 channels).
+// vector (its time barely moves from 2 to 7 channels). An upsampling by U runs each of a row's
+// U phases (the output pixels ox with the same ox % U, which share their taps) as such a row of
+// its own, then merges the phase rows pixel by pixel into the output row (merge_phase_rows).
 //
 // Every output sums the same taps in the same order as the row path, so the two give the same
 // bits (up to the sign of a zero): 2-D, vertical tap then horizontal tap, one fmadd each from
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "ops/common/aligned_vector.h"
+#include "ops/common/cpu_partial_lanes.h"
 #include "ops/common/cpu_strided_lanes.h"
 #include "ops/upfirdn2d/upfirdn2d.h"
 #include "ops/upfirdn2d/upfirdn2d_cpu_rows.h"
@@ -37,25 +41,79 @@ namespace myops::ops::upfirdn2d {
 namespace CPU_CAPABILITY {
 namespace {
 
-// Whether the call runs on pixel rows: one image (not a stack), a blur (up 1, down 1; a 2-D or
-// separable filter), x and out channels_last with 2 or more channels and fewer than one and a
-// half vectors' lanes. Measured (A/B, one thread, [4, C, 128, 128], 4x4 and separable blurs,
-// float32 and bfloat16, time before over time here): AVX-512, against the strided rows of the
-// row path, C = 2-7, 1.1-1.8x; against run_in_channels_last (a pixel's channels in the lanes,
-// masked), C = 8-20, 1.1-2.8x; level at 24; from 28 channels slower (0.64-0.92x: the in-place
-// route needs no row copies). AVX2: C = 5-7 float32 (masked in place before) 1.7-2.4x, float16 /
+// Whether the call runs on pixel rows: one image (not a stack), no downsampling, the same
+// upsampling U on both axes (a blur: U = 1), a 2-D or separable filter, x and out channels_last
+// with 2 or more channels and fewer than one and a half vectors' lanes (blurs) or from 3 to half
+// a vector's lanes and one (U > 1).
+// Blurs, measured (A/B, one thread, [4, C, 128, 128], 4x4 and separable blurs, float32 and
+// bfloat16, time before over time here): AVX-512, against the strided rows of the row path,
+// C = 2-7, 1.1-1.8x; against run_in_channels_last (a pixel's channels in the lanes, masked),
+// C = 8-20, 1.1-2.8x; level at 24; from 28 channels slower (0.64-0.92x: the in-place route
+// needs no row copies). AVX2: C = 5-7 float32 (masked in place before) 1.7-2.4x, float16 /
 // bfloat16 2-7 (strided rows) 1.7-2.3x, C = 8-12 1.1-1.9x, float32 from 16 slower (0.65-0.89x).
 // Except float16/bfloat16 of 2 or 3 channels where the ISA moves their strided rows a vector at
 // a time (AVX-512): the row path was 2-8% faster there.
+// Ups (StyleGAN2's upsample2d, 4x4 filter, up 2; same A/B): AVX-512 float32 C = 4-9 1.1-1.6x
+// faster (C = 7: 1.55x, 0.66 -> 1.0x oneDNN's depthwise conv_transpose2d), float16 5 and 8
+// 1.3-1.5x, bfloat16 7-8 1.15-1.4x; slower from 10 float32 channels (12: 0.9x, 16: 0.7x: each
+// output pixel is one more store, of a pixel's channels, than in place) and at 2 (0.75x), level
+// at 3, bfloat16 5 0.95x (its strided rows), so AVX-512 bfloat16 from 7. AVX2 float32 C = 3-5
+// 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x); bfloat16 3 and 5 1.7-1.8x, 8 0.8x.
 template <typename scalar_t>
 bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
   constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  if (x.dim() != 4 || a.up_x != 1 || a.up_y != 1 || a.down_x != 1 || a.down_y != 1) return false;
+  if (x.dim() != 4 || a.up_x != a.up_y || a.down_x != 1 || a.down_y != 1) return false;
   const int64_t C = x.size(1);
-  if (!std::is_same_v<scalar_t, acc_t> && has_strided_lanes<acc_t, scalar_t>() && C <= 3) return false;
-  return C >= 2 && 2 * C < 3 * L && x.stride(1) == 1 && x.stride(3) == C && out.stride(1) == 1 &&
-         out.stride(3) == C;
+  constexpr bool reduced_strided_lanes = !std::is_same_v<scalar_t, acc_t> && has_strided_lanes<acc_t, scalar_t>();
+  const bool channels = a.up_x == 1 ? C >= 2 && 2 * C < 3 * L && !(reduced_strided_lanes && C <= 3)
+                                    : C >= 3 && C <= L / 2 + 1 &&
+                                          !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
+  return channels && x.stride(1) == 1 && x.stride(3) == C && out.stride(1) == 1 && out.stride(3) == C;
+}
+
+// Upsampling by U (U > 1, the same on both axes): output pixel ox of a row is of phase
+// r = ox % U, and the pixels of one phase, ox = r + U·j, read input pixels i0_r + j + t with the
+// same taps: so each phase is a row of its own, computed as a blur's (vectors along its pixels
+// and channels), and the U phase rows are then merged into the output row pixel by pixel.
+struct PhaseTaps {
+  int64_t k, i0, n, m;  // taps k + t·U (t < n) read input pixel i0 + j + t for the phase's pixel j < m
+};
+
+inline std::vector<PhaseTaps> phase_taps(int64_t U, int64_t pad0, int64_t taps, int64_t in, int64_t out) {
+  std::vector<PhaseTaps> ph;
+  for (int64_t r = 0; r < std::min(U, out); ++r) {
+    const AxisTaps t = axis_taps(r, U, 1, pad0, taps, in);
+    ph.push_back({t.k0, t.i0, t.k0 < taps ? (taps - t.k0 + U - 1) / U : 0, (out - r + U - 1) / U});
+  }
+  return ph;
+}
+
+// dst's pixel ox (C <= a vector's lanes of values) = pixel ox / U of phase row ox % U (rows
+// phase_len apart, each with a vector of slack). Where the ISA masks out_t's lanes
+// (cpu_partial_lanes.h), a pixel is one masked store, rounded as stored: dst may be the output
+// tensor's row. Else (AVX2 float16/bfloat16: an op-math row) one whole vector a pixel, each
+// store running past its pixel into the next one, which the next pixel's store then
+// overwrites; the last pixels, whose vector would pass the row's end, move a value at a time.
+template <typename acc_t, typename out_t>
+void merge_phase_rows(const acc_t* phases, int64_t phase_len, int64_t U, int64_t C, int64_t out_w, out_t* dst) {
+  using Vec = at::vec::Vectorized<acc_t>;
+  constexpr int64_t V = Vec::size();
+  if constexpr (has_partial_lanes<acc_t, out_t>()) {
+    const PartialLanes<acc_t, out_t> pixel(static_cast<int>(C));
+    for (int64_t j = 0, ox = 0; ox < out_w; ++j) {
+      for (int64_t r = 0; r < U && ox < out_w; ++r, ++ox) pixel.store(Vec::loadu(phases + r * phase_len + j * C), dst + ox * C);
+    }
+  } else {
+    static_assert(std::is_same_v<out_t, acc_t>, "without masked stores, merge into op-math rows");
+    int64_t ox = 0;
+    for (int64_t j = 0; ox * C + V <= out_w * C; ++j) {
+      for (int64_t r = 0; r < U && ox * C + V <= out_w * C; ++r, ++ox) {
+        Vec::loadu(phases + r * phase_len + j * C).store(dst + ox * C);
+      }
+    }
+    for (; ox < out_w; ++ox) std::copy_n(phases + ox % U * phase_len + ox / U * C, C, dst + ox * C);
+  }
 }
 
 template <typename scalar_t>
@@ -64,20 +122,26 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
   constexpr int64_t V = at::vec::Vectorized<acc_t>::size();
   const bool separable = a.kind == FilterKind::Separable;
   const int64_t N = x.size(0), C = x.size(1), in_h = x.size(2), in_w = x.size(3);
-  const int64_t out_h = out.size(2), out_w = out.size(3), fh = a.fh, fw = a.fw;
+  const int64_t out_h = out.size(2), out_w = out.size(3), fh = a.fh, fw = a.fw, U = a.up_x;
   const acc_t* const coef = coef_t.const_data_ptr<acc_t>();  // 2-D [fh][fw]; separable [fw], both axes
-  // A prepared row holds input pixels [xl, xl + PW) (output pixel ox, tap tx reads pixel
-  // ox + tx + xl), zero outside the image, + a vector of slack (whole vectors are loaded).
-  const int64_t xl = -a.pad_x0, PW = out_w + fw - 1;
-  const int64_t x_begin = std::clamp<int64_t>(xl, 0, in_w), x_end = std::clamp<int64_t>(xl + PW, x_begin, in_w);
-  const int64_t out_len = out_w * C, prep_len = PW * C + V;
+  // A prepared row holds input pixels [xl, xr), zero outside the image, + a vector of slack
+  // (whole vectors are loaded): every tap of every phase (U = 1: output pixel ox, tap tx reads
+  // pixel xl + ox + tx).
+  const std::vector<PhaseTaps> phases = phase_taps(U, a.pad_x0, fw, in_w, out_w);
+  int64_t xl = phases[0].i0, xr = xl;
+  for (const PhaseTaps& p : phases) xl = std::min(xl, p.i0), xr = std::max(xr, p.i0 + p.m - 1 + p.n);
+  const int64_t x_begin = std::clamp<int64_t>(xl, 0, in_w), x_end = std::clamp<int64_t>(xr, x_begin, in_w);
+  const int64_t out_len = out_w * C, prep_len = (xr - xl) * C + V;
+  // U > 1: each output row's phase rows (a phase's pixels, + slack: the merge's whole vectors;
+  // runs_on_pixel_rows keeps C within a vector's lanes)
+  const int64_t phase_len = U > 1 ? phases[0].m * C + V : 0;
   // Bands of output rows, ~64K outputs each (their prepared rows stay in L2).
   const int64_t band_h = std::clamp<int64_t>(65536 / std::max<int64_t>(out_len, 1), 1, std::max<int64_t>(out_h, 1));
   const int64_t bands = (out_h + band_h - 1) / band_h;
-  const int64_t max_rows = std::min(in_h, band_h + fh - 1);  // input rows a band reads
+  const int64_t max_rows = std::min(in_h, (band_h - 1) / U + fh);  // input rows a band reads (at most)
   std::vector<AxisTaps> vtaps(out_h);
-  for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, 1, 1, a.pad_y0, fh, in_h);
-  const int64_t taps_per_value = separable ? fh + fw : fh * fw;
+  for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, U, 1, a.pad_y0, fh, in_h);
+  const int64_t taps_per_value = separable ? (fh + fw) / U : fh * fw / (U * U);
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(band_h * out_len * taps_per_value, 1));
   const scalar_t* const x_data = x.const_data_ptr<scalar_t>();
   scalar_t* const out_data = out.data_ptr<scalar_t>();
@@ -88,8 +152,12 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
     // places); separable: the rows filtered horizontally (+ slack: whole vectors loaded).
     AlignedVector<acc_t> prepared(max_rows * prep_len), filtered(separable ? max_rows * out_len + V : 0);
     AlignedVector<acc_t> out_rows(std::is_same_v<scalar_t, acc_t> ? out_len : band_h * out_len);
+    // U > 1: phase rows of every row a call computes (separable: the band's input rows; 2-D: a
+    // run of output rows with the same vertical taps)
+    AlignedVector<acc_t> phase_rows(U > 1 ? (separable ? max_rows : band_h / U + 1) * U * phase_len : 0);
     std::vector<const acc_t*> rows(fh * fw);
     std::vector<acc_t> weights(fh * fw);
+    std::vector<char> done(band_h);
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / bands, oy0 = unit % bands * band_h, oy1 = std::min(oy0 + band_h, out_h);
       int64_t lo = in_h, hi = -1;  // the input rows [lo, hi] the band reads
@@ -106,36 +174,76 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
         if (src != dst) std::copy(src, src + (x_end - x_begin) * C, dst);
       }
       if (separable && hi >= lo) {  // each input row filtered horizontally, taps C values apart
-        for (int64_t tx = 0; tx < fw; ++tx) {
-          rows[tx] = prepared.data() + tx * C;
-          weights[tx] = coef[tx];
+        const int64_t count = hi - lo + 1;
+        for (size_t r = 0; r < phases.size(); ++r) {
+          const PhaseTaps& p = phases[r];
+          for (int64_t tx = 0; tx < p.n; ++tx) {
+            rows[tx] = prepared.data() + (p.i0 + tx - xl) * C;
+            weights[tx] = coef[p.k + tx * U];
+          }
+          if (U == 1) {
+            weighted_row_sums(rows.data(), weights.data(), p.n, out_len, filtered.data(), count, prep_len, out_len);
+          } else {
+            weighted_row_sums(rows.data(), weights.data(), p.n, p.m * C, phase_rows.data() + r * phase_len, count,
+                              prep_len, U * phase_len);
+          }
         }
-        weighted_row_sums(rows.data(), weights.data(), fw, out_len, filtered.data(), hi - lo + 1, prep_len, out_len);
+        for (int64_t i = 0; i < count && U > 1; ++i) {
+          merge_phase_rows(phase_rows.data() + i * U * phase_len, phase_len, U, C, out_w,
+                           filtered.data() + i * out_len);
+        }
       }
-      for (int64_t oy = oy0; oy < oy1;) {
+      std::fill(done.begin(), done.end(), 0);
+      for (int64_t oy = oy0; oy < oy1; ++oy) {
+        if (done[oy - oy0]) continue;
         const AxisTaps& v = vtaps[oy];
-        int64_t nt = 0;
-        for (int64_t ty = v.t_begin; ty < v.t_end; ++ty) {
-          const int64_t r = v.i0 + ty - lo;
-          if (separable) {
-            rows[nt] = filtered.data() + r * out_len;
-            weights[nt++] = coef[v.k0 + ty];
-            continue;
-          }
-          for (int64_t tx = 0; tx < fw; ++tx) {
-            rows[nt] = prepared.data() + r * prep_len + tx * C;
-            weights[nt++] = coef[(v.k0 + ty) * fw + tx];
-          }
-        }
-        // (the following rows with the same taps, each reading the next input rows, in one call)
-        const int64_t count = rows_with_same_taps(vtaps, oy, oy1, 1, 1);
+        // (the rows oy + i·U with the same taps, each reading the next input rows, in one call)
+        const int64_t count = rows_with_same_taps(vtaps, oy, oy1, U, 1);
+        for (int64_t i = 0; i < count; ++i) done[oy + i * U - oy0] = 1;
         scalar_t* const op = out_data + n * os0 + oy * os2;
-        acc_t* const dst = row_target(op, 1, out_rows.data());  // (in place: rows os2 apart)
-        const int64_t dst_step = dst == out_rows.data() ? out_len : os2;
-        weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, separable ? out_len : prep_len,
-                          dst_step);  // (nt 0: zeros)
-        for (int64_t i = 0; i < count; ++i) store_row(dst + i * dst_step, op + i * os2, 1, out_len);
-        oy += count;
+        acc_t* const dst = row_target(op, 1, out_rows.data());  // (in place: rows U·os2 apart)
+        const bool in_place = dst != out_rows.data();
+        const int64_t dst_step = in_place ? U * os2 : out_len;
+        const auto add_rows = [&](int64_t& nt, int64_t tx0, int64_t ntx, int64_t kx) {  // 2-D: tap rows
+          for (int64_t ty = v.t_begin; ty < v.t_end; ++ty) {
+            const int64_t r = v.i0 + ty - lo;
+            for (int64_t tx = 0; tx < ntx; ++tx) {
+              rows[nt] = prepared.data() + r * prep_len + (tx0 + tx) * C;
+              weights[nt++] = coef[(v.k0 + ty * U) * fw + kx + tx * U];
+            }
+          }
+        };
+        if (separable) {
+          int64_t nt = 0;
+          for (int64_t ty = v.t_begin; ty < v.t_end; ++ty) {
+            rows[nt] = filtered.data() + (v.i0 + ty - lo) * out_len;
+            weights[nt++] = coef[v.k0 + ty * U];
+          }
+          weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, out_len, dst_step);  // (nt 0: zeros)
+        } else if (U == 1) {
+          int64_t nt = 0;
+          add_rows(nt, 0, fw, 0);
+          weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, prep_len, dst_step);
+        } else {  // each phase's rows, then merged into the output rows
+          for (size_t r = 0; r < phases.size(); ++r) {
+            const PhaseTaps& p = phases[r];
+            int64_t nt = 0;
+            add_rows(nt, p.i0 - xl, p.n, p.k);
+            weighted_row_sums(rows.data(), weights.data(), nt, p.m * C, phase_rows.data() + r * phase_len, count,
+                              prep_len, U * phase_len);
+          }
+          for (int64_t i = 0; i < count; ++i) {  // (straight into the output where the ISA masks its lanes)
+            const acc_t* const ph = phase_rows.data() + i * U * phase_len;
+            if constexpr (has_partial_lanes<acc_t, scalar_t>()) {
+              merge_phase_rows(ph, phase_len, U, C, out_w, op + i * U * os2);
+            } else {
+              merge_phase_rows(ph, phase_len, U, C, out_w, dst + i * dst_step);
+              store_row(dst + i * dst_step, op + i * U * os2, 1, out_len);
+            }
+          }
+          continue;
+        }
+        for (int64_t i = 0; i < count; ++i) store_row(dst + i * dst_step, op + i * U * os2, 1, out_len);
       }
     }
   });
