@@ -274,7 +274,7 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
 def test_pixel_rows_channels_last(shape, dtype, up, pad, fshape):
     """Blurs (up 1, down 1) of channels_last images of 2 channels to one and a half vectors' lanes
     (AVX-512 float32: 23), and upsamplings (up 2-4 on both axes, down 1) of 3 channels to half a
-    vector's lanes and one (AVX-512 float32: 9), run on pixel rows
+    vector's lanes and one (AVX-512 float32: 9; AVX2 float16/bfloat16 up to 7), run on pixel rows
     (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h; but AVX-512 float16/bfloat16 blurs of 2-3
     channels and bfloat16 ups of fewer than 7): vectors along a whole row of W·C values (an up:
     of each phase's pixels, merged pixel by pixel into the output row), horizontal taps C values

@@ -58,7 +58,8 @@ namespace {
 // 1.3-1.5x, bfloat16 7-8 1.15-1.4x; slower from 10 float32 channels (12: 0.9x, 16: 0.7x: each
 // output pixel is one more store, of a pixel's channels, than in place) and at 2 (0.75x), level
 // at 3, bfloat16 5 0.95x (its strided rows), so AVX-512 bfloat16 from 7. AVX2 float32 C = 3-5
-// 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x); bfloat16 3 and 5 1.7-1.8x, 8 0.8x.
+// 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x); bfloat16 3 and 5 1.7-1.8x, 8 0.8x, float16 and
+// bfloat16 6-7 2.1-2.2x (through the planar copies before: AVX2 masks neither).
 template <typename scalar_t>
 bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
@@ -66,8 +67,10 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
   if (x.dim() != 4 || a.up_x != a.up_y || a.down_x != 1 || a.down_y != 1) return false;
   const int64_t C = x.size(1);
   constexpr bool reduced_strided_lanes = !std::is_same_v<scalar_t, acc_t> && has_strided_lanes<acc_t, scalar_t>();
+  // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
+  // copies: AVX2 float16/bfloat16 6-7)
   const bool channels = a.up_x == 1 ? C >= 2 && 2 * C < 3 * L && !(reduced_strided_lanes && C <= 3)
-                                    : C >= 3 && C <= L / 2 + 1 &&
+                                    : C >= 3 && (C <= L / 2 + 1 || (C < L && !has_partial_lanes<acc_t, scalar_t>())) &&
                                           !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
   return channels && x.stride(1) == 1 && x.stride(3) == C && out.stride(1) == 1 && out.stride(3) == C;
 }
