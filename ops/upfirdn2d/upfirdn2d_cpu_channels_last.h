@@ -304,6 +304,7 @@ void run_in_channels_last(const at::Tensor& x, const at::Tensor& coef_t, const A
   const int64_t N = x.size(0), C = x.size(1);
   PixelLayout layout{x.stride(3), x.stride(2), out.stride(3), out.stride(2)};
   layout.blocks = blocks_per_step(x, a, out, L);
+  layout.chunk_rows = true;  // (an up's runs chunk by chunk of rows: TapRuns::end_rows)
   const int64_t chunk = layout.blocks * L;  // channels per step
   // (channels past the whole blocks: the last block sits `back` values before its place, on
   // the pixel's last L channels; below L channels, only where masks_channels)

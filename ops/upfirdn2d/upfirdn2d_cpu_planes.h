@@ -337,8 +337,9 @@ inline std::vector<Span> spans(int64_t outs, int64_t up, int64_t down, int64_t p
 // registers (with_static_count), and each output costs only its FMAs, its loads and a store.
 // An upsampling step's classes alternate along its rows (up 2: every other pixel of every other
 // row), so a run per class would sweep the whole output up * up times, each sweep writing part
-// of every cache line; its caller cuts the outputs into chunks of whole phase periods of rows
-// (end_rows) and the runs go chunk by chunk, so a line is completed while it is in L1.
+// of every cache line; its caller may cut the outputs into chunks of whole phase periods of rows
+// (end_rows; PixelLayout::chunk_rows) and the runs go chunk by chunk, so a line is completed
+// while it is in L1.
 template <typename acc_t>
 struct TapRuns {
   struct Run {
@@ -541,6 +542,10 @@ struct PixelLayout {
   int64_t in_px = 0, in_row = 0, out_px = 0, out_row = 0;
   int64_t out_y0 = 0, in_y0 = 0;
   int64_t blocks = 1;
+  // An upsampling step's runs laid out chunk by chunk of rows (TapRuns::end_rows). Only where it
+  // was measured: upfirdn2d's channels_last bands (the plane path's buffers and filtered_lrelu's
+  // steps keep one run per class).
+  bool chunk_rows = false;
 };
 
 // One upfirdn2d step on interleaved buffers ([H][W][L] op-math vectors of L planes, or the
@@ -593,7 +598,7 @@ struct PlaneStep {
           step1.add(pending, key_x(h), h.n, taps, (iy - layout.in_y0) * in_row + h.first * in_px,
                     ((iy - lo) * out_w + ox) * scratch_px);
         }
-        if (x.up > 1) step1.end_rows(pending);
+        if (layout.chunk_rows && x.up > 1) step1.end_rows(pending);
       }
       step1.finish(pending);
       pending.clear();
@@ -605,7 +610,7 @@ struct PlaneStep {
         for (int64_t ox = 0; ox < out_w; ++ox) {
           step2.add(pending, key_y(v), v.n, taps, ((v.first - lo) * out_w + ox) * scratch_px, oy * out_row + ox * out_px);
         }
-        if (y.up > 1 && (oy + 1) % y.up == 0) step2.end_rows(pending);  // (a chunk: whole periods of phases)
+        if (layout.chunk_rows && y.up > 1 && (oy + 1) % y.up == 0) step2.end_rows(pending);  // (whole periods of phases)
       }
       step2.finish(pending);
     } else {
@@ -625,7 +630,7 @@ struct PlaneStep {
           step1.add(pending, key_y(v) * keys_x + key_x(h), v.n * h.n, taps,
                     (v.first - layout.in_y0) * in_row + h.first * in_px, oy * out_row + ox * out_px);
         }
-        if ((y.up > 1 || x.up > 1) && (oy + 1) % y.up == 0) step1.end_rows(pending);
+        if (layout.chunk_rows && (y.up > 1 || x.up > 1) && (oy + 1) % y.up == 0) step1.end_rows(pending);
       }
       step1.finish(pending);
     }
