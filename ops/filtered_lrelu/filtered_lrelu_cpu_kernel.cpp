@@ -93,14 +93,7 @@ struct Stage {
 
   // The source rows [lo, hi] output rows [o0, o1) read (hi < lo: none, all padding).
   std::pair<int64_t, int64_t> source_rows(int64_t o0, int64_t o1) const {
-    int64_t lo = INT64_MAX, hi = -1;
-    for (int64_t o = o0; o < o1; ++o) {
-      if (vt[o].t_end > vt[o].t_begin) {
-        lo = std::min(lo, vt[o].i0 + vt[o].t_begin);
-        hi = std::max(hi, vt[o].i0 + vt[o].t_end - 1);
-      }
-    }
-    return {lo, hi};
+    return upfirdn2d::CPU_CAPABILITY::input_rows_read(vt, o0, o1, INT64_MAX);
   }
   // What a kept source row holds: after the horizontal pass (separable), or the row as
   // HorizontalPass::run reads it (2-D: every filter row still to be applied to it).

@@ -38,6 +38,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -216,14 +217,8 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
       const int64_t oy0 = tile * tile_h, oy1 = std::min(oy0 + tile_h, out_h);
 
       // The input rows [lo, hi] this tile reads.
-      int64_t lo = in_h, hi = -1;
-      for (int64_t oy = oy0; oy < oy1; ++oy) {
-        const AxisTaps& v = vtaps[oy];
-        if (v.t_end > v.t_begin) {
-          lo = std::min(lo, v.i0 + v.t_begin);
-          hi = std::max(hi, v.i0 + v.t_end - 1);
-        }
-      }
+      int64_t lo, hi;  // (not a structured binding: the lambdas below capture them)
+      std::tie(lo, hi) = input_rows_read(vtaps, oy0, oy1, in_h);
 
       if (separable) {
         for (int64_t c = c0; c < c0 + nc; ++c) {

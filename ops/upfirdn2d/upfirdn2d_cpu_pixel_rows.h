@@ -27,6 +27,7 @@
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -163,13 +164,8 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
     std::vector<char> done(band_h);
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / bands, oy0 = unit % bands * band_h, oy1 = std::min(oy0 + band_h, out_h);
-      int64_t lo = in_h, hi = -1;  // the input rows [lo, hi] the band reads
-      for (int64_t oy = oy0; oy < oy1; ++oy) {
-        if (vtaps[oy].t_end > vtaps[oy].t_begin) {
-          lo = std::min(lo, vtaps[oy].i0 + vtaps[oy].t_begin);
-          hi = std::max(hi, vtaps[oy].i0 + vtaps[oy].t_end - 1);
-        }
-      }
+      int64_t lo, hi;  // the input rows [lo, hi] the band reads (the lambda below captures lo)
+      std::tie(lo, hi) = input_rows_read(vtaps, oy0, oy1, in_h);
       const scalar_t* const xp = x_data + n * xs0;
       for (int64_t iy = lo; iy <= hi && x_end > x_begin; ++iy) {  // (float16/bfloat16 widened in place)
         acc_t* const dst = prepared.data() + (iy - lo) * prep_len + (x_begin - xl) * C;

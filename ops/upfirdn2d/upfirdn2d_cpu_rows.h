@@ -31,6 +31,21 @@ namespace {
 using math::AxisTaps;
 using math::axis_taps;
 
+// The input rows [lo, hi] that the vertical taps of output rows [o0, o1) read; when they read
+// none (rows of padding only), {none_lo, -1}: hi < lo.
+inline std::pair<int64_t, int64_t> input_rows_read(const std::vector<AxisTaps>& vtaps, int64_t o0, int64_t o1,
+                                                   int64_t none_lo) {
+  int64_t lo = none_lo, hi = -1;
+  for (int64_t o = o0; o < o1; ++o) {
+    const AxisTaps& v = vtaps[o];
+    if (v.t_end > v.t_begin) {
+      lo = std::min(lo, v.i0 + v.t_begin);
+      hi = std::max(hi, v.i0 + v.t_end - 1);
+    }
+  }
+  return {lo, hi};
+}
+
 // How many of the output rows oy, oy + step, oy + 2·step, ... (before `end`) have oy's vertical
 // taps, each reading input rows `in_step` further than the one before: they take one call (the
 // taps' weights set up once).
