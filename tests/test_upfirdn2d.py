@@ -189,8 +189,9 @@ def test_row_path_4x4_filter_down_the_rows(shape, down, pad, fshape, dtype):
     all the output rows they feed (RowRun, ops/upfirdn2d/upfirdn2d_cpu_rows.h; a 1-D filter
     makes both passes in registers): an asymmetric filter (a tap or filter row taken in the
     wrong place shows), runs of rows not a multiple of 4, the last vector of a row partial,
-    against the reference; and the same bits for a channels_last input (which runs on planar
-    copies of it: upfirdn2d_cpu_channels_last.h)."""
+    against the reference; and the same bits for a channels_last input (which runs on its
+    strided rows, upfirdn2d_cpu_channels_last.h, or for the down 2 of 3 channels, and AVX2's of
+    2, on pixel rows, upfirdn2d_cpu_pixel_rows.h)."""
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
     f = torch.randn(fshape, dtype=dtype)
@@ -212,7 +213,7 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
     float32 rows (RowRun, the runs of weighted_row_sums: the sums of float32's in-place run) and
     rounded once when stored. So the op on float16/bfloat16 values gives float32's result on the
     same values rounded once, bit for bit (and the reference's within rounding). (channels_last:
-    the same, on planar copies.)"""
+    the same on its routes, strided rows or pixel rows, upfirdn2d_cpu_channels_last.h.)"""
     torch.manual_seed(0)
     x = torch.randn(2, 3, 70, 65).to(dtype)  # planes past the plane path's 32 x 32; odd width
     if layout == "channels_last":
@@ -230,8 +231,8 @@ def test_row_path_reduced_precision_is_float32_rounded_once(dtype, separable, up
                                    (1, 5, 100, 150),  # several tiles of output rows
                                    (2, 3, 40, 3)])    # 3 pixels a row: output rows of 3-18 values
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64], ids=str)
-@pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
-                                                   (1, 2, [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
+@pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, [2, 1], [1, 1, 1, 1], (4,)),
+                                                   (1, [2, 3], [2, 2, 2, 2], (6,)), (2, 1, [2, 1, 2, 1], (4, 4)),
                                                    ([2, 1], [1, 3], [0, 1, 2, 3], (4, 4))])
 def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape):
     """channels_last with few channels, planes past the plane path's 32 x 32
@@ -247,7 +248,8 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
     float32 on AVX2; AVX2's float64, 4 lanes, with an overlapping block). (More channels run in
     place: test_channels_last_in_place and test_channels_last_in_place_any_channel_count
     below; the blur here runs on pixel rows, and so does the up of 3 channels or more, but for
-    AVX-512's bfloat16 below 7: test_pixel_rows_channels_last.) The output is
+    AVX-512's bfloat16 below 7, and so would a down by the same factor on both axes, hence the
+    downs here differ between the axes: test_pixel_rows_channels_last.) The output is
     channels_last and has the same bits as the contiguous input's."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
@@ -266,30 +268,36 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
                                    (3, 2, 33, 34), (1, 6, 7, 70), (2, 12, 20, 37), (1, 23, 9, 50),
                                    (2, 4, 21, 19), (1, 9, 30, 33)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64], ids=str)
-@pytest.mark.parametrize("up, pad, fshape", [(1, [2, 2, 2, 2], (4, 4)), (1, [1, 2, 1, 2], (4,)), (1, [0, 3, 2, 1], (3, 5)),
-                                             (1, [-1, 2, 0, -2], (4, 4)), (1, [-1, 4, 3, -1], (6,)),
-                                             (1, [5, 6, 7, 8], (2, 2)), (1, [9, 0, 8, 0], (3,)),  # rows of padding only
-                                             (2, [2, 1, 2, 1], (4, 4)), (2, [3, 2, 3, 2], (6,)), (2, [-1, 2, 0, -3], (3, 5)),
-                                             (3, [1, 4, 2, 0], (5,)), (4, [4, 3, 5, 2], (8, 8)), (2, [9, 0, 12, 0], (2, 2))])
-def test_pixel_rows_channels_last(shape, dtype, up, pad, fshape):
+@pytest.mark.parametrize("up, down, pad, fshape", [
+    (1, 1, [2, 2, 2, 2], (4, 4)), (1, 1, [1, 2, 1, 2], (4,)), (1, 1, [0, 3, 2, 1], (3, 5)),
+    (1, 1, [-1, 2, 0, -2], (4, 4)), (1, 1, [-1, 4, 3, -1], (6,)),
+    (1, 1, [5, 6, 7, 8], (2, 2)), (1, 1, [9, 0, 8, 0], (3,)),  # rows of padding only
+    (2, 1, [2, 1, 2, 1], (4, 4)), (2, 1, [3, 2, 3, 2], (6,)), (2, 1, [-1, 2, 0, -3], (3, 5)),
+    (3, 1, [1, 4, 2, 0], (5,)), (4, 1, [4, 3, 5, 2], (8, 8)), (2, 1, [9, 0, 12, 0], (2, 2)),
+    (1, 2, [1, 1, 1, 1], (4, 4)), (1, 2, [2, 1, 2, 1], (4,)), (1, 2, [-1, 3, 0, -3], (3, 5)),
+    (1, 3, [1, 4, 2, 0], (5,)), (1, 4, [4, 3, 5, 2], (8, 8)), (1, 2, [0, 0, 0, 0], (1,)),
+    (1, 2, [9, 0, 12, 0], (2, 2))])
+def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     """Blurs (up 1, down 1) of channels_last images of 2 channels to one and a half vectors' lanes
-    (AVX-512 float32: 23), and upsamplings (up 2-4 on both axes, down 1) of 3 channels to half a
-    vector's lanes and one (AVX-512 float32: 9; AVX2 float16/bfloat16 up to 7), run on pixel rows
-    (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h; but AVX-512 float16/bfloat16 blurs of 2-3
-    channels and bfloat16 ups of fewer than 7): vectors along a whole row of W·C values (an up:
-    of each phase's pixels, merged pixel by pixel into the output row), horizontal taps C values
-    apart, 2-D and separable filters, filters with fewer taps than the upsampling in a phase,
-    bands of output rows, output rows whose taps all land in the padding. The same sums in the
-    same order as the contiguous input's: the same bits, and a channels_last output equal to the
-    reference."""
+    (AVX-512 float32: 23), upsamplings (up 2-4 on both axes, down 1) of 3 channels to half a
+    vector's lanes and one (AVX-512 float32: 9; AVX2 float16/bfloat16 up to 7), and
+    downsamplings (down 2-4 on both axes, up 1) of 3 channels (AVX2: 2) to fewer than a vector's
+    lanes, at most 8 float channels, run on pixel rows (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h;
+    but AVX-512 float16/bfloat16 blurs of 2-3 channels and bfloat16 ups of fewer than 7): vectors
+    along a whole row of W·C values (an up: of each phase's pixels, merged pixel by pixel into
+    the output row; a down: of input rows split into phases of pixels, 3-pixel rows copied a
+    value at a time), horizontal taps C values apart, 2-D and separable filters, filters with
+    fewer taps than the upsampling in a phase, bands of output rows, output rows whose taps all
+    land in the padding. The same sums in the same order as the contiguous input's: the same
+    bits, and a channels_last output equal to the reference."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
     f = torch.randn(fshape)
     f = f.to(dtype) if dtype == torch.float64 else f
-    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, 1, pad)
+    got = myops.upfirdn2d(x.contiguous(memory_format=torch.channels_last), f, up, down, pad)
     assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
-    assert torch.equal(got, myops.upfirdn2d(x, f, up, 1, pad))
-    want = reference.upfirdn2d(x.double(), f.double(), up, 1, pad)
+    assert torch.equal(got, myops.upfirdn2d(x, f, up, down, pad))
+    want = reference.upfirdn2d(x.double(), f.double(), up, down, pad)
     tol = {"atol": 0.05, "rtol": 0.02} if dtype in (torch.bfloat16, torch.float16) else {}
     torch.testing.assert_close(got, want.to(dtype), **tol)
 
@@ -345,7 +353,9 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     lanes of channels run on pixel rows instead (test_pixel_rows_channels_last): here the
     up 1 / down 1 cases of 5-20 channels on AVX-512 (float64: 5 and 8), of 5 and 8 on AVX2
     (float64: 5); so do ups of 3 to half a vector's lanes and one: here the up 2 of 5 and 8
-    channels on AVX-512 (float64 5; bfloat16 8), of 5 on AVX2. Every case gives the contiguous
+    channels on AVX-512 (float64 5; bfloat16 8), of 5 on AVX2; and downs by the same factor
+    on both axes of 3 (AVX2: 2) to fewer than a vector's lanes, pixels of at most 32 bytes: here
+    the down 2 of 5 and 8 channels on AVX-512, of 5 on AVX2, float64 neither. Every case gives the contiguous
     input's bits (a masked store that wrote past a pixel's channels, or an overlapping block
     that summed differently, would change the neighbours' values) and the reference's values."""
     torch.manual_seed(0)

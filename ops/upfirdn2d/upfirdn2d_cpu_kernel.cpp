@@ -33,7 +33,7 @@
 // (upfirdn2d_cpu_planes.h): L planes side by side in the lanes of a vector, the same sums in
 // the same order, so the two paths agree bit for bit. channels_last tensors run in place, a
 // pixel's channels in the lanes, except with few channels (upfirdn2d_cpu_channels_last.h;
-// their blurs and ups along whole rows of pixels: upfirdn2d_cpu_pixel_rows.h).
+// their blurs, ups and downs along whole rows of pixels: upfirdn2d_cpu_pixel_rows.h).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -65,9 +65,9 @@ void run(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at:
   const int64_t S = stacked ? x.size(0) : 1, d = stacked ? 1 : 0;  // d: where [N, C, H, W] starts
   const int64_t N = x.size(d), C = x.size(d + 1), in_h = x.size(d + 2), in_w = x.size(d + 3);
   const int64_t out_h = out.size(d + 2), out_w = out.size(d + 3);
-  // channels_last blurs of up to one and a half vectors' worth of channels, and ups of up to half
-  // a vector's and one: vectors along whole rows of pixels and channels, every lane used
-  // (upfirdn2d_cpu_pixel_rows.h).
+  // channels_last blurs of up to one and a half vectors' worth of channels, ups of up to half a
+  // vector's and one, downs of fewer than a vector's: vectors along whole rows of pixels and
+  // channels, every lane used (upfirdn2d_cpu_pixel_rows.h).
   if (runs_on_pixel_rows<scalar_t>(x, a, out)) {
     run_pixel_rows<scalar_t>(x, coef_t, a, out);
     return;

@@ -1,6 +1,7 @@
-// Blurs and upsamplings of channels_last images of a few channels (blurs: up to one and a half
-// vectors' worth; ups: half a vector's and one) on the upfirdn2d CPU loops: down 1 and the same
-// up (1 for a blur) on both axes, a 2-D or a separable filter.
+// Blurs, upsamplings and downsamplings of channels_last images of a few channels (blurs: up to
+// one and a half vectors' worth; ups: half a vector's and one; downs: fewer than a vector's, at
+// most 32 bytes a pixel) on the upfirdn2d CPU loops: the same up, or the same down, on both axes
+// (a blur: neither), a 2-D or a separable filter.
 //
 // Why: a row of a channels_last image is one contiguous run of W·C values (pixel by pixel, a
 // pixel's C channels together), and without resampling, output value m of a row (pixel m / C,
@@ -13,7 +14,9 @@
 // channels in the lanes: 12 channels fill 12 of 16). oneDNN pads a pixel's channels to a whole
 // vector (its time barely moves from 2 to 7 channels). An upsampling by U runs each of a row's
 // U phases (the output pixels ox with the same ox % U, which share their taps) as such a row of
-// its own, then merges the phase rows pixel by pixel into the output row (merge_phase_rows).
+// its own, then merges the phase rows pixel by pixel into the output row (merge_phase_rows); a
+// downsampling by D splits each input row into D phase rows of its pixels (split_into_phases),
+// and each tap then reads one of them, shifted by whole pixels.
 //
 // Every output sums the same taps in the same order as the row path, so the two give the same
 // bits (up to the sign of a zero): 2-D, vertical tap then horizontal tap, one fmadd each from
@@ -27,6 +30,7 @@
 #include <ATen/cpu/vec/vec.h>
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -42,10 +46,11 @@ namespace myops::ops::upfirdn2d {
 namespace CPU_CAPABILITY {
 namespace {
 
-// Whether the call runs on pixel rows: one image (not a stack), no downsampling, the same
-// upsampling U on both axes (a blur: U = 1), a 2-D or separable filter, x and out channels_last
-// with 2 or more channels and fewer than one and a half vectors' lanes (blurs) or from 3 to half
-// a vector's lanes and one (U > 1).
+// Whether the call runs on pixel rows: one image (not a stack), the same upsampling U on both
+// axes and no downsampling (a blur: U = 1), or the same downsampling D > 1 on both axes and no
+// upsampling, a 2-D or separable filter, x and out channels_last with 2 or more channels and
+// fewer than one and a half vectors' lanes (blurs), from 3 to half a vector's lanes and one
+// (U > 1), or from 3 (AVX2: 2) to fewer than a vector's lanes, pixels of at most 32 bytes (D > 1).
 // Blurs, measured (A/B, one thread, [4, C, 128, 128], 4x4 and separable blurs, float32 and
 // bfloat16, time before over time here): AVX-512, against the strided rows of the row path,
 // C = 2-7, 1.1-1.8x; against run_in_channels_last (a pixel's channels in the lanes, masked),
@@ -61,17 +66,25 @@ namespace {
 // at 3, bfloat16 5 0.95x (its strided rows), so AVX-512 bfloat16 from 7. AVX2 float32 C = 3-5
 // 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x); bfloat16 3 and 5 1.7-1.8x, 8 0.8x, float16 and
 // bfloat16 6-7 2.1-2.2x (through the planar copies before: AVX2 masks neither).
+// Downs (StyleGAN2's downsample2d, 4x4 filter, down 2; same A/B): AVX-512 float32 C = 3-8
+// 1.1-2.2x faster (C = 7: 411 -> 184 us, 0.50 -> 1.11x oneDNN's strided depthwise conv2d),
+// float16/bfloat16 C = 4-8 1.4-1.8x, C = 3 1.1x; slower at 2 (0.73x: the strided rows, a
+// vector at a time), level or slower from 9 (0.84-1.0x: pixels of 36 bytes and more copied in
+// 64-byte pieces). AVX2 C = 2-7 1.1-2.9x (float16/bfloat16 5-7: 2.7-2.9x), slower at 8
+// (0.8-0.9x: whole vectors in place). Separable [1, 3, 3, 1] down 2, the same channel counts:
+// 1.1-2.7x faster.
 template <typename scalar_t>
 bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
   constexpr int64_t L = at::vec::Vectorized<acc_t>::size();
-  if (x.dim() != 4 || a.up_x != a.up_y || a.down_x != 1 || a.down_y != 1) return false;
+  if (x.dim() != 4 || a.up_x != a.up_y || a.down_x != a.down_y || (a.up_x > 1 && a.down_x > 1)) return false;
   const int64_t C = x.size(1);
   constexpr bool reduced_strided_lanes = !std::is_same_v<scalar_t, acc_t> && has_strided_lanes<acc_t, scalar_t>();
   // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
   // copies: AVX2 float16/bfloat16 6-7)
-  const bool channels = a.up_x == 1 ? C >= 2 && 2 * C < 3 * L && !(reduced_strided_lanes && C <= 3)
-                                    : C >= 3 && (C <= L / 2 + 1 || (C < L && !has_partial_lanes<acc_t, scalar_t>())) &&
+  const bool channels = a.down_x > 1   ? C >= (L > 8 ? 3 : 2) && C < L && C * int64_t{sizeof(acc_t)} <= 32
+                        : a.up_x == 1 ? C >= 2 && 2 * C < 3 * L && !(reduced_strided_lanes && C <= 3)
+                                      : C >= 3 && (C <= L / 2 + 1 || (C < L && !has_partial_lanes<acc_t, scalar_t>())) &&
                                           !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
   return channels && x.stride(1) == 1 && x.stride(3) == C && out.stride(1) == 1 && out.stride(3) == C;
 }
@@ -81,10 +94,12 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
 // same taps: so each phase is a row of its own, computed as a blur's (vectors along its pixels
 // and channels), and the U phase rows are then merged into the output row pixel by pixel.
 struct PhaseTaps {
-  int64_t k, i0, n, m;  // taps k + t·U (t < n) read input pixel i0 + j + t for the phase's pixel j < m
+  int64_t k, i0, n, m;  // taps k + t·U (t < n) read input pixel i0 + j·D + t for the phase's pixel j < m
 };
 
-inline std::vector<PhaseTaps> phase_taps(int64_t U, int64_t pad0, int64_t taps, int64_t in, int64_t out) {
+// (D > 1 only with U = 1: one phase, every tap)
+inline std::vector<PhaseTaps> phase_taps(int64_t U, int64_t D, int64_t pad0, int64_t taps, int64_t in, int64_t out) {
+  if (D > 1) return {{0, -pad0, taps, out}};
   std::vector<PhaseTaps> ph;
   for (int64_t r = 0; r < std::min(U, out); ++r) {
     const AxisTaps t = axis_taps(r, U, 1, pad0, taps, in);
@@ -120,32 +135,81 @@ void merge_phase_rows(const acc_t* phases, int64_t phase_len, int64_t U, int64_t
   }
 }
 
+// A downsampling by D (D > 1, the same on both axes, U = 1) is the merge's inverse: output
+// pixel ox's tap tx reads prepared pixel i = ox·D + tx, which is pixel ox + tx / D of phase row
+// tx % D when a prepared row is kept as D phase rows (its pixels i with the same i % D, in
+// order). So each tap is a phase row shifted by whole pixels, summed along whole vectors like a
+// blur's. split_into_phases puts pixel p of a row of n (C values each, at src) at place
+// (i0 + p) / D of phase row (i0 + p) % D (phase rows phase_len apart, at dst, each with 64 bytes
+// of slack at least). A pixel moves in pieces of 16, 32 or 64 bytes (the smallest that holds
+// it; 64-byte pieces for every pixel crossed more cache lines: 1.25x the time at 7
+// float channels), where src has them (its first `readable` values), the last piece running
+// past the pixel into the next places of its phase row, which the next pixels of that phase
+// then overwrite; the run past each phase row's last such pixel is zeroed again (what lies there
+// is padding, which must stay zero, or pixels then copied a value at a time).
+template <int kBytes, typename acc_t>
+void split_pixels(const acc_t* src, int64_t n, int64_t readable, int64_t C, int64_t D, int64_t i0, acc_t* dst,
+                  int64_t phase_len) {
+  constexpr int64_t kValues = kBytes / static_cast<int64_t>(sizeof(acc_t));  // (a piece's)
+  const int64_t span = (C + kValues - 1) / kValues * kValues;                // (a pixel's pieces)
+  const int64_t whole = readable >= span ? std::min(n, (readable - span) / C + 1) : 0;
+  for (int64_t p0 = 0; p0 < std::min(D, n); ++p0) {  // the pixels p0, p0 + D, ... of one phase row
+    acc_t* d = dst + (i0 + p0) % D * phase_len + (i0 + p0) / D * C;
+    int64_t p = p0;
+    for (; p < whole; p += D, d += C) {
+      for (int64_t k = 0; k < span; k += kValues) std::memcpy(d + k, src + p * C + k, kBytes);
+    }
+    if (p > p0) std::fill(d, std::min(d + kValues, dst + ((i0 + p0) % D + 1) * phase_len), acc_t(0));
+    for (; p < n; p += D, d += C) std::copy_n(src + p * C, C, d);  // (after the zeros: they may lie there)
+  }
+}
+
+template <typename acc_t>
+void split_into_phases(const acc_t* src, int64_t n, int64_t readable, int64_t C, int64_t D, int64_t i0, acc_t* dst,
+                       int64_t phase_len) {
+  const int64_t pixel_bytes = C * static_cast<int64_t>(sizeof(acc_t));
+  if (pixel_bytes <= 16) {
+    split_pixels<16>(src, n, readable, C, D, i0, dst, phase_len);
+  } else if (pixel_bytes <= 32) {
+    split_pixels<32>(src, n, readable, C, D, i0, dst, phase_len);
+  } else {
+    split_pixels<64>(src, n, readable, C, D, i0, dst, phase_len);
+  }
+}
+
 template <typename scalar_t>
 void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
   constexpr int64_t V = at::vec::Vectorized<acc_t>::size();
   const bool separable = a.kind == FilterKind::Separable;
   const int64_t N = x.size(0), C = x.size(1), in_h = x.size(2), in_w = x.size(3);
-  const int64_t out_h = out.size(2), out_w = out.size(3), fh = a.fh, fw = a.fw, U = a.up_x;
+  const int64_t out_h = out.size(2), out_w = out.size(3), fh = a.fh, fw = a.fw, U = a.up_x, D = a.down_x;
   const acc_t* const coef = coef_t.const_data_ptr<acc_t>();  // 2-D [fh][fw]; separable [fw], both axes
   // A prepared row holds input pixels [xl, xr), zero outside the image, + a vector of slack
   // (whole vectors are loaded): every tap of every phase (U = 1: output pixel ox, tap tx reads
-  // pixel xl + ox + tx).
-  const std::vector<PhaseTaps> phases = phase_taps(U, a.pad_x0, fw, in_w, out_w);
+  // pixel xl + ox·D + tx). D > 1: as D phase rows of in_phase_len values (split_into_phases).
+  const std::vector<PhaseTaps> phases = phase_taps(U, D, a.pad_x0, fw, in_w, out_w);
   int64_t xl = phases[0].i0, xr = xl;
-  for (const PhaseTaps& p : phases) xl = std::min(xl, p.i0), xr = std::max(xr, p.i0 + p.m - 1 + p.n);
+  for (const PhaseTaps& p : phases) xl = std::min(xl, p.i0), xr = std::max(xr, p.i0 + (p.m - 1) * D + p.n);
   const int64_t x_begin = std::clamp<int64_t>(xl, 0, in_w), x_end = std::clamp<int64_t>(xr, x_begin, in_w);
-  const int64_t out_len = out_w * C, prep_len = (xr - xl) * C + V;
+  // (+ slack: whole vectors loaded, the split's pieces of up to 64 bytes stored)
+  const int64_t in_phase_len = (xr - xl + D - 1) / D * C + std::max<int64_t>(V, 64 / int64_t{sizeof(acc_t)});
+  const int64_t out_len = out_w * C, prep_len = D > 1 ? D * in_phase_len : (xr - xl) * C + V;
+  // where prepared pixel i (input pixel xl + i) lies in its row
+  const auto prepared_pixel = [&](int64_t i) { return D > 1 ? i % D * in_phase_len + i / D * C : i * C; };
   // U > 1: each output row's phase rows (a phase's pixels, + slack: the merge's whole vectors;
   // runs_on_pixel_rows keeps C within a vector's lanes)
   const int64_t phase_len = U > 1 ? phases[0].m * C + V : 0;
   // Bands of output rows, ~64K outputs each (their prepared rows stay in L2).
-  const int64_t band_h = std::clamp<int64_t>(65536 / std::max<int64_t>(out_len, 1), 1, std::max<int64_t>(out_h, 1));
+  // D > 1: ~16K input values (prepared and zeroed per chunk of work; measured 4-10% faster
+  // than 64K at 4-7 channels, AVX-512).
+  const int64_t band_h = std::clamp<int64_t>((D > 1 ? 16384 : 65536) / std::max<int64_t>(out_len * D * D, 1), 1,
+                                             std::max<int64_t>(out_h, 1));
   const int64_t bands = (out_h + band_h - 1) / band_h;
-  const int64_t max_rows = std::min(in_h, (band_h - 1) / U + fh);  // input rows a band reads (at most)
+  const int64_t max_rows = std::min(in_h, (band_h - 1) * D / U + fh);  // input rows a band reads (at most)
   std::vector<AxisTaps> vtaps(out_h);
-  for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, U, 1, a.pad_y0, fh, in_h);
-  const int64_t taps_per_value = separable ? (fh + fw) / U : fh * fw / (U * U);
+  for (int64_t oy = 0; oy < out_h; ++oy) vtaps[oy] = axis_taps(oy, U, D, a.pad_y0, fh, in_h);
+  const int64_t taps_per_value = separable ? (fh + fw * D) / U : fh * fw / (U * U);
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(band_h * out_len * taps_per_value, 1));
   const scalar_t* const x_data = x.const_data_ptr<scalar_t>();
   scalar_t* const out_data = out.data_ptr<scalar_t>();
@@ -155,6 +219,7 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
     // Prepared rows (zeroed once: only the image's values are ever written, at the same
     // places); separable: the rows filtered horizontally (+ slack: whole vectors loaded).
     AlignedVector<acc_t> prepared(max_rows * prep_len), filtered(separable ? max_rows * out_len + V : 0);
+    AlignedVector<acc_t> widened(D > 1 && !std::is_same_v<scalar_t, acc_t> ? in_w * C + V : 0);  // (D > 1)
     AlignedVector<acc_t> out_rows(std::is_same_v<scalar_t, acc_t> ? out_len : band_h * out_len);
     // U > 1: phase rows of every row a call computes (separable: the band's input rows; 2-D: a
     // run of output rows with the same vertical taps)
@@ -167,21 +232,30 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
       int64_t lo, hi;  // the input rows [lo, hi] the band reads (the lambda below captures lo)
       std::tie(lo, hi) = input_rows_read(vtaps, oy0, oy1, in_h);
       const scalar_t* const xp = x_data + n * xs0;
-      for (int64_t iy = lo; iy <= hi && x_end > x_begin; ++iy) {  // (float16/bfloat16 widened in place)
-        acc_t* const dst = prepared.data() + (iy - lo) * prep_len + (x_begin - xl) * C;
-        const acc_t* src = load_row(xp + iy * xs2 + x_begin * C, 1, (x_end - x_begin) * C, dst);
-        if (src != dst) std::copy(src, src + (x_end - x_begin) * C, dst);
+      const int64_t width = x_end - x_begin;  // (image pixels a row reads)
+      for (int64_t iy = lo; iy <= hi && width > 0; ++iy) {
+        acc_t* const row = prepared.data() + (iy - lo) * prep_len;
+        if (D == 1) {  // (float16/bfloat16 widened in place)
+          acc_t* const dst = row + (x_begin - xl) * C;
+          const acc_t* src = load_row(xp + iy * xs2 + x_begin * C, 1, width * C, dst);
+          if (src != dst) std::copy(src, src + width * C, dst);
+        } else {  // (float32: split straight from the tensor's row, no further than its end)
+          const acc_t* src = load_row(xp + iy * xs2 + x_begin * C, 1, width * C, widened.data());
+          const int64_t readable = src == widened.data() ? int64_t(widened.size()) : width * C;
+          split_into_phases(src, width, readable, C, D, x_begin - xl, row, in_phase_len);
+        }
       }
       if (separable && hi >= lo) {  // each input row filtered horizontally, taps C values apart
         const int64_t count = hi - lo + 1;
         for (size_t r = 0; r < phases.size(); ++r) {
           const PhaseTaps& p = phases[r];
           for (int64_t tx = 0; tx < p.n; ++tx) {
-            rows[tx] = prepared.data() + (p.i0 + tx - xl) * C;
+            rows[tx] = prepared.data() + prepared_pixel(p.i0 + tx - xl);
             weights[tx] = coef[p.k + tx * U];
           }
           if (U == 1) {
             weighted_row_sums(rows.data(), weights.data(), p.n, out_len, filtered.data(), count, prep_len, out_len);
+            // (D > 1: output pixel ox reads prepared pixel ox·D + tx, place ox + tx / D of its phase row)
           } else {
             weighted_row_sums(rows.data(), weights.data(), p.n, p.m * C, phase_rows.data() + r * phase_len, count,
                               prep_len, U * phase_len);
@@ -196,8 +270,8 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
       for (int64_t oy = oy0; oy < oy1; ++oy) {
         if (done[oy - oy0]) continue;
         const AxisTaps& v = vtaps[oy];
-        // (the rows oy + i·U with the same taps, each reading the next input rows, in one call)
-        const int64_t count = rows_with_same_taps(vtaps, oy, oy1, U, 1);
+        // (the rows oy + i·U with the same taps, each reading D input rows further, in one call)
+        const int64_t count = rows_with_same_taps(vtaps, oy, oy1, U, D);
         for (int64_t i = 0; i < count; ++i) done[oy + i * U - oy0] = 1;
         scalar_t* const op = out_data + n * os0 + oy * os2;
         acc_t* const dst = row_target(op, 1, out_rows.data());  // (in place: rows U·os2 apart)
@@ -207,7 +281,7 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
           for (int64_t ty = v.t_begin; ty < v.t_end; ++ty) {
             const int64_t r = v.i0 + ty - lo;
             for (int64_t tx = 0; tx < ntx; ++tx) {
-              rows[nt] = prepared.data() + r * prep_len + (tx0 + tx) * C;
+              rows[nt] = prepared.data() + r * prep_len + prepared_pixel(tx0 + tx);
               weights[nt++] = coef[(v.k0 + ty * U) * fw + kx + tx * U];
             }
           }
@@ -218,11 +292,11 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
             rows[nt] = filtered.data() + (v.i0 + ty - lo) * out_len;
             weights[nt++] = coef[v.k0 + ty * U];
           }
-          weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, out_len, dst_step);  // (nt 0: zeros)
+          weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, D * out_len, dst_step);  // (nt 0: zeros)
         } else if (U == 1) {
           int64_t nt = 0;
           add_rows(nt, 0, fw, 0);
-          weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, prep_len, dst_step);
+          weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, D * prep_len, dst_step);
         } else {  // each phase's rows, then merged into the output rows
           for (size_t r = 0; r < phases.size(); ++r) {
             const PhaseTaps& p = phases[r];
