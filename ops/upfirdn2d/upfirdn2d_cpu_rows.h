@@ -195,7 +195,10 @@ inline void store_n(const Vec& v, acc_t* dst, int64_t n) {
 // rows with their vertical weights (the chain of weighted_row_sums): the separable row path's
 // sums, the same bits, without its scratch rows (stored and loaded again: the separable blur
 // was 1.4x the 2-D one) and with NT + NR / VD FMAs per input vector instead of NT * NR / VD.
-template <int NR, int NT, int VD, typename acc_t, bool kSeparable = false>
+// kCaller: a distinct instantiation per calling loop (0: the row path's, 1: the pixel rows'),
+// so that each is inlined into its one caller: shared, GCC made its member functions out of
+// line, and the row path's bfloat16 blurs of 2-3 channels 12-15% slower (A/B).
+template <int NR, int NT, int VD, typename acc_t, bool kSeparable = false, int kCaller = 0>
 struct RowRun {
   static_assert(NR % VD == 0, "every input row feeds NR / VD output rows");
   static constexpr int L = NR / VD;  // output rows open at a time
