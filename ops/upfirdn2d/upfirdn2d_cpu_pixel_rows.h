@@ -184,7 +184,7 @@ void split_into_phases(const acc_t* src, int64_t n, int64_t readable, int64_t C,
 // split across cache lines), the same fmadd chain per output as weighted_row_sums, so the same
 // bits. AVX-512 only: AVX2's 16 vector registers do not hold RowRun's 16 weights and 8 sums.
 // Measured (A/B, one thread, [4, C, 128, 128], 4x4 blur, time before / after): AVX-512 float32
-// C = 3 161-168 / 132-138 us, 5 277-285 / 240-242, 8 level, 12 609-633 / 520-537, 20
+// C = 3 161-168 / 132-138 us, 5 277-285 / 240-242, 12 609-633 / 520-537, 20
 // 1019-1027 / 842-920; bfloat16 5 328 / 249, 12 699 / 582, 20 1169 / 999; AVX2 float32 0.55-0.8x
 // (spills). Downs 2 (the 4 input rows moving by 2 S) were 3-10% slower, and so were blurs of half
 // a vector's channels (AVX-512 float32 C = 8: 386 / 414-432 us; its taps' loads are half of
