@@ -286,7 +286,7 @@ def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     but AVX-512 float16/bfloat16 blurs of 2-3 channels and bfloat16 ups of fewer than 7): vectors
     along a whole row of W·C values (an up: of each phase's pixels, merged pixel by pixel into
     the output row; a down: of input rows split into phases of pixels, 3-pixel rows copied a
-    value at a time), horizontal taps C values apart, 2-D and separable filters, filters with
+    value at a time; AVX-512's 2-D 4x4 blurs of 4 rows or more through RowRun), horizontal taps C values apart, 2-D and separable filters, filters with
     fewer taps than the upsampling in a phase, bands of output rows, output rows whose taps all
     land in the padding. The same sums in the same order as the contiguous input's: the same
     bits, and a channels_last output equal to the reference."""
@@ -355,8 +355,8 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     (float64: 5); so do ups of 3 to half a vector's lanes and one: here the up 2 of 5 and 8
     channels on AVX-512 (float64 5; bfloat16 8), of 5 on AVX2; and downs by the same factor
     on both axes of 3 (AVX2: 2) to fewer than a vector's lanes, pixels of at most 32 bytes: here
-    the down 2 of 5 and 8 channels on AVX-512, of 5 on AVX2, float64 neither. Every case gives the contiguous
-    input's bits (a masked store that wrote past a pixel's channels, or an overlapping block
+    the down 2 of 5 and 8 channels on AVX-512, of 5 on AVX2, float64 neither. Every case gives
+    the contiguous input's bits (a masked store that wrote past a pixel's channels, or an overlapping block
     that summed differently, would change the neighbours' values) and the reference's values."""
     torch.manual_seed(0)
     x = torch.randn(2, channels, 21, 37, dtype=dtype)

@@ -12,10 +12,11 @@
 // the ISA interleaves are stored a whole pixel at a time, stores_interleaved_channels, AVX-512's
 // 7 included); the copies remain for the channel counts between those and half a vector's lanes
 // (AVX2 float16/bfloat16 5-7, which it cannot mask: calls whose up or down differs between the
-// axes), and where a separable step's scratch would not fit. Blurs of up to one and a half vectors' worth of channels, ups of 3
-// channels up to half a vector's and one (and AVX2 float16/bfloat16's 6-7), and downs (the same
-// on both axes) of 3 channels (AVX2: 2) up to fewer than a vector's, take none of these: they
-// run along whole rows of pixels and channels (upfirdn2d_cpu_pixel_rows.h). filtered_lrelu's
+// axes), and where a separable step's scratch would not fit. Blurs of up to one and a half
+// vectors' worth of channels, ups of 3 channels up to half a vector's and one (and AVX2
+// float16/bfloat16's 6-7), and downs (the same on both axes) of 3 channels (AVX2: 2) up to fewer
+// than a vector's, take none of these: they run along whole rows of pixels and channels
+// (upfirdn2d_cpu_pixel_rows.h). filtered_lrelu's
 // row path takes the strided rows up to 7 channels (filtered_lrelu_cpu_kernel.cpp). Included
 // only from *_cpu_kernel.cpp files (compiled once per ISA).
 #pragma once

@@ -80,12 +80,13 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
   if (x.dim() != 4 || a.up_x != a.up_y || a.down_x != a.down_y || (a.up_x > 1 && a.down_x > 1)) return false;
   const int64_t C = x.size(1);
   constexpr bool reduced_strided_lanes = !std::is_same_v<scalar_t, acc_t> && has_strided_lanes<acc_t, scalar_t>();
+  const bool blur_channels = C >= 2 && 2 * C < 3 * L && !(reduced_strided_lanes && C <= 3);
   // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
   // copies: AVX2 float16/bfloat16 6-7)
-  const bool channels = a.down_x > 1   ? C >= (L > 8 ? 3 : 2) && C < L && C * int64_t{sizeof(acc_t)} <= 32
-                        : a.up_x == 1 ? C >= 2 && 2 * C < 3 * L && !(reduced_strided_lanes && C <= 3)
-                                      : C >= 3 && (C <= L / 2 + 1 || (C < L && !has_partial_lanes<acc_t, scalar_t>())) &&
-                                          !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
+  const bool up_channels = C >= 3 && (C <= L / 2 + 1 || (C < L && !has_partial_lanes<acc_t, scalar_t>())) &&
+                           !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
+  const bool down_channels = C >= (L > 8 ? 3 : 2) && C < L && C * int64_t{sizeof(acc_t)} <= 32;
+  const bool channels = a.down_x > 1 ? down_channels : a.up_x == 1 ? blur_channels : up_channels;
   return channels && x.stride(1) == 1 && x.stride(3) == C && out.stride(1) == 1 && out.stride(3) == C;
 }
 
@@ -330,7 +331,8 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
           int64_t nt = 0;
           add_rows(nt, 0, fw, 0);
           const bool row_run = D == 1 && 2 * C != V;  // (four_by_four_rows: not at half a vector's channels)
-          if (!row_run || !four_by_four_rows(rows.data(), weights.data(), nt, out_len, dst, count, prep_len, dst_step)) {
+          if (!row_run ||
+              !four_by_four_rows(rows.data(), weights.data(), nt, out_len, dst, count, prep_len, dst_step)) {
             weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, D * prep_len, dst_step);
           }
         } else {  // each phase's rows, then merged into the output rows
