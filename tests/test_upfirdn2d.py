@@ -266,7 +266,8 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
 @pytest.mark.parametrize("shape", [(1, 5, 37, 45), (2, 3, 40, 3),  # 3 pixels a row: 9-value rows
                                    (1, 7, 100, 200),  # 1,400-value rows: three bands of output rows
                                    (3, 2, 33, 34), (1, 6, 7, 70), (2, 12, 20, 37), (1, 23, 9, 50),
-                                   (2, 4, 21, 19), (1, 9, 30, 33)])
+                                   (2, 4, 21, 19), (1, 9, 30, 33),
+                                   (1, 27, 12, 40), (2, 60, 9, 21)])  # 2-D blurs of more channels
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [
     (1, 1, [2, 2, 2, 2], (4, 4)), (1, 1, [1, 2, 1, 2], (4,)), (1, 1, [0, 3, 2, 1], (3, 5)),
@@ -279,7 +280,8 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
     (1, 2, [9, 0, 12, 0], (2, 2))])
 def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     """Blurs (up 1, down 1) of channels_last images of 2 channels to one and a half vectors' lanes
-    (AVX-512 float32: 23), upsamplings (up 2-4 on both axes, down 1) of 3 channels to half a
+    (AVX-512 float32: 23; 2-D filters: float32 to two vectors' lanes, 31, float16/bfloat16 to
+    five, 80, but AVX-512 bfloat16 multiples of 32), upsamplings (up 2-4 on both axes, down 1) of 3 channels to half a
     vector's lanes and one (AVX-512 float32: 9; AVX2 float16/bfloat16 up to 7), and
     downsamplings (down 2-4 on both axes, up 1) of 3 channels (AVX2: 2) to fewer than a vector's
     lanes, at most 8 float channels, run on pixel rows (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h;

@@ -49,7 +49,8 @@ namespace {
 // Whether the call runs on pixel rows: one image (not a stack), the same upsampling U on both
 // axes and no downsampling (a blur: U = 1), or the same downsampling D > 1 on both axes and no
 // upsampling, a 2-D or separable filter, x and out channels_last with 2 or more channels and
-// fewer than one and a half vectors' lanes (blurs), from 3 to half a vector's lanes and one
+// fewer than one and a half vectors' lanes (blurs; 2-D filters: float32 fewer than two,
+// float16/bfloat16 up to five, below), from 3 to half a vector's lanes and one
 // (U > 1), or from 3 (AVX2: 2) to fewer than a vector's lanes, pixels of at most 32 bytes (D > 1).
 // Blurs, measured (A/B, one thread, [4, C, 128, 128], 4x4 and separable blurs, float32 and
 // bfloat16, time before over time here): AVX-512, against the strided rows of the row path,
@@ -59,6 +60,15 @@ namespace {
 // bfloat16 2-7 (strided rows) 1.7-2.3x, C = 8-12 1.1-1.9x, float32 from 16 slower (0.65-0.89x).
 // Except float16/bfloat16 of 2 or 3 channels where the ISA moves their strided rows a vector at
 // a time (AVX-512): the row path was 2-8% faster there.
+// 2-D blurs (not separable) of more channels, measured the same way since the pixel rows' 4x4
+// blurs run through RowRun (AVX-512): float32 up to two vectors' lanes (AVX-512 C = 24-31:
+// 1.0-1.28x against run_in_channels_last, whose last block overlaps the one before it and loads
+// taps across cache lines; C = 40-72 slower, 0.8-0.95x; AVX2 C = 12 1.17x, 14-15 level);
+// float16/bfloat16 up to five vectors' lanes (the in-place route widens every tap as it loads
+// it, the pixel rows each row once: AVX-512 C = 24-72 1.1-1.6x, float16 32-64 1.06-1.25x;
+// AVX2 bfloat16 12-40 1.2-1.75x), except where AVX-512 takes bfloat16 pixels two blocks at a time
+// (C a multiple of 32: 0.67-0.89x) and float16 from 128 (0.91x). Separable blurs of 24-72
+// channels were slower on pixel rows (float32 0.85-0.93x, bfloat16 40 and 72 0.86x, 0.71x).
 // Ups (StyleGAN2's upsample2d, 4x4 filter, up 2; same A/B): AVX-512 float32 C = 4-9 1.1-1.6x
 // faster (C = 7: 1.55x, 0.66 -> 1.0x oneDNN's depthwise conv_transpose2d), float16 5 and 8
 // 1.3-1.5x, bfloat16 7-8 1.15-1.4x; slower from 10 float32 channels (12: 0.9x, 16: 0.7x: each
@@ -80,7 +90,17 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
   if (x.dim() != 4 || a.up_x != a.up_y || a.down_x != a.down_y || (a.up_x > 1 && a.down_x > 1)) return false;
   const int64_t C = x.size(1);
   constexpr bool reduced_strided_lanes = !std::is_same_v<scalar_t, acc_t> && has_strided_lanes<acc_t, scalar_t>();
-  const bool blur_channels = C >= 2 && 2 * C < 3 * L && !(reduced_strided_lanes && C <= 3);
+#if defined(CPU_CAPABILITY_AVX512)
+  constexpr bool kBFloat16Pairs = std::is_same_v<scalar_t, c10::BFloat16>;  // (TapRuns::apply_bfloat16_pairs)
+#else
+  constexpr bool kBFloat16Pairs = false;
+#endif
+  const bool in_place_pairs = kBFloat16Pairs && C % (2 * L) == 0;
+  const int64_t blur_limit =  // (channels below it; float64 not measured past 3 L / 2)
+      a.kind == FilterKind::Separable || std::is_same_v<scalar_t, double> ? 3 * L / 2
+      : std::is_same_v<scalar_t, float>                                  ? 2 * L
+                                                                         : 5 * L + 1;
+  const bool blur_channels = C >= 2 && C < blur_limit && !(reduced_strided_lanes && C <= 3) && !in_place_pairs;
   // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
   // copies: AVX2 float16/bfloat16 6-7)
   const bool up_channels = C >= 3 && (C <= L / 2 + 1 || (C < L && !has_partial_lanes<acc_t, scalar_t>())) &&
