@@ -439,15 +439,22 @@ struct TapRuns {
       const int64_t* o = off.data() + r.tap0;
       const int64_t items = r.items;
       // Every block of each item: L values apart, the last one at in_last / out_last.
+      // (Its bounds and pointers, and load's and store's masks, are copied into locals of the
+      // loop: reached through the lambdas' references, GCC reloaded them from memory after
+      // every store, which may alias them; 1.1-1.36x on masked float32 ups and downs.)
       const auto each_block = [&](const auto& block) C10_ALWAYS_INLINE_ATTRIBUTE {
-        for (int64_t i = 0; i < items; ++i) {
-          const in_t* p = in + it[i][0];
-          out_t* q = out + it[i][1];
+        const std::array<int64_t, 2>* const it_here = it;
+        const in_t* const in_here = in;
+        out_t* const out_here = out;
+        const int64_t items_here = items, blocks_here = blocks, in_last_here = in_last, out_last_here = out_last;
+        for (int64_t i = 0; i < items_here; ++i) {
+          const in_t* p = in_here + it_here[i][0];
+          out_t* q = out_here + it_here[i][1];
           if constexpr (kLastMoved) {
-            for (int64_t b = 1; b < blocks; ++b, p += L, q += L) block(p, q);
-            block(in + it[i][0] + in_last, out + it[i][1] + out_last);
+            for (int64_t b = 1; b < blocks_here; ++b, p += L, q += L) block(p, q);
+            block(in_here + it_here[i][0] + in_last_here, out_here + it_here[i][1] + out_last_here);
           } else {
-            for (int64_t b = 0; b < blocks; ++b, p += L, q += L) block(p, q);
+            for (int64_t b = 0; b < blocks_here; ++b, p += L, q += L) block(p, q);
           }
         }
       };
@@ -457,10 +464,12 @@ struct TapRuns {
           Vec wv[NK];
           int64_t ov[NK];
           for (int k = 0; k < NK; ++k) wv[k] = Vec(wr[k]), ov[k] = o[k];
+          const Load load_here = load;
+          const Store store_here = store;
           each_block([&](const in_t* p, out_t* q) C10_ALWAYS_INLINE_ATTRIBUTE {
             Vec sum(acc_t(0));
-            for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], load(p + ov[k]), sum);
-            store(sum, q);
+            for (int k = 0; k < NK; ++k) sum = at::vec::fmadd(wv[k], load_here(p + ov[k]), sum);
+            store_here(sum, q);
           });
         } else {
           each_block([&](const in_t* p, out_t* q) C10_ALWAYS_INLINE_ATTRIBUTE {
@@ -659,8 +668,8 @@ struct PlaneStep {
   void apply_partial(const scalar_t* in, scalar_t* out, acc_t* scratch,
                      const PartialLanes<acc_t, scalar_t>& lanes) const {
     using Vec = at::vec::Vectorized<acc_t>;
-    const auto load = [&](const scalar_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return lanes.load(p); };
-    const auto store = [&](const Vec& v, scalar_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { lanes.store(v, q); };
+    const auto load = [lanes](const scalar_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return lanes.load(p); };
+    const auto store = [lanes](const Vec& v, scalar_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { lanes.store(v, q); };
     const auto load_whole = [](const acc_t* p) C10_ALWAYS_INLINE_ATTRIBUTE { return Vec::loadu(p); };
     const auto store_whole = [](const Vec& v, acc_t* q) C10_ALWAYS_INLINE_ATTRIBUTE { v.store(q); };
     if (separable) {
