@@ -281,17 +281,18 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
 def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     """Blurs (up 1, down 1) of channels_last images of 2 channels to one and a half vectors' lanes
     (AVX-512 float32: 23; 2-D filters: float32 to two vectors' lanes, 31, float16/bfloat16 to
-    five, 80, but AVX-512 bfloat16 multiples of 32), upsamplings (up 2-4 on both axes, down 1) of 3 channels to half a
-    vector's lanes and one (AVX-512 float32: 9; AVX2 float16/bfloat16 up to 7), and
-    downsamplings (down 2-4 on both axes, up 1) of 3 channels (AVX2: 2) to fewer than a vector's
-    lanes, at most 8 float channels, run on pixel rows (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h;
-    but AVX-512 float16/bfloat16 blurs of 2-3 channels and bfloat16 ups of fewer than 7): vectors
-    along a whole row of W·C values (an up: of each phase's pixels, merged pixel by pixel into
-    the output row; a down: of input rows split into phases of pixels, 3-pixel rows copied a
-    value at a time; AVX-512's 2-D 4x4 blurs of 4 rows or more through RowRun), horizontal taps C values apart, 2-D and separable filters, filters with
-    fewer taps than the upsampling in a phase, bands of output rows, output rows whose taps all
-    land in the padding. The same sums in the same order as the contiguous input's: the same
-    bits, and a channels_last output equal to the reference."""
+    five, 80, but AVX-512 bfloat16 multiples of 32), upsamplings (up 2-4 on both axes, down 1)
+    of 3 channels to half a vector's lanes and one (AVX-512 float32: 9; AVX2 float16/bfloat16 up
+    to 7), and downsamplings (down 2-4 on both axes, up 1) of 3 channels (AVX2: 2) to fewer than
+    a vector's lanes, at most 8 float channels, run on pixel rows
+    (ops/upfirdn2d/upfirdn2d_cpu_pixel_rows.h; but AVX-512 float16/bfloat16 blurs of 2-3
+    channels and bfloat16 ups of fewer than 7): vectors along a whole row of W·C values (an up:
+    of each phase's pixels, merged pixel by pixel into the output row; a down: of input rows
+    split into phases of pixels, 3-pixel rows copied a value at a time; AVX-512's 2-D 4x4 blurs
+    of 4 rows or more through RowRun), horizontal taps C values apart, 2-D and separable
+    filters, filters with fewer taps than the upsampling in a phase, bands of output rows,
+    output rows whose taps all land in the padding. The same sums in the same order as the
+    contiguous input's: the same bits, and a channels_last output equal to the reference."""
     torch.manual_seed(0)
     x = torch.randn(shape).to(dtype)
     f = torch.randn(fshape)
