@@ -2,7 +2,7 @@
 formats, NCHW and channels_last, float32, bfloat16 and float16, against NCHW and against the best
 eager composition in channels_last (oneDNN's depthwise convolutions):
 
-    python benchmarks/upfirdn2d_few_channels.py [--quick] [--threads 1] [--dtypes float32,...] [--tag TAG]
+    python benchmarks/upfirdn2d_few_channels.py [--quick] [--threads 1] [--dtypes float32,...] [--compile] [--tag TAG]
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/upfirdn2d_few_channels.py --tag avx2
     MYOPS_LIBRARY=/path/to/an/older/libmyops.so python benchmarks/upfirdn2d_few_channels.py --tag before
 
@@ -17,7 +17,9 @@ Calls (benchmarks/upfirdn2d_speed.py's): up 2 (upsample2d), down 2 (downsample2d
 (padding 2) with StyleGAN2's 4x4 [1, 3, 3, 1] filter, and the blur with the separable filter, on
 x = [4, C, 128, 128]. Variants per call: myops NCHW, myops channels_last, and the best eager
 composition on the channels_last x (upfirdn2d_speed.py's eager_calls; the up's best is
-conv_transpose2d). Timer: process CPU time (one thread by default: the machine is shared), each
+conv_transpose2d); with --compile also torch.compile of myops.reference's formula on the
+channels_last x (upfirdn2d_speed.py's compiled_reference: one static graph per shape, dtype and
+call, compiled before timing; Inductor compiles C++ for each, ~10-30 s apiece). Timer: process CPU time (one thread by default: the machine is shared), each
 variant's median of blocked runs, variants interleaved over rounds; ratios the median over
 rounds. Writes benchmarks/results/upfirdn2d-few-channels[-TAG].{json,md,png}.
 """
@@ -29,11 +31,15 @@ import json
 import statistics
 from pathlib import Path
 
-import torch
+import inductor_cache
 
-import myops
-from common import cpu_run_meta, cpu_run_sentence, interleaved_cpu_seconds, median_ratio
-from upfirdn2d_speed import F1, F2, eager_calls, myops_call
+inductor_cache.use_per_isa_cache()  # before torch is imported (AVX2 runs get their own cache)
+
+import torch  # noqa: E402
+
+import myops  # noqa: E402
+from common import cpu_run_meta, cpu_run_sentence, interleaved_cpu_seconds, median_ratio  # noqa: E402
+from upfirdn2d_speed import F1, F2, compiled_reference, eager_calls, myops_call  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CHANNELS = (2, 3, 4, 5, 6, 7)
@@ -67,6 +73,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="float32 only, 0.05 s per variant and round, 3 rounds")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dtypes", default="float32,bfloat16,float16", help="comma-separated (--quick: float32)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also torch.compile of the reference formula on the channels_last x")
     parser.add_argument("--tag", help="results go to upfirdn2d-few-channels-TAG.{json,md}")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -84,6 +92,9 @@ def main():
                 assert y_cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(y_cl, ours(x))
                 eager_name, eager = next(iter(eager_calls(kind, f, channels, dtype).items()))
                 variants = {"nchw": lambda: ours(x), "cl": lambda: ours(x_cl), "eager cl": lambda: eager(x_cl)}
+                if args.compile:
+                    compiled = compiled_reference(kind, f)
+                    variants["compile cl"] = lambda: compiled(x_cl)
                 for fn in variants.values():
                     fn()  # warm up
                 samples = interleaved_cpu_seconds(variants, rounds, min_run_time)
@@ -91,23 +102,29 @@ def main():
                        "eager": eager_name, **{k: statistics.median(v) for k, v in samples.items()},
                        "nchw / cl": median_ratio(samples, "nchw", "cl"),
                        "eager cl / cl": median_ratio(samples, "eager cl", "cl")}
+                if args.compile:
+                    row["compile cl / cl"] = median_ratio(samples, "compile cl", "cl")
                 rows.append(row)
                 print(f"{row['dtype']:8} C={channels} {row['call']:9} NCHW {row['nchw'] * 1e3:6.3f} ms, channels_last "
                       f"{row['cl'] * 1e3:6.3f} ms (NCHW / cl {row['nchw / cl']:4.2f}, {eager_name} "
-                      f"{row['eager cl / cl']:5.2f}x)", flush=True)
+                      f"{row['eager cl / cl']:5.2f}x"
+                      + (f", torch.compile {row['compile cl / cl']:5.2f}x" if args.compile else "") + ")", flush=True)
     meta = cpu_run_meta("upfirdn2d_few_channels.py", args, ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MYOPS_LIBRARY"),
                         rounds=rounds)
-    name = "upfirdn2d-few-channels" + (f"-{args.tag}" if args.tag else "")
+    name = "upfirdn2d-few-channels" + ("-compile" if args.compile else "") + (f"-{args.tag}" if args.tag else "")
     out = HERE / "results"
     (out / f"{name}.json").write_text(json.dumps({"machine": meta, "rows": rows}, indent=1))
     lines = ["# upfirdn2d on [4, C, 128, 128] with 2-7 channels, NCHW and channels_last (CPU)", "",
              cpu_run_sentence(meta) + " NCHW / cl: myops' NCHW time over its channels_last time (< 1: "
              "channels_last slower); eager cl / cl: the best eager composition on the channels_last x over "
-             "myops' channels_last time.", "",
-             "| dtype | C | call | NCHW (ms) | channels_last (ms) | NCHW / cl | eager composition | eager cl / cl |",
-             "|---|---|---|---|---|---|---|---|"]
+             "myops' channels_last time." + (" compile cl / cl: torch.compile of myops.reference's formula on "
+             "the channels_last x over myops' channels_last time." if args.compile else ""), "",
+             "| dtype | C | call | NCHW (ms) | channels_last (ms) | NCHW / cl | eager composition | eager cl / cl |"
+             + (" torch.compile (ms) | compile cl / cl |" if args.compile else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|---|" if args.compile else "")]
     lines += [f"| {r['dtype']} | {r['channels']} | {r['call']} | {r['nchw'] * 1e3:.3f} | {r['cl'] * 1e3:.3f} | "
-              f"{r['nchw / cl']:.2f} | {r['eager']} | {r['eager cl / cl']:.2f} |" for r in rows]
+              f"{r['nchw / cl']:.2f} | {r['eager']} | {r['eager cl / cl']:.2f} |"
+              + (f" {r['compile cl'] * 1e3:.3f} | {r['compile cl / cl']:.2f} |" if args.compile else "") for r in rows]
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     plot(rows, out / f"{name}.png", f"{meta['command']} ({meta['cpu']}, myops {meta['isa']['myops']})")
     print(f"wrote {out / name}.json, .md and .png")
