@@ -80,6 +80,7 @@ def cpu_run_meta(script: str, args, env_keys=("ATEN_CPU_CAPABILITY",), **extra) 
     command = "".join(f"{k}={os.environ[k]} " for k in env_keys if k in os.environ)
     command += f"python benchmarks/{script}"
     command += (" --quick" if args.quick else "") + (f" --threads {args.threads}" if args.threads != 1 else "")
+    command += " --compile" if getattr(args, "compile", False) else ""
     command += f" --tag {args.tag}" if args.tag else ""
     return {"command": command, "cpu": cpu_model(),
             "isa": {"aten": torch.backends.cpu.get_cpu_capability(), "myops": selected_cpu_isa()},

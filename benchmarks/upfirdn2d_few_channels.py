@@ -104,6 +104,7 @@ def main():
                        "eager cl / cl": median_ratio(samples, "eager cl", "cl")}
                 if args.compile:
                     row["compile cl / cl"] = median_ratio(samples, "compile cl", "cl")
+                    torch._dynamo.reset()  # (each graph is used for one row: free it, and the recompile limit)
                 rows.append(row)
                 print(f"{row['dtype']:8} C={channels} {row['call']:9} NCHW {row['nchw'] * 1e3:6.3f} ms, channels_last "
                       f"{row['cl'] * 1e3:6.3f} ms (NCHW / cl {row['nchw / cl']:4.2f}, {eager_name} "
