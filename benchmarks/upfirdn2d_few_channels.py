@@ -19,9 +19,10 @@ x = [4, C, 128, 128]. Variants per call: myops NCHW, myops channels_last, and th
 composition on the channels_last x (upfirdn2d_speed.py's eager_calls; the up's best is
 conv_transpose2d); with --compile also torch.compile of myops.reference's formula on the
 channels_last x (upfirdn2d_speed.py's compiled_reference: one static graph per shape, dtype and
-call, compiled before timing; Inductor compiles C++ for each, ~10-30 s apiece). Timer: process CPU time (one thread by default: the machine is shared), each
+call, compiled before timing: Inductor compiles C++ for each, the whole run ~2.5 minutes
+longer). Timer: process CPU time (one thread by default: the machine is shared), each
 variant's median of blocked runs, variants interleaved over rounds; ratios the median over
-rounds. Writes benchmarks/results/upfirdn2d-few-channels[-TAG].{json,md,png}.
+rounds. Writes benchmarks/results/upfirdn2d-few-channels[-compile][-TAG].{json,md,png}.
 """
 
 from __future__ import annotations
