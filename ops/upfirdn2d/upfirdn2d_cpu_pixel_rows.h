@@ -63,12 +63,12 @@ namespace {
 // 2-D blurs (not separable) of more channels, measured the same way since the pixel rows' 4x4
 // blurs run through RowRun (AVX-512): float32 up to two vectors' lanes (AVX-512 C = 24-31:
 // 1.0-1.28x against run_in_channels_last, whose last block overlaps the one before it and loads
-// taps across cache lines; C = 40-72 slower, 0.8-0.95x; AVX2 C = 12 1.17x, 14-15 level);
+// taps across cache lines; C = 40-72 slower, 0.74-0.92x; AVX2 C = 12 1.17x, 14-15 level);
 // float16/bfloat16 up to five vectors' lanes (the in-place route widens every tap as it loads
-// it, the pixel rows each row once: AVX-512 C = 24-72 1.1-1.6x, float16 32-64 1.06-1.25x;
+// it, the pixel rows each row once: AVX-512 C = 24-72 1.06-1.65x, float16 32-64 1.04-1.17x;
 // AVX2 bfloat16 12-40 1.2-1.75x), except where AVX-512 takes bfloat16 pixels two blocks at a time
-// (C a multiple of 32: 0.67-0.89x) and float16 from 128 (0.91x). Separable blurs of 24-72
-// channels were slower on pixel rows (float32 0.85-0.93x, bfloat16 40 and 72 0.86x, 0.71x).
+// (C a multiple of 32: 0.55-0.99x) and float16 from 128 (0.93x). Separable blurs of 24-72
+// channels were slower on pixel rows (float32 0.77-0.95x, bfloat16 40 and 72 0.86x, 0.71x).
 // Ups (StyleGAN2's upsample2d, 4x4 filter, up 2; same A/B): AVX-512 float32 C = 4-9 1.1-1.6x
 // faster (C = 7: 1.55x, 0.66 -> 1.0x oneDNN's depthwise conv_transpose2d), float16 5 and 8
 // 1.3-1.5x, bfloat16 7-8 1.15-1.4x; slower from 10 float32 channels (12: 0.9x, 16: 0.7x: each
