@@ -308,7 +308,8 @@ def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
 @pytest.mark.parametrize("shape", [(1, 64, 40, 256),  # 64 KiB rows: many bands of output rows
                                    (2, 32, 70, 65),   # a few bands, odd width
                                    (3, 48, 16, 16),   # small planes (the plane path's size)
-                                   (1, 16, 6, 40)])   # border rows only
+                                   (1, 16, 6, 40),    # border rows only
+                                   (2, 96, 9, 14)])   # 2-D blurs of float16 (pixel rows take up to 80)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 1, [1, 2, 1, 2], (4,)),
                                                    (1, 2, [1, 1, 1, 1], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
@@ -321,8 +322,10 @@ def test_channels_last_in_place(shape, dtype, up, down, pad, fshape):
     bfloat16 widened as the taps load them, rounded once as the outputs are stored), a band of
     output rows at a time, each pixel's blocks of L channels in turn, every band planned with
     its own border rows and scratch rows
-    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h). The same sums as a contiguous input's: the
-    same bits, and a channels_last output."""
+    (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h). But for the 2-D blurs that run on pixel rows
+    (test_pixel_rows_channels_last: float16/bfloat16 up to 5 vectors' lanes, but not AVX-512
+    bfloat16 multiples of 32): 96 channels keep float16's 2-D blurs here. The same
+    sums as a contiguous input's: the same bits, and a channels_last output."""
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
     x[0, 1, 0, 0] = float("inf")  # (the sums must reach the same outputs: inf/nan spread alike)
@@ -340,7 +343,7 @@ def test_channels_last_in_place(shape, dtype, up, down, pad, fshape):
     torch.testing.assert_close(got, want.to(dtype), **tol)
 
 
-@pytest.mark.parametrize("channels", [5, 8, 12, 20, 37])
+@pytest.mark.parametrize("channels", [5, 8, 12, 20, 37, 84])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 2, [1, 1, 1, 1], (4, 4)),
                                                    (2, 1, [2, 1, 2, 1], (4, 4)), (1, 1, [3, 2, 3, 2], (6,)),
@@ -355,7 +358,9 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     has the strided rows of 4 channels or fewer). Blurs of fewer than one and a half vectors'
     lanes of channels run on pixel rows instead (test_pixel_rows_channels_last): here the
     up 1 / down 1 cases of 5-20 channels on AVX-512 (float64: 5 and 8), of 5 and 8 on AVX2
-    (float64: 5); so do ups of 3 to half a vector's lanes and one: here the up 2 of 5 and 8
+    (float64: 5), and 2-D ones of more (float32 below two vectors' lanes, float16/bfloat16 up to
+    five: here float16/bfloat16 up to 37 channels, AVX2 float32 12; 84 keeps them in place); so
+    do ups of 3 to half a vector's lanes and one: here the up 2 of 5 and 8
     channels on AVX-512 (float64 5; bfloat16 8), of 5 on AVX2; and downs by the same factor
     on both axes of 3 (AVX2: 2) to fewer than a vector's lanes, pixels of at most 32 bytes: here
     the down 2 of 5 and 8 channels on AVX-512, of 5 on AVX2, float64 neither. Every case gives
