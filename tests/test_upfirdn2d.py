@@ -280,8 +280,8 @@ def test_row_path_channels_last_few_channels(shape, dtype, up, down, pad, fshape
     (1, 2, [9, 0, 12, 0], (2, 2))])
 def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     """Blurs (up 1, down 1) of channels_last images of 2 channels to one and a half vectors' lanes
-    (AVX-512 float32: 23; 2-D filters: float32 to two vectors' lanes, 31, float16/bfloat16 to
-    five, 80, but AVX-512 bfloat16 multiples of 32), upsamplings (up 2-4 on both axes, down 1)
+    (AVX-512 float32: 23; 2-D filters: to five vectors' lanes, 80, AVX2 float32 to two, 15, but
+    not AVX-512 bfloat16 multiples of 32), upsamplings (up 2-4 on both axes, down 1)
     of 3 channels to half a vector's lanes and one (AVX-512 float32: 9; AVX2 float16/bfloat16 up
     to 7), and downsamplings (down 2-4 on both axes, up 1) of 3 channels (AVX2: 2) to fewer than
     a vector's lanes, at most 8 float channels, run on pixel rows
@@ -289,7 +289,9 @@ def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     channels and bfloat16 ups of fewer than 7): vectors along a whole row of W·C values (an up:
     of each phase's pixels, merged pixel by pixel into the output row; a down: of input rows
     split into phases of pixels, 3-pixel rows copied a value at a time; AVX-512's 2-D 4x4 blurs
-    of 4 rows or more through RowRun), horizontal taps C values apart, 2-D and separable
+    of 4 rows or more through RowRun; float32/float64 2-D blurs and ups reading the columns away
+    from the edges straight from x's rows, rows too narrow for that, 9-value rows, from the
+    copies), horizontal taps C values apart, 2-D and separable
     filters, filters with fewer taps than the upsampling in a phase, bands of output rows,
     output rows whose taps all land in the padding. The same sums in the same order as the
     contiguous input's: the same bits, and a channels_last output equal to the reference."""
@@ -309,7 +311,8 @@ def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
                                    (2, 32, 70, 65),   # a few bands, odd width
                                    (3, 48, 16, 16),   # small planes (the plane path's size)
                                    (1, 16, 6, 40),    # border rows only
-                                   (2, 96, 9, 14)])   # 2-D blurs of float16 (pixel rows take up to 80)
+                                   (2, 96, 9, 14),    # 2-D blurs of float32/float16 (pixel rows take up to 80)
+                                   (1, 112, 24, 96)])  # the same in several bands
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("up, down, pad, fshape", [(1, 1, [2, 2, 2, 2], (4, 4)), (1, 1, [1, 2, 1, 2], (4,)),
                                                    (1, 2, [1, 1, 1, 1], (4, 4)), (1, 2, [1, 1, 1, 1], (4,)),
@@ -323,8 +326,9 @@ def test_channels_last_in_place(shape, dtype, up, down, pad, fshape):
     output rows at a time, each pixel's blocks of L channels in turn, every band planned with
     its own border rows and scratch rows
     (ops/upfirdn2d/upfirdn2d_cpu_channels_last.h). But for the 2-D blurs that run on pixel rows
-    (test_pixel_rows_channels_last: float16/bfloat16 up to 5 vectors' lanes, but not AVX-512
-    bfloat16 multiples of 32): 96 channels keep float16's 2-D blurs here. The same
+    (test_pixel_rows_channels_last: up to 5 vectors' lanes, AVX2 float32 below 2, not AVX-512
+    bfloat16 multiples of 32): 96 and 112 channels keep float32's and float16's 2-D blurs here.
+    The same
     sums as a contiguous input's: the same bits, and a channels_last output."""
     torch.manual_seed(0)
     x = torch.randn(shape, dtype=dtype)
@@ -358,8 +362,8 @@ def test_channels_last_in_place_any_channel_count(channels, dtype, up, down, pad
     has the strided rows of 4 channels or fewer). Blurs of fewer than one and a half vectors'
     lanes of channels run on pixel rows instead (test_pixel_rows_channels_last): here the
     up 1 / down 1 cases of 5-20 channels on AVX-512 (float64: 5 and 8), of 5 and 8 on AVX2
-    (float64: 5), and 2-D ones of more (float32 below two vectors' lanes, float16/bfloat16 up to
-    five: here float16/bfloat16 up to 37 channels, AVX2 float32 12; 84 keeps them in place); so
+    (float64: 5), and 2-D ones of more (up to five vectors' lanes, AVX2 float32 below two: here
+    up to 37 channels, AVX2 float32 12; 84 keeps them in place); so
     do ups of 3 to half a vector's lanes and one: here the up 2 of 5 and 8
     channels on AVX-512 (float64 5; bfloat16 8), of 5 on AVX2; and downs by the same factor
     on both axes of 3 (AVX2: 2) to fewer than a vector's lanes, pixels of at most 32 bytes: here

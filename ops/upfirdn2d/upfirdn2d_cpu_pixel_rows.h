@@ -1,6 +1,6 @@
 // Blurs, upsamplings and downsamplings of channels_last images of a few channels (blurs: up to
-// one and a half vectors' worth; ups: half a vector's and one; downs: fewer than a vector's, at
-// most 32 bytes a pixel) on the upfirdn2d CPU loops: the same up, or the same down, on both axes
+// one and a half vectors' worth, 2-D ones up to five; ups: half a vector's and one; downs: fewer
+// than a vector's, at most 32 bytes a pixel) on the upfirdn2d CPU loops: the same up, or the same down, on both axes
 // (a blur: neither), a 2-D or a separable filter.
 //
 // Why: a row of a channels_last image is one contiguous run of W·C values (pixel by pixel, a
@@ -16,7 +16,9 @@
 // U phases (the output pixels ox with the same ox % U, which share their taps) as such a row of
 // its own, then merges the phase rows pixel by pixel into the output row (merge_phase_rows); a
 // downsampling by D splits each input row into D phase rows of its pixels (split_into_phases),
-// and each tap then reads one of them, shifted by whole pixels.
+// and each tap then reads one of them, shifted by whole pixels. The taps read prepared rows
+// (zero padding around the image's pixels, float16/bfloat16 widened), except where float32 or
+// float64 blurs and ups read x's rows in place (away from the edges: run_pixel_rows).
 //
 // Every output sums the same taps in the same order as the row path, so the two give the same
 // bits (up to the sign of a zero): 2-D, vertical tap then horizontal tap, one fmadd each from
@@ -63,8 +65,12 @@ namespace {
 // 2-D blurs (not separable) of more channels, measured the same way since the pixel rows' 4x4
 // blurs run through RowRun (AVX-512): float32 up to two vectors' lanes (AVX-512 C = 24-31:
 // 1.0-1.28x against run_in_channels_last, whose last block overlaps the one before it and loads
-// taps across cache lines; C = 40-72 slower, 0.74-0.92x; AVX2 C = 12 1.17x, 14-15 level);
-// float16/bfloat16 up to five vectors' lanes (the in-place route widens every tap as it loads
+// taps across cache lines; AVX2 C = 12 1.17x, 14-15 level); and since they read x's rows in
+// place (no row copies, bands of 8 rows), AVX-512 float32 up to five vectors' lanes too:
+// C = 40 1.2-1.5x, 72 1.0-1.45x against run_in_channels_last on 8x8 to 128x128 images, but
+// [4, 512, 8, 8] 0.55x, [4, 256, 16, 16] 0.8x, [4, 128, 64, 64] 0.9x (so not past five); AVX2
+// float32 C = 16-40 0.74-0.88x (its
+// weighted_row_sums, no RowRun: so two there); float16/bfloat16 up to five vectors' lanes (the in-place route widens every tap as it loads
 // it, the pixel rows each row once: AVX-512 C = 24-72 1.06-1.65x, float16 32-64 1.04-1.17x;
 // AVX2 bfloat16 12-40 1.2-1.75x), except where AVX-512 takes bfloat16 pixels two blocks at a time
 // (C a multiple of 32: 0.55-0.99x) and float16 from 128 (0.93x). Separable blurs of 24-72
@@ -98,7 +104,7 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
   const bool in_place_pairs = kBFloat16Pairs && C % (2 * L) == 0;
   const int64_t blur_limit =  // (channels below it; float64 not measured past 3 L / 2)
       a.kind == FilterKind::Separable || std::is_same_v<scalar_t, double> ? 3 * L / 2
-      : std::is_same_v<scalar_t, float>                                  ? 2 * L
+      : std::is_same_v<scalar_t, float> && L < 16                        ? 2 * L
                                                                          : 5 * L + 1;
   const bool blur_channels = C >= 2 && C < blur_limit && !(reduced_strided_lanes && C <= 3) && !in_place_pairs;
   // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
@@ -231,6 +237,17 @@ bool four_by_four_rows(const acc_t** rows, acc_t* weights, int64_t nt, int64_t w
 #endif
 }
 
+// x's values at `offset` as op-math values (only where they are: float32, float64).
+template <typename acc_t, typename scalar_t>
+const acc_t* x_row_values(const scalar_t* x, int64_t offset) {
+  if constexpr (std::is_same_v<scalar_t, acc_t>) {
+    return x + offset;
+  } else {
+    (void)x, (void)offset;
+    return nullptr;
+  }
+}
+
 template <typename scalar_t>
 void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, const at::Tensor& out) {
   using acc_t = at::opmath_type<scalar_t>;
@@ -254,10 +271,37 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
   // U > 1: each output row's phase rows (a phase's pixels, + slack: the merge's whole vectors;
   // runs_on_pixel_rows keeps C within a vector's lanes)
   const int64_t phase_len = U > 1 ? phases[0].m * C + V : 0;
-  // Bands of output rows, ~64K outputs each (their prepared rows stay in L2).
-  // D > 1: ~16K input values (prepared and zeroed per chunk of work; measured 4-10% faster
+  // Direct reading (op-math values, 2-D filters, no downsampling): the values [m0, m1) of a
+  // phase's row (a blur's: the output row) whose taps read only image pixels and whose whole
+  // vectors of loads end within x's row read x's rows where they lie (m0 and m1 whole vectors
+  // into the row: no store splits a vector there); the prepared rows then hold only the pixels
+  // the values outside read, [x_begin, copy_left_end) and [copy_right_begin, x_end). Why: the
+  // row copies (x from memory, into rows kept in L2) were half of a pixel-row blur's time at
+  // 32 float channels, and not overlapped with the sums. Reading x in place, bands of 8 output
+  // rows (more rows in flight than the hardware prefetcher follows were 1.3x slower at 12
+  // channels with the 64K-value bands). Measured (A/B, one thread, [4, C, 128, 128] float32, 4x4
+  // filter, time before / after): AVX-512 blurs C = 3 134-136 / 113-116 us, 5 301-351 / 185,
+  // 12 565-574 / 431-526, 24 1045-1060 / 816-902, 40 (in place before) 1728-1810 / 1347-1367, 72
+  // 2692-2890 / 2385; ups by 2 C = 3-7 1.07-1.15x; AVX2 blurs 3-12 1.05-1.2x, ups level;
+  // float64 blurs 1.0-1.6x. The same bits: each output sums the same values in the same order.
+  struct DirectColumns {
+    int64_t m0, m1;
+  };
+  std::vector<DirectColumns> direct_columns(phases.size());
+  bool direct = std::is_same_v<scalar_t, acc_t> && D == 1 && !separable && in_w * C >= V;
+  int64_t copy_left_end = x_begin, copy_right_begin = x_end;
+  for (size_t r = 0; r < phases.size() && direct; ++r) {
+    const PhaseTaps& p = phases[r];
+    const int64_t j0 = std::max<int64_t>(0, -p.i0), j1 = std::min(p.m, (in_w * C - (V - 1)) / C - p.i0 - p.n + 1);
+    direct_columns[r] = {(j0 * C + V - 1) / V * V, j1 * C / V * V};
+    direct = p.n > 0 && direct_columns[r].m1 - direct_columns[r].m0 >= V;
+    copy_left_end = std::max(copy_left_end, p.i0 + (direct_columns[r].m0 + C - 1) / C + p.n - 1);
+    copy_right_begin = std::min(copy_right_begin, p.i0 + direct_columns[r].m1 / C);
+  }
+  // Bands of output rows, ~64K outputs each (their prepared rows stay in L2); reading x in
+  // place, 8 rows (above). D > 1: ~16K input values (prepared and zeroed per chunk of work; measured 4-10% faster
   // than 64K at 4-7 channels, AVX-512).
-  const int64_t band_h = std::clamp<int64_t>((D > 1 ? 16384 : 65536) / std::max<int64_t>(out_len * D * D, 1), 1,
+  const int64_t band_h = std::clamp<int64_t>(direct ? 8 : (D > 1 ? 16384 : 65536) / std::max<int64_t>(out_len * D * D, 1), 1,
                                              std::max<int64_t>(out_h, 1));
   const int64_t bands = (out_h + band_h - 1) / band_h;
   const int64_t max_rows = std::min(in_h, (band_h - 1) * D / U + fh);  // input rows a band reads (at most)
@@ -289,7 +333,13 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
       const int64_t width = x_end - x_begin;  // (image pixels a row reads)
       for (int64_t iy = lo; iy <= hi && width > 0; ++iy) {
         acc_t* const row = prepared.data() + (iy - lo) * prep_len;
-        if (D == 1) {  // (float16/bfloat16 widened in place)
+        if (direct) {  // (the edge columns' pixels only)
+          const auto copy_pixels = [&](int64_t p0, int64_t p1) {
+            if (p0 < p1) std::copy_n(xp + iy * xs2 + p0 * C, (p1 - p0) * C, row + (p0 - xl) * C);
+          };
+          copy_pixels(x_begin, std::min(x_end, copy_left_end));
+          copy_pixels(std::max(x_begin, copy_right_begin), x_end);
+        } else if (D == 1) {  // (float16/bfloat16 widened in place)
           acc_t* const dst = row + (x_begin - xl) * C;
           const acc_t* src = load_row(xp + iy * xs2 + x_begin * C, 1, width * C, dst);
           if (src != dst) std::copy(src, src + width * C, dst);
@@ -331,13 +381,35 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
         acc_t* const dst = row_target(op, 1, out_rows.data());  // (in place: rows U·os2 apart)
         const bool in_place = dst != out_rows.data();
         const int64_t dst_step = in_place ? U * os2 : out_len;
-        const auto add_rows = [&](int64_t& nt, int64_t tx0, int64_t ntx, int64_t kx) {  // 2-D: tap rows
+        // values [m0, m1) of phase p's rows (a blur's: the output rows) into out (rows out_step
+        // apart), the taps read from x's rows or from the prepared ones
+        const auto phase_columns = [&](const PhaseTaps& p, int64_t m0, int64_t m1, bool from_x, acc_t* out,
+                                       int64_t out_step) {
+          if (m0 >= m1) return;
+          int64_t nt = 0;
           for (int64_t ty = v.t_begin; ty < v.t_end; ++ty) {
-            const int64_t r = v.i0 + ty - lo;
-            for (int64_t tx = 0; tx < ntx; ++tx) {
-              rows[nt] = prepared.data() + r * prep_len + prepared_pixel(tx0 + tx);
-              weights[nt++] = coef[(v.k0 + ty * U) * fw + kx + tx * U];
+            const int64_t r = v.i0 + ty;
+            for (int64_t tx = 0; tx < p.n; ++tx) {
+              rows[nt] = from_x ? x_row_values<acc_t>(xp, r * xs2 + (p.i0 + tx) * C + m0)
+                                : prepared.data() + (r - lo) * prep_len + prepared_pixel(p.i0 - xl + tx) + m0;
+              weights[nt++] = coef[(v.k0 + ty * U) * fw + p.k + tx * U];
             }
+          }
+          const int64_t S = from_x ? xs2 : prep_len;
+          const bool row_run = U == 1 && D == 1 && 2 * C != V;  // (four_by_four_rows: not at half a vector's channels)
+          if (!row_run || !four_by_four_rows(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, S, out_step)) {
+            weighted_row_sums(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, D * S, out_step);
+          }
+        };
+        const auto phase_row = [&](size_t r, acc_t* out, int64_t out_step) {
+          const int64_t width = phases[r].m * C;
+          if (direct) {
+            const DirectColumns& d = direct_columns[r];
+            phase_columns(phases[r], 0, d.m0, false, out, out_step);
+            phase_columns(phases[r], d.m0, d.m1, true, out, out_step);
+            phase_columns(phases[r], d.m1, width, false, out, out_step);
+          } else {
+            phase_columns(phases[r], 0, width, false, out, out_step);
           }
         };
         if (separable) {
@@ -348,21 +420,9 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
           }
           weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, D * out_len, dst_step);  // (nt 0: zeros)
         } else if (U == 1) {
-          int64_t nt = 0;
-          add_rows(nt, 0, fw, 0);
-          const bool row_run = D == 1 && 2 * C != V;  // (four_by_four_rows: not at half a vector's channels)
-          if (!row_run ||
-              !four_by_four_rows(rows.data(), weights.data(), nt, out_len, dst, count, prep_len, dst_step)) {
-            weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, D * prep_len, dst_step);
-          }
+          phase_row(0, dst, dst_step);
         } else {  // each phase's rows, then merged into the output rows
-          for (size_t r = 0; r < phases.size(); ++r) {
-            const PhaseTaps& p = phases[r];
-            int64_t nt = 0;
-            add_rows(nt, p.i0 - xl, p.n, p.k);
-            weighted_row_sums(rows.data(), weights.data(), nt, p.m * C, phase_rows.data() + r * phase_len, count,
-                              prep_len, U * phase_len);
-          }
+          for (size_t r = 0; r < phases.size(); ++r) phase_row(r, phase_rows.data() + r * phase_len, U * phase_len);
           for (int64_t i = 0; i < count; ++i) {  // (straight into the output where the ISA masks its lanes)
             const acc_t* const ph = phase_rows.data() + i * U * phase_len;
             if constexpr (has_partial_lanes<acc_t, scalar_t>()) {
