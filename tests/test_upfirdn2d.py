@@ -289,7 +289,7 @@ def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     channels and bfloat16 ups of fewer than 7): vectors along a whole row of W·C values (an up:
     of each phase's pixels, merged pixel by pixel into the output row; a down: of input rows
     split into phases of pixels, 3-pixel rows copied a value at a time; AVX-512's 2-D 4x4 blurs
-    of 4 rows or more through RowRun; float32/float64 2-D blurs and ups reading the columns away
+    of 4 rows or more through RowRun; float32/float64 blurs and ups reading the columns away
     from the edges straight from x's rows, rows too narrow for that, 9-value rows, from the
     copies), horizontal taps C values apart, 2-D and separable
     filters, filters with fewer taps than the upsampling in a phase, bands of output rows,

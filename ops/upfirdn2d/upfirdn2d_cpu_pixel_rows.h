@@ -271,37 +271,40 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
   // U > 1: each output row's phase rows (a phase's pixels, + slack: the merge's whole vectors;
   // runs_on_pixel_rows keeps C within a vector's lanes)
   const int64_t phase_len = U > 1 ? phases[0].m * C + V : 0;
-  // Direct reading (op-math values, 2-D filters, no downsampling): the values [m0, m1) of a
-  // phase's row (a blur's: the output row) whose taps read only image pixels and whose whole
-  // vectors of loads end within x's row read x's rows where they lie (m0 and m1 whole vectors
-  // into the row: no store splits a vector there); the prepared rows then hold only the pixels
-  // the values outside read, [x_begin, copy_left_end) and [copy_right_begin, x_end). Why: the
-  // row copies (x from memory, into rows kept in L2) were half of a pixel-row blur's time at
-  // 32 float channels, and not overlapped with the sums. Reading x in place, bands of 8 output
-  // rows (more rows in flight than the hardware prefetcher follows were 1.3x slower at 12
-  // channels with the 64K-value bands). Measured (A/B, one thread, [4, C, 128, 128] float32, 4x4
+  // Direct reading (op-math values, no downsampling): the values [m0, m1) of a phase's row (a
+  // blur's: the output row; separable: its horizontal pass) whose taps read only image pixels
+  // read x's rows where they lie. m0 and m1 are whole vectors into the row, so those values'
+  // loads (whole vectors from m0) end at m1, within x's rows, and no store splits a vector
+  // there. The prepared rows then hold only the pixels the values outside read,
+  // [x_begin, copy_left_end) and [copy_right_begin, x_end).
+  // Why: the row copies (x from memory, into rows kept in L2) were half of a pixel-row blur's
+  // time at 32 float channels, and not overlapped with the sums. Reading x in place, bands of
+  // 8 output rows (more rows in flight than the hardware prefetcher follows: 1.3x slower at 12
+  // channels with the 64K-value bands); separable 16 (its horizontal pass computes each band's
+  // rows and the filter's overlap). Measured (A/B, one thread, [4, C, 128, 128] float32, 4x4
   // filter, time before / after): AVX-512 blurs C = 3 134-136 / 113-116 us, 5 301-351 / 185,
-  // 12 565-574 / 431-526, 24 1045-1060 / 816-902, 40 (in place before) 1728-1810 / 1347-1367, 72
-  // 2692-2890 / 2385; ups by 2 C = 3-7 1.07-1.15x; AVX2 blurs 3-12 1.05-1.2x, ups level;
-  // float64 blurs 1.0-1.6x. The same bits: each output sums the same values in the same order.
+  // 12 565-574 / 431-526, 24 1045-1060 / 816-902, 40 (in place before) 1728-1810 / 1347-1367,
+  // 72 2692-2890 / 2385; ups by 2 of 3-7 channels 1.07-1.15x; AVX2 blurs of 3-12 1.05-1.2x, ups
+  // level; float64 blurs 1.0-1.6x; separable blurs (a 4-tap 1-D filter) of 8-20 channels
+  // 1.05-1.15x, of 3-5 level. The same bits: each output sums the same values in the same order.
   struct DirectColumns {
     int64_t m0, m1;
   };
   std::vector<DirectColumns> direct_columns(phases.size());
-  bool direct = std::is_same_v<scalar_t, acc_t> && D == 1 && !separable && in_w * C >= V;
+  bool direct = std::is_same_v<scalar_t, acc_t> && D == 1;
   int64_t copy_left_end = x_begin, copy_right_begin = x_end;
   for (size_t r = 0; r < phases.size() && direct; ++r) {
-    const PhaseTaps& p = phases[r];
-    const int64_t j0 = std::max<int64_t>(0, -p.i0), j1 = std::min(p.m, (in_w * C - (V - 1)) / C - p.i0 - p.n + 1);
+    const PhaseTaps& p = phases[r];  // (its pixels [j0, j1) read image pixels only)
+    const int64_t j0 = std::max<int64_t>(0, -p.i0), j1 = std::min(p.m, in_w - p.i0 - p.n + 1);
     direct_columns[r] = {(j0 * C + V - 1) / V * V, j1 * C / V * V};
     direct = p.n > 0 && direct_columns[r].m1 - direct_columns[r].m0 >= V;
     copy_left_end = std::max(copy_left_end, p.i0 + (direct_columns[r].m0 + C - 1) / C + p.n - 1);
     copy_right_begin = std::min(copy_right_begin, p.i0 + direct_columns[r].m1 / C);
   }
   // Bands of output rows, ~64K outputs each (their prepared rows stay in L2); reading x in
-  // place, 8 rows (above). D > 1: ~16K input values (prepared and zeroed per chunk of work; measured 4-10% faster
+  // place, 8 rows, separable 16 (above). D > 1: ~16K input values (prepared and zeroed per chunk of work; measured 4-10% faster
   // than 64K at 4-7 channels, AVX-512).
-  const int64_t band_h = std::clamp<int64_t>(direct ? 8 : (D > 1 ? 16384 : 65536) / std::max<int64_t>(out_len * D * D, 1), 1,
+  const int64_t band_h = std::clamp<int64_t>(direct ? (separable ? 16 : 8) : (D > 1 ? 16384 : 65536) / std::max<int64_t>(out_len * D * D, 1), 1,
                                              std::max<int64_t>(out_h, 1));
   const int64_t bands = (out_h + band_h - 1) / band_h;
   const int64_t max_rows = std::min(in_h, (band_h - 1) * D / U + fh);  // input rows a band reads (at most)
@@ -349,20 +352,47 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
           split_into_phases(src, width, readable, C, D, x_begin - xl, row, in_phase_len);
         }
       }
+      // Values [m0, m1) of phase p's rows (a blur's: the output rows) for `count` rows into out
+      // (rows out_step apart), row i from input rows iy0 + i·step + j, j < nfy (2-D: the
+      // vertical taps inside the image, step D; the separable horizontal pass: each input row,
+      // nfy 1, step 1), tap (j, tx) of weight weight(j, tx) read from x's rows (from_x) or from
+      // the prepared ones.
+      const auto phase_columns = [&](const PhaseTaps& p, int64_t iy0, int64_t nfy, int64_t step, const auto& weight,
+                                     int64_t m0, int64_t m1, bool from_x, acc_t* out, int64_t count, int64_t out_step) {
+        if (m0 >= m1) return;
+        int64_t nt = 0;
+        for (int64_t j = 0; j < nfy; ++j) {
+          for (int64_t tx = 0; tx < p.n; ++tx) {
+            rows[nt] = from_x ? x_row_values<acc_t>(xp, (iy0 + j) * xs2 + (p.i0 + tx) * C + m0)
+                              : prepared.data() + (iy0 + j - lo) * prep_len + prepared_pixel(p.i0 - xl + tx) + m0;
+            weights[nt++] = weight(j, tx);
+          }
+        }
+        const int64_t S = from_x ? xs2 : prep_len;
+        // (four_by_four_rows: 2-D blurs, not at half a vector's channels)
+        const bool row_run = !separable && U == 1 && D == 1 && 2 * C != V;
+        if (!row_run || !four_by_four_rows(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, S, out_step)) {
+          weighted_row_sums(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, step * S, out_step);
+        }
+      };
+      // A whole phase row: its direct columns from x's rows, the rest from the prepared ones.
+      const auto phase_row = [&](size_t r, int64_t iy0, int64_t nfy, int64_t step, const auto& weight, acc_t* out,
+                                 int64_t count, int64_t out_step) {
+        const int64_t width = phases[r].m * C;
+        const DirectColumns d = direct ? direct_columns[r] : DirectColumns{width, width};
+        phase_columns(phases[r], iy0, nfy, step, weight, 0, d.m0, false, out, count, out_step);
+        phase_columns(phases[r], iy0, nfy, step, weight, d.m0, d.m1, true, out, count, out_step);
+        phase_columns(phases[r], iy0, nfy, step, weight, d.m1, width, false, out, count, out_step);
+      };
       if (separable && hi >= lo) {  // each input row filtered horizontally, taps C values apart
         const int64_t count = hi - lo + 1;
         for (size_t r = 0; r < phases.size(); ++r) {
-          const PhaseTaps& p = phases[r];
-          for (int64_t tx = 0; tx < p.n; ++tx) {
-            rows[tx] = prepared.data() + prepared_pixel(p.i0 + tx - xl);
-            weights[tx] = coef[p.k + tx * U];
-          }
+          const auto weight = [&](int64_t, int64_t tx) { return coef[phases[r].k + tx * U]; };
+          // (D > 1: output pixel ox reads prepared pixel ox·D + tx, place ox + tx / D of its phase row)
           if (U == 1) {
-            weighted_row_sums(rows.data(), weights.data(), p.n, out_len, filtered.data(), count, prep_len, out_len);
-            // (D > 1: output pixel ox reads prepared pixel ox·D + tx, place ox + tx / D of its phase row)
+            phase_row(r, lo, 1, 1, weight, filtered.data(), count, out_len);
           } else {
-            weighted_row_sums(rows.data(), weights.data(), p.n, p.m * C, phase_rows.data() + r * phase_len, count,
-                              prep_len, U * phase_len);
+            phase_row(r, lo, 1, 1, weight, phase_rows.data() + r * phase_len, count, U * phase_len);
           }
         }
         for (int64_t i = 0; i < count && U > 1; ++i) {
@@ -381,36 +411,9 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
         acc_t* const dst = row_target(op, 1, out_rows.data());  // (in place: rows U·os2 apart)
         const bool in_place = dst != out_rows.data();
         const int64_t dst_step = in_place ? U * os2 : out_len;
-        // values [m0, m1) of phase p's rows (a blur's: the output rows) into out (rows out_step
-        // apart), the taps read from x's rows or from the prepared ones
-        const auto phase_columns = [&](const PhaseTaps& p, int64_t m0, int64_t m1, bool from_x, acc_t* out,
-                                       int64_t out_step) {
-          if (m0 >= m1) return;
-          int64_t nt = 0;
-          for (int64_t ty = v.t_begin; ty < v.t_end; ++ty) {
-            const int64_t r = v.i0 + ty;
-            for (int64_t tx = 0; tx < p.n; ++tx) {
-              rows[nt] = from_x ? x_row_values<acc_t>(xp, r * xs2 + (p.i0 + tx) * C + m0)
-                                : prepared.data() + (r - lo) * prep_len + prepared_pixel(p.i0 - xl + tx) + m0;
-              weights[nt++] = coef[(v.k0 + ty * U) * fw + p.k + tx * U];
-            }
-          }
-          const int64_t S = from_x ? xs2 : prep_len;
-          const bool row_run = U == 1 && D == 1 && 2 * C != V;  // (four_by_four_rows: not at half a vector's channels)
-          if (!row_run || !four_by_four_rows(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, S, out_step)) {
-            weighted_row_sums(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, D * S, out_step);
-          }
-        };
-        const auto phase_row = [&](size_t r, acc_t* out, int64_t out_step) {
-          const int64_t width = phases[r].m * C;
-          if (direct) {
-            const DirectColumns& d = direct_columns[r];
-            phase_columns(phases[r], 0, d.m0, false, out, out_step);
-            phase_columns(phases[r], d.m0, d.m1, true, out, out_step);
-            phase_columns(phases[r], d.m1, width, false, out, out_step);
-          } else {
-            phase_columns(phases[r], 0, width, false, out, out_step);
-          }
+        // 2-D: phase r's tap (j, tx), j counted from the first vertical tap inside the image
+        const auto weight_2d = [&](size_t r) {
+          return [&, r](int64_t j, int64_t tx) { return coef[(v.k0 + (v.t_begin + j) * U) * fw + phases[r].k + tx * U]; };
         };
         if (separable) {
           int64_t nt = 0;
@@ -420,9 +423,12 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
           }
           weighted_row_sums(rows.data(), weights.data(), nt, out_len, dst, count, D * out_len, dst_step);  // (nt 0: zeros)
         } else if (U == 1) {
-          phase_row(0, dst, dst_step);
+          phase_row(0, v.i0 + v.t_begin, v.t_end - v.t_begin, D, weight_2d(0), dst, count, dst_step);
         } else {  // each phase's rows, then merged into the output rows
-          for (size_t r = 0; r < phases.size(); ++r) phase_row(r, phase_rows.data() + r * phase_len, U * phase_len);
+          for (size_t r = 0; r < phases.size(); ++r) {
+            phase_row(r, v.i0 + v.t_begin, v.t_end - v.t_begin, D, weight_2d(r), phase_rows.data() + r * phase_len,
+                      count, U * phase_len);
+          }
           for (int64_t i = 0; i < count; ++i) {  // (straight into the output where the ISA masks its lanes)
             const acc_t* const ph = phase_rows.data() + i * U * phase_len;
             if constexpr (has_partial_lanes<acc_t, scalar_t>()) {
