@@ -13,8 +13,8 @@
 // 7 included); the copies remain for the channel counts between those and half a vector's lanes
 // (AVX2 float16/bfloat16 5-7, which it cannot mask: calls whose up or down differs between the
 // axes), and where a separable step's scratch would not fit. Blurs of up to one and a half
-// vectors' worth of channels (2-D filters: float32 fewer than two, float16/bfloat16 up to five,
-// not AVX-512 bfloat16 multiples of 32), ups of 3 channels up to half a vector's and one (and AVX2
+// vectors' worth of channels (2-D filters: up to five, AVX2 float32 fewer than two, not AVX-512
+// bfloat16 multiples of 32), ups of 3 channels up to half a vector's and one (and AVX2
 // float16/bfloat16's 6-7), and downs (the same on both axes) of 3 channels (AVX2: 2) up to fewer
 // than a vector's, take none of these: they run along whole rows of pixels and channels
 // (upfirdn2d_cpu_pixel_rows.h). filtered_lrelu's

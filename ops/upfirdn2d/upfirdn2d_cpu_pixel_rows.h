@@ -51,8 +51,8 @@ namespace {
 // Whether the call runs on pixel rows: one image (not a stack), the same upsampling U on both
 // axes and no downsampling (a blur: U = 1), or the same downsampling D > 1 on both axes and no
 // upsampling, a 2-D or separable filter, x and out channels_last with 2 or more channels and
-// fewer than one and a half vectors' lanes (blurs; 2-D filters: float32 fewer than two,
-// float16/bfloat16 up to five, below), from 3 to half a vector's lanes and one
+// fewer than one and a half vectors' lanes (blurs; 2-D filters: up to five, AVX2 float32 fewer
+// than two, below), from 3 to half a vector's lanes and one
 // (U > 1), or from 3 (AVX2: 2) to fewer than a vector's lanes, pixels of at most 32 bytes (D > 1).
 // Blurs, measured (A/B, one thread, [4, C, 128, 128], 4x4 and separable blurs, float32 and
 // bfloat16, time before over time here): AVX-512, against the strided rows of the row path,
