@@ -307,6 +307,30 @@ def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
     torch.testing.assert_close(got, want.to(dtype), **tol)
 
 
+@pytest.mark.parametrize("channels", [3, 7, 12, 40])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("up, pad, fshape", [(1, [2, 2, 2, 2], (4, 4)), (1, [1, 2, 1, 2], (4,)),
+                                             (2, [2, 1, 2, 1], (4, 4)), (1, [0, 0, 0, 0], (3, 3))])
+def test_pixel_rows_channels_last_crop(channels, dtype, up, pad, fshape):
+    """A channels_last crop (x[..., 2:-3, 5:-4]: rows further apart than their pixels, the crop's
+    first pixel not at the storage's start) on pixel rows: float32/float64 read the columns away
+    from the edges straight from x's rows (whole vectors that end where the crop's row ends,
+    not where the storage's row does), the edge columns and float16/bfloat16 from copies.
+    The same bits as the contiguous crop's, and the reference's values."""
+    torch.manual_seed(0)
+    full = torch.randn(2, channels, 21, 47).to(dtype).contiguous(memory_format=torch.channels_last)
+    full[:, :, :, -4:] = float("nan")  # (beyond the crop's rows: must not reach any output)
+    full[:, :, :, :5] = float("inf")
+    x = full[:, :, 2:-3, 5:-4]
+    assert x.stride(1) == 1 and x.stride(3) == channels and x.stride(2) == 47 * channels
+    f = torch.randn(fshape, dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+    got = myops.upfirdn2d(x, f, up, 1, pad)
+    assert torch.equal(got, myops.upfirdn2d(x.contiguous(), f, up, 1, pad))
+    want = reference.upfirdn2d(x.double(), f.double(), up, 1, pad)
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    torch.testing.assert_close(got, want.to(dtype), **tol)
+
+
 @pytest.mark.parametrize("shape", [(1, 64, 40, 256),  # 64 KiB rows: many bands of output rows
                                    (2, 32, 70, 65),   # a few bands, odd width
                                    (3, 48, 16, 16),   # small planes (the plane path's size)
