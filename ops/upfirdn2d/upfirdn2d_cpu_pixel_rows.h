@@ -1,7 +1,7 @@
 // Blurs, upsamplings and downsamplings of channels_last images of a few channels (blurs: up to
 // one and a half vectors' worth, 2-D ones up to five; ups: half a vector's and one; downs: fewer
-// than a vector's, at most 32 bytes a pixel) on the upfirdn2d CPU loops: the same up, or the same down, on both axes
-// (a blur: neither), a 2-D or a separable filter.
+// than a vector's, at most 32 bytes a pixel) on the upfirdn2d CPU loops: the same up, or the
+// same down, on both axes (a blur: neither), a 2-D or a separable filter.
 //
 // Why: a row of a channels_last image is one contiguous run of W·C values (pixel by pixel, a
 // pixel's C channels together), and without resampling, output value m of a row (pixel m / C,
@@ -69,8 +69,8 @@ namespace {
 // place (no row copies, bands of 8 rows), AVX-512 float32 up to five vectors' lanes too:
 // C = 40 1.2-1.5x, 72 1.0-1.45x against run_in_channels_last on 8x8 to 128x128 images, but
 // [4, 512, 8, 8] 0.55x, [4, 256, 16, 16] 0.8x, [4, 128, 64, 64] 0.9x (so not past five); AVX2
-// float32 C = 16-40 0.74-0.88x (its
-// weighted_row_sums, no RowRun: so two there); float16/bfloat16 up to five vectors' lanes (the in-place route widens every tap as it loads
+// float32 C = 16-40 0.74-0.88x (its weighted_row_sums, no RowRun: so two there);
+// float16/bfloat16 up to five vectors' lanes (the in-place route widens every tap as it loads
 // it, the pixel rows each row once: AVX-512 C = 24-72 1.06-1.65x, float16 32-64 1.04-1.17x;
 // AVX2 bfloat16 12-40 1.2-1.75x), except where AVX-512 takes bfloat16 pixels two blocks at a time
 // (C a multiple of 32: 0.55-0.99x) and float16 from 128 (0.93x). Separable blurs of 24-72
@@ -301,11 +301,15 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
     copy_left_end = std::max(copy_left_end, p.i0 + (direct_columns[r].m0 + C - 1) / C + p.n - 1);
     copy_right_begin = std::min(copy_right_begin, p.i0 + direct_columns[r].m1 / C);
   }
-  // Bands of output rows, ~64K outputs each (their prepared rows stay in L2); reading x in
-  // place, 8 rows, separable 16 (above). D > 1: ~16K input values (prepared and zeroed per chunk of work; measured 4-10% faster
-  // than 64K at 4-7 channels, AVX-512).
-  const int64_t band_h = std::clamp<int64_t>(direct ? (separable ? 16 : 8) : (D > 1 ? 16384 : 65536) / std::max<int64_t>(out_len * D * D, 1), 1,
-                                             std::max<int64_t>(out_h, 1));
+  // Bands of output rows, ~64K outputs each (their prepared rows stay in L2), blurs at most 16
+  // rows (bfloat16 [4, C, 128, 128], A/B: C = 5 273-306 -> 231-254 us, AVX2 C = 6-7 1.04-1.1x,
+  // C = 12 level: 100 rows a band at 5 channels were more than the prefetchers follow);
+  // reading x in place, 8 rows, separable 16 (above). D > 1: ~16K input values (prepared and
+  // zeroed per chunk of work; measured 4-10% faster than 64K at 4-7 channels, AVX-512).
+  const int64_t band_rows = direct ? (separable ? 16 : 8)
+                            : D > 1 ? 16384 / std::max<int64_t>(out_len * D * D, 1)
+                            : std::min<int64_t>(U == 1 ? 16 : out_h, 65536 / std::max<int64_t>(out_len, 1));
+  const int64_t band_h = std::clamp<int64_t>(band_rows, 1, std::max<int64_t>(out_h, 1));
   const int64_t bands = (out_h + band_h - 1) / band_h;
   const int64_t max_rows = std::min(in_h, (band_h - 1) * D / U + fh);  // input rows a band reads (at most)
   std::vector<AxisTaps> vtaps(out_h);
@@ -371,7 +375,8 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
         const int64_t S = from_x ? xs2 : prep_len;
         // (four_by_four_rows: 2-D blurs, not at half a vector's channels)
         const bool row_run = !separable && U == 1 && D == 1 && 2 * C != V;
-        if (!row_run || !four_by_four_rows(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, S, out_step)) {
+        if (!row_run ||
+            !four_by_four_rows(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, S, out_step)) {
           weighted_row_sums(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, step * S, out_step);
         }
       };
@@ -413,7 +418,9 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
         const int64_t dst_step = in_place ? U * os2 : out_len;
         // 2-D: phase r's tap (j, tx), j counted from the first vertical tap inside the image
         const auto weight_2d = [&](size_t r) {
-          return [&, r](int64_t j, int64_t tx) { return coef[(v.k0 + (v.t_begin + j) * U) * fw + phases[r].k + tx * U]; };
+          return [&, r](int64_t j, int64_t tx) {
+            return coef[(v.k0 + (v.t_begin + j) * U) * fw + phases[r].k + tx * U];
+          };
         };
         if (separable) {
           int64_t nt = 0;
