@@ -340,7 +340,8 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
       const int64_t width = x_end - x_begin;  // (image pixels a row reads)
       for (int64_t iy = lo; iy <= hi && width > 0; ++iy) {
         acc_t* const row = prepared.data() + (iy - lo) * prep_len;
-        if (direct) {  // (the edge columns' pixels only)
+        if (direct) {  // the edge columns' pixels only (the rest of a reused row slot keeps an
+                       // earlier row's pixels, which no sum reads)
           const auto copy_pixels = [&](int64_t p0, int64_t p1) {
             if (p0 < p1) std::copy_n(xp + iy * xs2 + p0 * C, (p1 - p0) * C, row + (p0 - xl) * C);
           };
