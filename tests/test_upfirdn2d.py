@@ -308,7 +308,7 @@ def test_pixel_rows_channels_last(shape, dtype, up, down, pad, fshape):
 
 
 @pytest.mark.parametrize("channels", [3, 7, 12, 40])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("up, pad, fshape", [(1, [2, 2, 2, 2], (4, 4)), (1, [1, 2, 1, 2], (4,)),
                                              (2, [2, 1, 2, 1], (4, 4)), (1, [0, 0, 0, 0], (3, 3))])
 def test_pixel_rows_channels_last_crop(channels, dtype, up, pad, fshape):
@@ -327,7 +327,7 @@ def test_pixel_rows_channels_last_crop(channels, dtype, up, pad, fshape):
     got = myops.upfirdn2d(x, f, up, 1, pad)
     assert torch.equal(got, myops.upfirdn2d(x.contiguous(), f, up, 1, pad))
     want = reference.upfirdn2d(x.double(), f.double(), up, 1, pad)
-    tol = {"atol": 0.05, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+    tol = {"atol": 0.05, "rtol": 0.02} if dtype in (torch.bfloat16, torch.float16) else {}
     torch.testing.assert_close(got, want.to(dtype), **tol)
 
 
