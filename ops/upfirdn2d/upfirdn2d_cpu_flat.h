@@ -16,7 +16,7 @@
 // Every output sums the same taps in the same order as the row path (vertical tap, then
 // horizontal tap, one FMA each from 0, horizontal padding taps included as zeros, vertical
 // ones skipped), so the paths give the same bits (up to the sign of a zero).
-// Included only from upfirdn2d_cpu_kernel.cpp (compiled once per ISA), after
+// Included only from upfirdn2d_cpu_run.h (compiled once per ISA and dtype), after
 // upfirdn2d_cpu_rows.h, whose Dot / Batch / row helpers it uses.
 #pragma once
 

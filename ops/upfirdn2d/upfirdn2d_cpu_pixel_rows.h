@@ -24,7 +24,7 @@
 // bits (up to the sign of a zero): 2-D, vertical tap then horizontal tap, one fmadd each from
 // 0, the horizontal padding as zeros, vertical taps outside the image skipped; separable, each
 // input row filtered horizontally (one chain from 0), then the rows summed vertically.
-// Included only from upfirdn2d_cpu_kernel.cpp (compiled once per ISA).
+// Included only from upfirdn2d_cpu_run.h (compiled once per ISA and dtype).
 #pragma once
 
 #include <ATen/Parallel.h>

@@ -169,9 +169,10 @@ C10_ALWAYS_INLINE at::vec::Vectorized<acc_t> load_lanes(const T* p) {
   }
 }
 
-// (AVX2 / AVX-512: ATen's one-vector rounding, cvtfp32_bf16 / cvtfp32_fp16, the same bits as
-// convert_from_float, which rounds two vectors and which GCC called out of line, once per
-// store, in TapRuns' loops.)
+// (AVX2 / AVX-512: one vector rounded, the same bits as convert_from_float, which rounds two
+// vectors and which GCC called out of line, once per store, in TapRuns' loops; bfloat16 by
+// ops/common/cpu_bf16.h's always-inlined copies of ATen's cvtfp32_bf16, which GCC also called
+// out of line once the loops of each dtype had a unit of their own; float16 cvtfp32_fp16.)
 template <typename acc_t, typename T>
 C10_ALWAYS_INLINE void store_lanes(const at::vec::Vectorized<acc_t>& v, T* p) {
   if constexpr (std::is_same_v<T, acc_t>) {
@@ -179,7 +180,11 @@ C10_ALWAYS_INLINE void store_lanes(const at::vec::Vectorized<acc_t>& v, T* p) {
   } else {
 #if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
     constexpr bool bf16 = std::is_same_v<T, c10::BFloat16>;
-    const auto rounded = bf16 ? at::vec::cvtfp32_bf16(v) : at::vec::cvtfp32_fp16(v);
+#if defined(CPU_CAPABILITY_AVX512)
+    const __m256i rounded = bf16 ? _mm512_cvtepi32_epi16(round_to_bf16_lanes(v)) : at::vec::cvtfp32_fp16(v);
+#else
+    const __m128i rounded = bf16 ? round_to_bf16_avx2(v) : at::vec::cvtfp32_fp16(v);
+#endif
 #if defined(CPU_CAPABILITY_AVX512)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), rounded);
 #else
@@ -458,7 +463,10 @@ struct TapRuns {
           }
         }
       };
-      with_static_count(r.n, [&](auto nk) {
+      // (Always inlined, the loops of every tap count: left to GCC, the NK = 16 loop of the
+      // masked float32 downs went out of line, its 16 offsets then spilled in the inner loop,
+      // once upfirdn2d's units were split per dtype: 0.85x; upfirdn2d_cpu_dtypes.h.)
+      with_static_count(r.n, [&](auto nk) C10_ALWAYS_INLINE_ATTRIBUTE {
         constexpr int NK = decltype(nk)::value;
         if constexpr (NK > 0) {
           Vec wv[NK];

@@ -65,7 +65,7 @@ inline int64_t rows_with_same_taps(const std::vector<AxisTaps>& vtaps, int64_t o
 // (meaning: count known only at run time) otherwise, so the common tap counts (4 taps, up or
 // down 2, 2-D 4x4: 2, 4, 8, 12, 16) get fully unrolled loops with their weights in registers.
 template <typename F>
-void with_static_count(int64_t n, F&& f) {
+C10_ALWAYS_INLINE void with_static_count(int64_t n, F&& f) {
   switch (n) {
 #define MYOPS_UPFIRDN2D_CASE(k) \
   case k:                       \
@@ -170,12 +170,29 @@ struct Batch {
   }
 };
 
-// Stores the first n (<= Vec::size()) lanes of v at dst.
+// Stores the first n (<= Vec::size()) lanes of v at dst. Always inlined: it is called from the
+// hot loops (RowRun's row stores, the row path's tails), where a call would send every live
+// vector register (all caller-saved: RowRun's 16 weights and 8 open sums) to the stack and back.
+// GCC decided by the size of the translation unit: once upfirdn2d's loops were split per dtype
+// it made it a call, and the float32 pixel-row blurs got 7-11% slower (upfirdn2d_cpu_dtypes.h).
+// AVX2 stores a partial vector masked: ATen's partial store (a copy on the stack and a memcpy)
+// became a call in those loops in turn.
 template <typename Vec, typename acc_t>
-inline void store_n(const Vec& v, acc_t* dst, int64_t n) {
+C10_ALWAYS_INLINE void store_n(const Vec& v, acc_t* dst, int64_t n) {
   if (n >= Vec::size()) {
     v.store(dst);
   } else if (n > 0) {
+#if defined(CPU_CAPABILITY_AVX2)
+    if constexpr (std::is_same_v<acc_t, float>) {
+      const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      _mm256_maskstore_ps(dst, _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), lanes), v);
+      return;
+    } else if constexpr (std::is_same_v<acc_t, double>) {
+      const __m256i lanes = _mm256_setr_epi64x(0, 1, 2, 3);
+      _mm256_maskstore_pd(dst, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lanes), v);
+      return;
+    }
+#endif
     v.store(dst, static_cast<int>(n));
   }
 }
@@ -463,9 +480,13 @@ struct HorizontalPass {
   // (Its only caller passes one plane. The loop over planes stays: without it, or with this
   // column walk shared with run_with_row_run, GCC's code for one of the two ran 5-15% slower,
   // e.g. the separable blur [4, 32, 64, 64] 391-403 -> 428-455 us, alternating, one thread.)
-  bool run_separable_rows(const acc_t* rows_in, const acc_t* wy, int64_t n_rows, acc_t* dst, int64_t count,
-                          int64_t S, int64_t vd, int64_t out_step, int64_t planes = 1, int64_t plane_in_step = 0,
-                          int64_t plane_out_step = 0) const {
+  // Never inlined, and on AVX2 a column of one vector: once upfirdn2d's loops were split per
+  // dtype, GCC inlined it into the row loop, where AVX2's 16 registers could not hold the two-
+  // vector column's 8 weights and 8 sums; the separable blurs were 6-12% slower on AVX2 (one-
+  // vector columns: 8 weights, 4 sums, the same bits). A/B in docs/performance.md (2026-12-07).
+  C10_NOINLINE bool run_separable_rows(const acc_t* rows_in, const acc_t* wy, int64_t n_rows, acc_t* dst,
+                                       int64_t count, int64_t S, int64_t vd, int64_t out_step, int64_t planes = 1,
+                                       int64_t plane_in_step = 0, int64_t plane_out_step = 0) const {
     constexpr int64_t V = Vec::size();
     if (!has_separable_runs(n_rows, vd) || count < 4) return false;
     const RowRun<4, 4, 1, acc_t, true> run_blur(tap_off.data(), w.data(), wy, S);
@@ -473,7 +494,11 @@ struct HorizontalPass {
       const acc_t* at = rows_in + tap_off[0] + p * plane_in_step;
       acc_t* out = dst + p * plane_out_step;
       int64_t m = 0;
+#if defined(CPU_CAPABILITY_AVX2)
+      for (; m + V < out_w; m += V) run_blur.template column<1>(at + m, out + m, out_step, count, V);
+#else
       for (; m + V < out_w; m += 2 * V) run_blur.template column<2>(at + m, out + m, out_step, count, out_w - m - V);
+#endif
       if (m < out_w) run_blur.template column<1>(at + m, out + m, out_step, count, out_w - m);
     }
     return true;

@@ -1,6 +1,6 @@
 // How the CPU and CUDA backends run upfirdn2d: the entry body (ops/common/entry.h) and the
-// kernel each backend implements (CPU: upfirdn2d_cpu_kernel.cpp, once per ISA; CUDA:
-// upfirdn2d_cuda.cu).
+// kernel each backend implements (CPU: upfirdn2d_cpu_kernel.cpp, once per ISA, its loops in one
+// file per dtype; CUDA: upfirdn2d_cuda.cu).
 #pragma once
 
 #include <ATen/core/Tensor.h>
