@@ -237,6 +237,30 @@ bool four_by_four_rows(const acc_t** rows, acc_t* weights, int64_t nt, int64_t w
 #endif
 }
 
+// four_by_four_rows on a bfloat16 tensor's rows read where they lie (AVX-512), each vector
+// widened as it is loaded: the same sums (widening is exact), without the widened copy of every
+// row. (Tried first in the one translation unit every dtype shared, it moved float32's code
+// too; in bfloat16's own unit, upfirdn2d_cpu_dtypes.h, float32's hot loops stay as they were.)
+template <typename acc_t, typename src_t>
+bool four_by_four_widened_rows(const src_t* const* rows, const acc_t* weights, int64_t nt, int64_t width,
+                               acc_t* dst, int64_t count, int64_t S, int64_t out_step) {
+#if defined(CPU_CAPABILITY_AVX512)
+  constexpr int64_t V = at::vec::Vectorized<acc_t>::size();
+  if (nt != 16 || count < 4) return false;
+  for (int j = 1; j < 4; ++j) {
+    if (rows[j * 4] - rows[0] != j * S) return false;
+  }
+  const RowRun<4, 4, 1, acc_t, false, /*kCaller=*/1, src_t> run(rows, weights, S);
+  int64_t m = 0;
+  for (; m + V < width; m += 2 * V) run.template column<2>(rows[0] + m, dst + m, out_step, count, width - m - V);
+  if (m < width) run.template column<1>(rows[0] + m, dst + m, out_step, count, width - m);
+  return true;
+#else
+  (void)rows, (void)weights, (void)nt, (void)width, (void)dst, (void)count, (void)S, (void)out_step;
+  return false;
+#endif
+}
+
 // x's values at `offset` as op-math values (only where they are: float32, float64).
 template <typename acc_t, typename scalar_t>
 const acc_t* x_row_values(const scalar_t* x, int64_t offset) {
@@ -290,8 +314,21 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
   struct DirectColumns {
     int64_t m0, m1;
   };
+  // AVX-512 bfloat16 2-D 4x4 blurs (RowRun's case) read x in place too, each vector widened as
+  // it is loaded (four_by_four_widened_rows); the direct calls RowRun does not take (rows whose
+  // vertical taps leave the image, runs of fewer than 4 rows) widen the values they read into
+  // `widened_rows` first. Why: the copies widened every row before RowRun read it; the bfloat16
+  // channel sweep had blurs of 12, 40 and 72 channels at 0.78-0.86x oneDNN. A/B [4, C, 128, 128]:
+  // C = 5 / 12 / 24 / 40 / 72 1.11 / 1.06 / 1.09 / 1.12 / 1.13x (docs/performance.md). (float16:
+  // 0.86-1.03x in the first try, so not.)
   std::vector<DirectColumns> direct_columns(phases.size());
-  bool direct = std::is_same_v<scalar_t, acc_t> && D == 1;
+#if defined(CPU_CAPABILITY_AVX512)
+  constexpr bool kWidenedInPlace = std::is_same_v<scalar_t, c10::BFloat16>;
+#else
+  constexpr bool kWidenedInPlace = false;
+#endif
+  const bool widened_in_place = kWidenedInPlace && !separable && U == 1 && D == 1 && 2 * C != V && fh == 4 && fw == 4;
+  bool direct = (std::is_same_v<scalar_t, acc_t> || widened_in_place) && D == 1;
   int64_t copy_left_end = x_begin, copy_right_begin = x_end;
   for (size_t r = 0; r < phases.size() && direct; ++r) {
     const PhaseTaps& p = phases[r];  // (its pixels [j0, j1) read image pixels only)
@@ -331,6 +368,10 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
     AlignedVector<acc_t> phase_rows(U > 1 ? (separable ? max_rows : band_h / U + 1) * U * phase_len : 0);
     std::vector<const acc_t*> rows(fh * fw);
     std::vector<acc_t> weights(fh * fw);
+    // bfloat16 direct columns (widened_columns): x's rows, and the values of those RowRun does
+    // not take, widened (a band's rows of a row's width and the filter's overlap)
+    std::vector<const scalar_t*> x_rows(widened_in_place ? fh * fw : 0);
+    AlignedVector<acc_t> widened_rows(widened_in_place ? max_rows * (out_len + fw * C) : 0);
     std::vector<char> done(band_h);
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / bands, oy0 = unit % bands * band_h, oy1 = std::min(oy0 + band_h, out_h);
@@ -362,9 +403,32 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
       // vertical taps inside the image, step D; the separable horizontal pass: each input row,
       // nfy 1, step 1), tap (j, tx) of weight weight(j, tx) read from x's rows (from_x) or from
       // the prepared ones.
+      // bfloat16 direct columns: RowRun on x's rows, else the values read, widened (their taps
+      // at the same offsets), summed by weighted_row_sums.
+      const auto widened_columns = [&](const PhaseTaps& p, int64_t iy0, int64_t nfy, int64_t step,
+                                       const auto& weight, int64_t m0, int64_t m1, acc_t* out, int64_t count,
+                                       int64_t out_step) {
+        int64_t nt = 0;
+        for (int64_t j = 0; j < nfy; ++j) {
+          for (int64_t tx = 0; tx < p.n; ++tx) {
+            x_rows[nt] = xp + (iy0 + j) * xs2 + (p.i0 + tx) * C + m0;
+            weights[nt++] = weight(j, tx);
+          }
+        }
+        if (four_by_four_widened_rows(x_rows.data(), weights.data(), nt, m1 - m0, out + m0, count, xs2, out_step)) {
+          return;
+        }
+        const int64_t n_rows = (count - 1) * step + nfy, len = m1 - m0 + (p.n - 1) * C;
+        for (int64_t i = 0; i < n_rows; ++i) load_row(x_rows[0] + i * xs2, 1, len, widened_rows.data() + i * len);
+        for (int64_t t = 0; t < nt; ++t) rows[t] = widened_rows.data() + t / p.n * len + t % p.n * C;
+        weighted_row_sums(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, step * len, out_step);
+      };
       const auto phase_columns = [&](const PhaseTaps& p, int64_t iy0, int64_t nfy, int64_t step, const auto& weight,
                                      int64_t m0, int64_t m1, bool from_x, acc_t* out, int64_t count, int64_t out_step) {
         if (m0 >= m1) return;
+        if constexpr (!std::is_same_v<scalar_t, acc_t>) {
+          if (from_x) return widened_columns(p, iy0, nfy, step, weight, m0, m1, out, count, out_step);
+        }
         int64_t nt = 0;
         for (int64_t j = 0; j < nfy; ++j) {
           for (int64_t tx = 0; tx < p.n; ++tx) {

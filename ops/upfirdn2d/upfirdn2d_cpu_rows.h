@@ -215,7 +215,10 @@ C10_ALWAYS_INLINE void store_n(const Vec& v, acc_t* dst, int64_t n) {
 // kCaller: a distinct instantiation per calling loop (0: the row path's, 1: the pixel rows'),
 // so that each is inlined into its one caller: shared, GCC made its member functions out of
 // line, and the row path's bfloat16 blurs of 2-3 channels 12-15% slower (A/B).
-template <int NR, int NT, int VD, typename acc_t, bool kSeparable = false, int kCaller = 0>
+// src_t: the type of the input rows, acc_t or (rows of a bfloat16 tensor read where they lie)
+// one widened to acc_t as each vector is loaded; exact, so the same sums as from widened copies
+// of the rows.
+template <int NR, int NT, int VD, typename acc_t, bool kSeparable = false, int kCaller = 0, typename src_t = acc_t>
 struct RowRun {
   static_assert(NR % VD == 0, "every input row feeds NR / VD output rows");
   static constexpr int L = NR / VD;  // output rows open at a time
@@ -233,6 +236,23 @@ struct RowRun {
       for (int t = 0; t < NT; ++t) w[j][t] = Vec(list.w[j * NT + t]);
     }
   }
+  // The same from the taps' pointers into rows of src_t (p[j * NT + t]) and their weights.
+  RowRun(const src_t* const* p, const acc_t* wt, int64_t S_) : S(S_) {
+    static_assert(!kSeparable);
+    for (int t = 0; t < NT; ++t) off[t] = p[t] - p[0];
+    for (int j = 0; j < NR; ++j) {
+      for (int t = 0; t < NT; ++t) w[j][t] = Vec(wt[j * NT + t]);
+    }
+  }
+  C10_ALWAYS_INLINE static Vec load(const src_t* p) {
+    if constexpr (std::is_same_v<src_t, acc_t>) {
+      return Vec::loadu(p);
+    } else {
+      Vec v;
+      at::vec::load_to_float<src_t>(p, v);
+      return v;
+    }
+  }
   // Separable: tap t along x at offset off_x[t] - off_x[0] with weight wx[t]; row j of a run
   // with weight wy[j].
   RowRun(const int64_t* off_x, const acc_t* wx, const acc_t* wy, int64_t S_) : S(S_) {
@@ -247,7 +267,7 @@ struct RowRun {
   // Input row r (r % U == Q) into the open sums; stores output row (r - NR + 1) / VD when r is
   // its last row and it is one of the `count` output rows (at out + i * out_step).
   template <int Q, int K>
-  void row(const acc_t* rp, int64_t r, Vec (&acc)[L][K], acc_t* out, int64_t out_step, int64_t count,
+  void row(const src_t* rp, int64_t r, Vec (&acc)[L][K], acc_t* out, int64_t out_step, int64_t count,
            int64_t n_last) const {
     if constexpr (Q % VD == 0) {  // output row r / VD starts here
       for (int k = 0; k < K; ++k) acc[slot(Q, 0)][k] = Vec(acc_t(0));
@@ -257,7 +277,7 @@ struct RowRun {
       for (int k = 0; k < K; ++k) {
         Vec h(acc_t(0));
 #pragma GCC unroll 16
-        for (int t = 0; t < NT; ++t) h = at::vec::fmadd(w[0][t], Vec::loadu(rp + off[t] + k * Vec::size()), h);
+        for (int t = 0; t < NT; ++t) h = at::vec::fmadd(w[0][t], load(rp + off[t] + k * Vec::size()), h);
 #pragma GCC unroll 16
         for (int j = 0; j < NR; ++j) {
           if ((Q - j) % VD != 0) continue;  // (j: the filter row by which input row r feeds an output)
@@ -269,7 +289,7 @@ struct RowRun {
       for (int t = 0; t < NT; ++t) {
 #pragma GCC unroll 4
         for (int k = 0; k < K; ++k) {
-          const Vec v = Vec::loadu(rp + off[t] + k * Vec::size());
+          const Vec v = load(rp + off[t] + k * Vec::size());
 #pragma GCC unroll 16
           for (int j = 0; j < NR; ++j) {
             if ((Q - j) % VD != 0) continue;  // (j: the filter row by which input row r feeds an output)
@@ -295,20 +315,20 @@ struct RowRun {
   // The `count` output rows of a column of K vectors (the last one n_last lanes wide), from
   // `at` (p[0] + the column's offset) to `out` (+ the column's offset).
   template <int K>
-  void column(const acc_t* at, acc_t* out, int64_t out_step, int64_t count, int64_t n_last) const {
+  void column(const src_t* at, acc_t* out, int64_t out_step, int64_t count, int64_t n_last) const {
     Vec acc[L][K];
     for (int s = 0; s < L; ++s) {
       for (int k = 0; k < K; ++k) acc[s][k] = Vec(acc_t(0));
     }
     const int64_t rows = (count - 1) * VD + NR;
     int64_t r = 0;
-    const acc_t* rp = at;
+    const src_t* rp = at;
     for (; r + U <= rows; r += U, rp += U * S) rows_from<0, K>(rp, r, acc, out, out_step, count, n_last, U);
     if (r < rows) rows_from<0, K>(rp, r, acc, out, out_step, count, n_last, rows - r);
   }
   // Input rows r .. r + n - 1 (n <= U, r % U == 0), unrolled so that each has its static phase.
   template <int Q, int K>
-  void rows_from(const acc_t* rp, int64_t r, Vec (&acc)[L][K], acc_t* out, int64_t out_step, int64_t count,
+  void rows_from(const src_t* rp, int64_t r, Vec (&acc)[L][K], acc_t* out, int64_t out_step, int64_t count,
                  int64_t n_last, int64_t n) const {
     if constexpr (Q < U) {
       if (Q >= n) return;
