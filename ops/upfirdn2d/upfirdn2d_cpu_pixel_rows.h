@@ -216,34 +216,12 @@ void split_into_phases(const acc_t* src, int64_t n, int64_t readable, int64_t C,
 // (spills). Downs 2 (the 4 input rows moving by 2 S) were 3-10% slower, and so were blurs of half
 // a vector's channels (AVX-512 float32 C = 8: 386 / 414-432 us; its taps' loads are half of
 // them within a cache line): weighted_row_sums there.
+// src_t: acc_t, or bfloat16 (a bfloat16 tensor's rows read where they lie, each vector widened
+// as it is loaded: the same sums, widening is exact, without a widened copy of every row).
 // False (nothing done) for any other call.
-template <typename acc_t>
-bool four_by_four_rows(const acc_t** rows, acc_t* weights, int64_t nt, int64_t width, acc_t* dst, int64_t count,
-                       int64_t S, int64_t out_step) {
-#if defined(CPU_CAPABILITY_AVX512)
-  constexpr int64_t V = at::vec::Vectorized<acc_t>::size();
-  if (nt != 16 || count < 4) return false;
-  for (int j = 1; j < 4; ++j) {
-    if (rows[j * 4] - rows[0] != j * S) return false;
-  }
-  const RowRun<4, 4, 1, acc_t, false, /*kCaller=*/1> run(TapList<acc_t>{rows, weights, nt}, S);
-  int64_t m = 0;
-  for (; m + V < width; m += 2 * V) run.template column<2>(rows[0] + m, dst + m, out_step, count, width - m - V);
-  if (m < width) run.template column<1>(rows[0] + m, dst + m, out_step, count, width - m);
-  return true;
-#else
-  (void)rows, (void)weights, (void)nt, (void)width, (void)dst, (void)count, (void)S, (void)out_step;
-  return false;
-#endif
-}
-
-// four_by_four_rows on a bfloat16 tensor's rows read where they lie (AVX-512), each vector
-// widened as it is loaded: the same sums (widening is exact), without the widened copy of every
-// row. (Tried first in the one translation unit every dtype shared, it moved float32's code
-// too; in bfloat16's own unit, upfirdn2d_cpu_dtypes.h, float32's hot loops stay as they were.)
 template <typename acc_t, typename src_t>
-bool four_by_four_widened_rows(const src_t* const* rows, const acc_t* weights, int64_t nt, int64_t width,
-                               acc_t* dst, int64_t count, int64_t S, int64_t out_step) {
+bool four_by_four_rows(const src_t* const* rows, const acc_t* weights, int64_t nt, int64_t width, acc_t* dst,
+                       int64_t count, int64_t S, int64_t out_step) {
 #if defined(CPU_CAPABILITY_AVX512)
   constexpr int64_t V = at::vec::Vectorized<acc_t>::size();
   if (nt != 16 || count < 4) return false;
@@ -315,9 +293,9 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
     int64_t m0, m1;
   };
   // AVX-512 bfloat16 2-D 4x4 blurs (RowRun's case) read x in place too, each vector widened as
-  // it is loaded (four_by_four_widened_rows); the direct calls RowRun does not take (rows whose
-  // vertical taps leave the image, runs of fewer than 4 rows) widen the values they read into
-  // `widened_rows` first. Why: the copies widened every row before RowRun read it; the bfloat16
+  // it is loaded (four_by_four_rows on x's rows); the direct calls RowRun does not take (rows
+  // whose vertical taps leave the image, runs of fewer than 4 rows) widen the values they read
+  // into `widened_rows` first. Why: the copies widened every row before RowRun read it; the bfloat16
   // channel sweep had blurs of 12, 40 and 72 channels at 0.78-0.86x oneDNN. A/B [4, C, 128, 128]:
   // C = 5 / 12 / 24 / 40 / 72 1.11 / 1.06 / 1.09 / 1.12 / 1.13x (docs/performance.md). (float16:
   // 0.86-1.03x in the first try, so not.)
@@ -415,7 +393,7 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
             weights[nt++] = weight(j, tx);
           }
         }
-        if (four_by_four_widened_rows(x_rows.data(), weights.data(), nt, m1 - m0, out + m0, count, xs2, out_step)) {
+        if (four_by_four_rows(x_rows.data(), weights.data(), nt, m1 - m0, out + m0, count, xs2, out_step)) {
           return;
         }
         const int64_t n_rows = (count - 1) * step + nfy, len = m1 - m0 + (p.n - 1) * C;
@@ -426,7 +404,7 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
       const auto phase_columns = [&](const PhaseTaps& p, int64_t iy0, int64_t nfy, int64_t step, const auto& weight,
                                      int64_t m0, int64_t m1, bool from_x, acc_t* out, int64_t count, int64_t out_step) {
         if (m0 >= m1) return;
-        if constexpr (!std::is_same_v<scalar_t, acc_t>) {
+        if constexpr (kWidenedInPlace) {  // (from_x: widened_in_place)
           if (from_x) return widened_columns(p, iy0, nfy, step, weight, m0, m1, out, count, out_step);
         }
         int64_t nt = 0;
