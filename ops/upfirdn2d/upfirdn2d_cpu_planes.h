@@ -170,26 +170,20 @@ C10_ALWAYS_INLINE at::vec::Vectorized<acc_t> load_lanes(const T* p) {
 }
 
 // (AVX2 / AVX-512: one vector rounded, the same bits as convert_from_float, which rounds two
-// vectors and which GCC called out of line, once per store, in TapRuns' loops; bfloat16 by
-// ops/common/cpu_bf16.h's always-inlined copies of ATen's cvtfp32_bf16, which GCC also called
-// out of line once the loops of each dtype had a unit of their own; float16 cvtfp32_fp16.)
+// vectors and which GCC called out of line, once per store, in TapRuns' loops. bfloat16 by
+// ops/common/cpu_bf16.h's always-inlined copies of ATen's cvtfp32_bf16 (AVX-512 through
+// cpu_partial_lanes.h's narrow_to_16bit_lanes), which GCC also called out of line once the loops
+// of each dtype had a unit of their own; float16 by cvtps_ph.)
 template <typename acc_t, typename T>
 C10_ALWAYS_INLINE void store_lanes(const at::vec::Vectorized<acc_t>& v, T* p) {
   if constexpr (std::is_same_v<T, acc_t>) {
     v.store(p);
   } else {
-#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
-    constexpr bool bf16 = std::is_same_v<T, c10::BFloat16>;
 #if defined(CPU_CAPABILITY_AVX512)
-    const __m256i rounded = bf16 ? _mm512_cvtepi32_epi16(round_to_bf16_lanes(v)) : at::vec::cvtfp32_fp16(v);
-#else
-    const __m128i rounded = bf16 ? round_to_bf16_avx2(v) : at::vec::cvtfp32_fp16(v);
-#endif
-#if defined(CPU_CAPABILITY_AVX512)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), rounded);
-#else
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow_to_16bit_lanes<T>(v));
+#elif defined(CPU_CAPABILITY_AVX2)
+    const __m128i rounded = std::is_same_v<T, c10::BFloat16> ? round_to_bf16_avx2(v) : at::vec::cvtfp32_fp16(v);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), rounded);
-#endif
 #else
     at::vec::convert_from_float<T>(v, v).store(p, at::vec::Vectorized<acc_t>::size());
 #endif
