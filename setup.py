@@ -2,6 +2,8 @@
 
     pip install --no-build-isolation .      # or -e . ; uses the torch already installed
     MYOPS_CUDA=OFF pip install ...          # CPU-only (default: CUDA when nvcc is found)
+    MYOPS_BUILD_FASTCALL=ON pip install ... # require myops._fastcall (default AUTO: built when
+                                            # this Python's headers are found; OFF: never)
     TORCH_CUDA_ARCH_LIST="8.0;9.0+PTX"      # GPU architectures to compile for (the default)
 
 --no-build-isolation matters: the library must be compiled against the torch that will load it,
@@ -45,6 +47,13 @@ def torch_requirement() -> str:
     return "torch==" + match.group(1).split("+", 1)[0]
 
 
+def fastcall_names(folder: Path) -> list:
+    """The extension module myops._fastcall (python/csrc/fastcall.cpp) in `folder`, if built there:
+    CMake builds it beside libmyops.so when it finds this Python's headers, and the package
+    loads it from beside the library (myops/_library.py)."""
+    return [p.name for p in folder.glob("_fastcall.*.so")] if folder.is_dir() else []
+
+
 class CMakeLibrary(Extension):
     def __init__(self, name: str):
         super().__init__(name, sources=[])
@@ -58,6 +67,7 @@ class BuildWithCMake(build_ext):
             "cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja",
             f"-DPython3_EXECUTABLE={sys.executable}",
             f"-DMYOPS_CUDA={os.environ.get('MYOPS_CUDA', 'AUTO')}",
+            f"-DMYOPS_FASTCALL={os.environ.get('MYOPS_BUILD_FASTCALL', 'AUTO')}",
             "-DCMAKE_BUILD_TYPE=Release",
         ]
         if os.environ.get("TORCH_CUDA_ARCH_LIST"):
@@ -70,11 +80,13 @@ class BuildWithCMake(build_ext):
             # No stale library may survive a failed build: neither the one in the build folder
             # (MYOPS_LIBRARY users, cmake --install) nor the one in myops/lib (editable installs).
             for folder in (build_dir, lib_dir):
-                for name in ("libmyops.so", "myops_build_info.json"):
+                for name in ("libmyops.so", "myops_build_info.json", *fastcall_names(folder)):
                     (folder / name).unlink(missing_ok=True)
             raise
         lib_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("libmyops.so", "myops_build_info.json"):
+        for name in fastcall_names(lib_dir):  # (one built earlier, maybe for another Python)
+            (lib_dir / name).unlink()
+        for name in ("libmyops.so", "myops_build_info.json", *fastcall_names(build_dir)):
             shutil.copy2(build_dir / name, lib_dir / name)
 
 

@@ -168,10 +168,13 @@ def sweep_rows(sizes, rounds, block_s, ops) -> list:
 
 def percall_rows(rounds: int) -> list:
     """Tiny tensors: what one call costs. myops through torch.ops (OpOverload, as aten is
-    called) vs the closest single ATen op called the same way, and the Python wrapper."""
+    called) vs the closest single ATen op called the same way; and the Python wrapper
+    (myops.mul, ...) vs the public torch function a user would call instead (torch.mul, ...,
+    whose binding is generated code)."""
     import timeit
 
     import torch
+    import torch.nn.functional as F
 
     import myops
 
@@ -179,25 +182,33 @@ def percall_rows(rounds: int) -> list:
     x, bias, g = torch.randn(1, 4, 1, 1), torch.randn(4), torch.randn(1, 4, 1, 1)
     my, at = torch.ops.myops, torch.ops.aten
     cases = [
-        # (op, torch.ops.myops call, torch.ops.aten call, Python wrapper call or None)
-        ("mul", lambda: my.mul.default(a, b), lambda: at.mul.Tensor(a, b), lambda: myops.mul(a, b)),
-        ("add", lambda: my.add.default(a, b), lambda: at.add.Tensor(a, b), lambda: myops.add(a, b)),
+        # (op, torch.ops.myops call, torch.ops.aten call, Python wrapper call or None,
+        #  the public torch function's call or None)
+        ("mul", lambda: my.mul.default(a, b), lambda: at.mul.Tensor(a, b), lambda: myops.mul(a, b),
+         lambda: torch.mul(a, b)),
+        ("add", lambda: my.add.default(a, b), lambda: at.add.Tensor(a, b), lambda: myops.add(a, b),
+         lambda: torch.add(a, b)),
         ("add_out", lambda: my.add_out.default(a, b, out), lambda: at.add.out(a, b, out=out),
-         lambda: myops.add_out(a, b, out)),
+         lambda: myops.add_out(a, b, out), lambda: torch.add(a, b, out=out)),
         ("muladd", lambda: my.muladd.default(a, b, 0.5), lambda: at.addcmul.default(c, a, b),
-         lambda: myops.muladd(a, b, 0.5)),
+         lambda: myops.muladd(a, b, 0.5), lambda: torch.addcmul(c, a, b)),
         ("bias_act", lambda: my.bias_act.default(x, bias, 1, "lrelu", None, None, 256.0),
-         lambda: at.leaky_relu.default(x, 0.2), lambda: myops.bias_act(x, bias, 1, "lrelu", clamp=256.0)),
+         lambda: at.leaky_relu.default(x, 0.2), lambda: myops.bias_act(x, bias, 1, "lrelu", clamp=256.0),
+         lambda: F.leaky_relu(x, 0.2)),
         ("bias_act_backward", lambda: my.bias_act_backward.default(g, x, bias, 1, "lrelu", None, None, 256.0, 1),
-         lambda: at.leaky_relu_backward.default(g, x, 0.2, False), None),
+         lambda: at.leaky_relu_backward.default(g, x, 0.2, False), None, None),
     ]
     aten_names = {"mul": "aten.mul.Tensor", "add": "aten.add.Tensor", "add_out": "aten.add.out",
                   "muladd": "aten.addcmul", "bias_act": "aten.leaky_relu", "bias_act_backward": "aten.leaky_relu_backward"}
+    torch_names = {"mul": "torch.mul", "add": "torch.add", "add_out": "torch.add(out=)", "muladd": "torch.addcmul",
+                   "bias_act": "F.leaky_relu"}
     rows = []
-    for name, ours, aten, wrapper in cases:
+    for name, ours, aten, wrapper, public in cases:
         fns = {"myops": ours, "aten": aten}
         if wrapper is not None:
             fns["wrapper"] = wrapper
+        if public is not None:
+            fns["torch"] = public
         number = 2000
         times = {k: [] for k in fns}
         keys = list(fns)
@@ -209,10 +220,17 @@ def percall_rows(rounds: int) -> list:
                "aten_us": statistics.median(times["aten"]) * 1e6,
                "myops_over_aten": paired_ratio(times["myops"], times["aten"])}
         if wrapper is not None:
+            row["wrapper_us"] = statistics.median(times["wrapper"]) * 1e6
             row["wrapper_extra_us"] = statistics.median(w - o for w, o in zip(times["wrapper"], times["myops"])) * 1e6
+        if public is not None:
+            row["torch_function"] = torch_names[name]
+            row["torch_us"] = statistics.median(times["torch"]) * 1e6
+            row["wrapper_over_torch"] = paired_ratio(times["wrapper"], times["torch"])
         rows.append(row)
         print(f"per call {name:18} myops {row['myops_us']:.2f} us  {row['aten_op']} {row['aten_us']:.2f} us  "
-              f"ratio {row['myops_over_aten']:.2f}  wrapper +{row.get('wrapper_extra_us', float('nan')):.2f} us",
+              f"ratio {row['myops_over_aten']:.2f}  wrapper {row.get('wrapper_us', float('nan')):.2f} us "
+              f"(+{row.get('wrapper_extra_us', float('nan')):.2f})  {row.get('torch_function', '-')} "
+              f"{row.get('torch_us', float('nan')):.2f} us  ratio {row.get('wrapper_over_torch', float('nan')):.2f}",
               flush=True)
     return rows
 
@@ -282,12 +300,17 @@ def markdown(results: dict) -> str:
         for r in res["sweep"]:
             lines.append(f"| {r['op']} | {r['dtype']} | {r['numel']} | {r['myops_s'] * 1e6:.1f} µs | "
                          f"{r['aten_over_myops']:.2f} | {r['compile_over_myops']:.2f} |")
-        lines += ["", "Per-call cost (tiny tensors, torch.ops.<ns>.<op>.<overload>):", "",
-                  "| op | myops | aten op | aten | myops / aten | wrapper adds |", "|---|---|---|---|---|---|"]
+        lines += ["", "Per-call cost (tiny tensors): torch.ops.<ns>.<op>.<overload> against each other, and "
+                  "the Python wrapper (myops.<op>) against the public torch function:", "",
+                  "| op | myops | aten op | aten | myops / aten | wrapper | wrapper − torch.ops.myops | torch function "
+                  "| its time | wrapper / it |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in res["percall"]:
             extra = f"{r['wrapper_extra_us']:.2f} µs" if "wrapper_extra_us" in r else "–"
+            wrapper = f"{r['wrapper_us']:.2f} µs" if "wrapper_us" in r else "–"
+            public = (f"{r['torch_function']} | {r['torch_us']:.2f} µs | {r['wrapper_over_torch']:.2f}"
+                      if "torch_us" in r else "– | – | –")
             lines.append(f"| {r['op']} | {r['myops_us']:.2f} µs | {r['aten_op']} | {r['aten_us']:.2f} µs | "
-                         f"{r['myops_over_aten']:.2f} | {extra} |")
+                         f"{r['myops_over_aten']:.2f} | {wrapper} | {extra} | {public} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -345,7 +368,9 @@ def main(argv=None) -> int:
             "THP_MEM_ALLOC_ENABLE": "1" if args.thp else os.environ.get("THP_MEM_ALLOC_ENABLE", ""),
             "isas": {isa: res["isa"] for isa, res in results.items()},
             "threads": {isa: res["threads"] for isa, res in results.items()},
-            "clock": "time.thread_time" if args.cpu_time else "time.perf_counter"}
+            "clock": "time.thread_time" if args.cpu_time else "time.perf_counter",
+            # (MYOPS_FASTCALL=0: the wrappers call torch's generic op binding, not myops._fastcall)
+            "MYOPS_FASTCALL": os.environ.get("MYOPS_FASTCALL", "")}
     (args.out / f"{tag}.json").write_text(json.dumps({"machine": meta, "results": results}, indent=1))
     with open(args.out / f"{tag}.csv", "w", newline="") as f:
         rows = [{"isa": isa, **r} for isa, res in results.items() for r in res["sweep"]]
@@ -354,7 +379,8 @@ def main(argv=None) -> int:
         writer.writerows(rows)
     header = (f"`{meta['command']}` — {meta['cpu']}, torch {meta['torch']}, threads {meta['threads']}, "
               f"clock {meta['clock']}, "
-              f"ISA {meta['isas']}, THP_MEM_ALLOC_ENABLE={meta['THP_MEM_ALLOC_ENABLE'] or 'unset'}, {meta['date']}")
+              f"ISA {meta['isas']}, THP_MEM_ALLOC_ENABLE={meta['THP_MEM_ALLOC_ENABLE'] or 'unset'}, "
+              f"MYOPS_FASTCALL={meta['MYOPS_FASTCALL'] or 'unset'}, {meta['date']}")
     (args.out / f"{tag}.md").write_text(header + "\n\n" + markdown(results) + "\n")
     plot(results, args.out / f"{tag}.png", header.replace("`", ""))
     print(f"\nwrote {args.out}/{tag}.{{csv,json,md,png}}")

@@ -99,7 +99,10 @@ def test_rpath_holds_only_origin_and_torch_folders(cpu_only_build):
     if shutil.which("readelf") is None:
         pytest.skip("readelf not installed")
     allowed = [TORCH_DIR, TORCH_DIR.parent / "nvidia"]
-    for lib in {cpu_only_build / "libmyops.so", myops.library_path()}:
+    libs = {cpu_only_build / "libmyops.so", myops.library_path()}
+    fastcall = myops._library.fastcall_path()  # (the Python extension, where built)
+    libs |= {p for p in (cpu_only_build / fastcall.name, fastcall) if p.is_file()}
+    for lib in libs:
         entries = _rpath_entries(lib)
         assert any(e.startswith("$ORIGIN/") for e in entries), entries
         for entry in entries:

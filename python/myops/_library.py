@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sysconfig
+import warnings
 from pathlib import Path
 
 import torch
@@ -11,6 +14,7 @@ import torch
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _REBUILD = "pip install --no-build-isolation --force-reinstall .  (or: make install)"
 _loaded_path: Path | None = None
+_fastcall = False  # not looked for yet (None: looked for, not used)
 
 
 def library_path() -> Path:
@@ -56,3 +60,32 @@ def load() -> Path:
         raise ImportError(f"myops: could not load {path}: {error}. Rebuild it with: {_REBUILD}") from error
     _loaded_path = path
     return path
+
+
+def fastcall_path() -> Path:
+    """Where myops._fastcall (python/csrc/fastcall.cpp) is for this Python: next to libmyops.so."""
+    return library_path().parent / ("_fastcall" + sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+def fastcall_module():
+    """The extension module myops._fastcall (the wrappers' fast eager entries), or None: turned off
+    (MYOPS_FASTCALL=0), not built for this Python (CMake found no Python headers, or another
+    Python built it), or not loadable (warned). The package works without it, only slower per
+    call. Call after load()."""
+    global _fastcall
+    if _fastcall is not False:
+        return _fastcall
+    _fastcall = None
+    path = fastcall_path()
+    if os.environ.get("MYOPS_FASTCALL", "1") == "0" or not path.is_file():
+        return None
+    try:
+        spec = importlib.util.spec_from_file_location("myops._fastcall", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except ImportError as error:
+        warnings.warn(f"myops: {path} could not be loaded ({error}); the ops are called through "
+                      f"torch's generic binding instead (slower per call). Rebuild with: {_REBUILD}")
+        return None
+    _fastcall = module
+    return module
