@@ -13,6 +13,7 @@ used when present, so rebuilding after a change recompiles only what changed.
 """
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -48,10 +49,16 @@ def torch_requirement() -> str:
 
 
 def fastcall_names(folder: Path) -> list:
-    """The extension module myops._fastcall (python/csrc/fastcall.cpp) in `folder`, if built there:
-    CMake builds it beside libmyops.so when it finds this Python's headers, and the package
-    loads it from beside the library (myops/_library.py)."""
+    """Files of the extension module myops._fastcall (python/csrc/fastcall.cpp) in `folder`: CMake
+    builds it beside libmyops.so when it finds this Python's headers, and the package loads it
+    from beside the library (myops/_library.py)."""
     return [p.name for p in folder.glob("_fastcall.*.so")] if folder.is_dir() else []
+
+
+def built_fastcall(build_dir: Path) -> list:
+    """The one file of myops._fastcall that this build made (its build info names it), if any."""
+    name = json.loads((build_dir / "myops_build_info.json").read_text()).get("python_extension")
+    return [name] if name else []
 
 
 class CMakeLibrary(Extension):
@@ -86,7 +93,7 @@ class BuildWithCMake(build_ext):
         lib_dir.mkdir(parents=True, exist_ok=True)
         for name in fastcall_names(lib_dir):  # (one built earlier, maybe for another Python)
             (lib_dir / name).unlink()
-        for name in ("libmyops.so", "myops_build_info.json", *fastcall_names(build_dir)):
+        for name in ("libmyops.so", "myops_build_info.json", *built_fastcall(build_dir)):
             shutil.copy2(build_dir / name, lib_dir / name)
 
 
