@@ -42,17 +42,19 @@ def test_built_entry_is_used():
     if TURNED_OFF or BUILT != _library.fastcall_path().name:
         pytest.skip(f"MYOPS_FASTCALL=0, or not built for this Python (the build made: {BUILT})")
     assert FASTCALL is not None
-    from myops import ops_bias_act, ops_elementwise, ops_lltm
+    from myops import ops_bias_act, ops_elementwise, ops_filtered_lrelu, ops_lltm, ops_upfirdn2d
     for entry in (ops_elementwise._MUL, ops_elementwise._ADD, ops_elementwise._ADD_OUT,
-                  ops_elementwise._MULADD, ops_bias_act._BIAS_ACT, ops_lltm._LLTM):
+                  ops_elementwise._MULADD, ops_bias_act._BIAS_ACT, ops_lltm._LLTM,
+                  ops_upfirdn2d._UPFIRDN2D, ops_filtered_lrelu._FILTERED_LRELU):
         assert _is_entry(entry), entry
-    assert {op.name for op in FAST_OPS} >= {"mul", "add", "add_out", "muladd", "bias_act", "lltm"}
+    assert {op.name for op in OPS} == {op.name for op in FAST_OPS}  # (every schema's types are converted)
 
 
 @needs_fastcall
 def test_unconverted_schema_gets_the_overload_entry():
-    """upfirdn2d takes int[2] arguments: its overload's own entry, unchanged."""
-    overload = torch.ops.myops.upfirdn2d.default
+    """A schema with a type the entries do not convert (aten.sum.dim_IntList: int[1]?, ScalarType?):
+    its overload's own entry, unchanged."""
+    overload = torch.ops.aten.sum.dim_IntList
     assert eager_entry(overload) is overload._op
 
 
@@ -212,6 +214,23 @@ def test_declined_arguments_behave_as_the_overload():
     ]
     for args, kwargs in cases:
         _same_outcome(lambda: bias_act(*args, **kwargs), lambda: overload._op(*args, **kwargs))
+
+
+@needs_fastcall
+def test_declined_int_lists_behave_as_the_overload():
+    upfirdn2d = _entry(next(op for op in OPS if op.name == "upfirdn2d"))
+    overload = torch.ops.myops.upfirdn2d.default
+    x, f = torch.randn(1, 2, 5, 5), torch.ones(3, 3)
+    for up, padding in [([2, 2], [1, 1, 1, 1]),           # taken: lists of ints
+                        ((2, 2), (1, 1, 1, 1)),           # taken: tuples
+                        (2, [1, 1, 1, 1]),                # an int for int[2]
+                        ([2, 2], [1, 1]),                 # two ints for int[4]
+                        ([2, np.int64(2)], [1, 1, 1, 1]),  # a numpy int in the list
+                        ([2, True], [1, 1, 1, 1]),        # a bool in the list
+                        ([2, 2.0], [1, 1, 1, 1]),         # a float in the list
+                        ([2, 2**70], [1, 1, 1, 1])]:      # past int64
+        _same_outcome(lambda: upfirdn2d(x, f, up, [1, 1], padding, False, 1.0),
+                      lambda: overload._op(x, f, up, [1, 1], padding, False, 1.0))
 
 
 @needs_fastcall

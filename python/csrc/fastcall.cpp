@@ -1,7 +1,7 @@
 // myops._fastcall: the eager-mode entry of the Python wrappers, a CPython extension (the only
-// part of myops that links libpython and torch_python; libmyops.so never does, and the package
-// works without this module: python/myops/_args.py's eager_entry falls back to the op
-// overload's own entry).
+// part of myops built against Python's headers and linked with torch_python; libmyops.so never
+// is, and the package works without this module: python/myops/_args.py's eager_entry falls
+// back to the op overload's own entry).
 //
 // Why: `torch.ops.myops.mul.default._op(a, b)` goes through torch's generic binding for
 // dispatcher ops (pybind11, the overloaded-argument scan, createStackForSchema, a
@@ -14,7 +14,8 @@
 // It declines, and calls the overload's own entry (`fallback`) with the same arguments,
 // whenever anything is not the plain case: keyword arguments, a different argument count, a
 // tensor with a __torch_function__ override or an active torch function mode, a number that is
-// not exactly a Python int / float (bools, numpy scalars, SymInts), a string that is not a str.
+// not exactly a Python int / float (bools, numpy scalars, SymInts), an int list that is not a
+// list or tuple of such ints of the schema's length, a string that is not a str.
 // So the semantics (error types and messages for bad arguments, __torch_function__, tracing)
 // are the overload's, and only the common call is faster.
 #include <Python.h>
@@ -31,12 +32,22 @@
 namespace {
 
 // How one schema argument is converted from Python (the types myops' wrappers pass).
-enum class ArgKind { Tensor, OptionalTensor, Int, Float, OptionalFloat, Str, Bool };
+enum class ArgKind { Tensor, OptionalTensor, Int, IntList, Float, OptionalFloat, Str, Bool };
+
+// One schema argument: its kind, and for an int[N] list its length N (0: any).
+struct ArgSpec {
+  ArgKind kind;
+  int64_t list_length = 0;
+};
 
 // How the returns are given back.
 enum class ReturnKind { None, Tensor, TensorTuple };
 
 bool arg_kind_of(const c10::TypePtr& type, ArgKind* kind) {
+  if (type->kind() == c10::TypeKind::ListType) {
+    const c10::TypePtr& element = type->castRaw<c10::ListType>()->getElementType();
+    return element->kind() == c10::TypeKind::IntType ? (*kind = ArgKind::IntList, true) : false;
+  }
   if (type->kind() == c10::TypeKind::OptionalType) {
     const c10::TypePtr& inner = type->castRaw<c10::OptionalType>()->getElementType();
     if (inner->kind() == c10::TypeKind::TensorType) return *kind = ArgKind::OptionalTensor, true;
@@ -77,9 +88,19 @@ bool plain_tensor(PyObject* obj) {
   return plain;
 }
 
+// An exact Python int that fits int64_t; false otherwise (bool, numpy integers, SymInt, past int64).
+bool plain_int(PyObject* obj, int64_t* value) {
+  if (!PyLong_CheckExact(obj)) return false;
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+  if (overflow != 0 || (v == -1 && PyErr_Occurred())) return PyErr_Clear(), false;
+  *value = static_cast<int64_t>(v);
+  return true;
+}
+
 // One argument onto the stack; false: not the plain case (the entry declines).
-bool push_arg(ArgKind kind, PyObject* obj, torch::jit::Stack& stack) {
-  switch (kind) {
+bool push_arg(const ArgSpec& spec, PyObject* obj, torch::jit::Stack& stack) {
+  switch (spec.kind) {
     case ArgKind::OptionalTensor:
       if (obj == Py_None) return stack.emplace_back(), true;
       [[fallthrough]];
@@ -87,11 +108,23 @@ bool push_arg(ArgKind kind, PyObject* obj, torch::jit::Stack& stack) {
       if (!plain_tensor(obj)) return false;
       return stack.emplace_back(THPVariable_Unpack(obj)), true;
     case ArgKind::Int: {
-      if (!PyLong_CheckExact(obj)) return false;  // (bool, numpy integers, SymInt: declined)
-      int overflow = 0;
-      const long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-      if (overflow != 0 || (v == -1 && PyErr_Occurred())) return PyErr_Clear(), false;
-      return stack.emplace_back(static_cast<int64_t>(v)), true;
+      int64_t v = 0;
+      if (!plain_int(obj, &v)) return false;
+      return stack.emplace_back(v), true;
+    }
+    case ArgKind::IntList: {  // a list or tuple of exact ints, of the schema's length if it has one
+      if (!PyList_CheckExact(obj) && !PyTuple_CheckExact(obj)) return false;
+      const Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+      if (spec.list_length != 0 && n != spec.list_length) return false;
+      c10::List<int64_t> values;
+      values.reserve(static_cast<size_t>(n));
+      PyObject** items = PySequence_Fast_ITEMS(obj);
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        int64_t v = 0;
+        if (!plain_int(items[i], &v)) return false;
+        values.push_back(v);
+      }
+      return stack.emplace_back(std::move(values)), true;
     }
     case ArgKind::OptionalFloat:
       if (obj == Py_None) return stack.emplace_back(), true;
@@ -124,7 +157,7 @@ struct Entry {
   PyObject_HEAD
   vectorcallfunc vectorcall;
   c10::OperatorHandle* op;  // (owned; OperatorHandle has no default constructor)
-  std::vector<ArgKind>* args;
+  std::vector<ArgSpec>* args;
   ReturnKind returns;
   PyObject* fallback;  // the overload's own entry (OpOverload._op)
   PyObject* name;      // "myops::mul", for repr
@@ -155,7 +188,7 @@ PyObject* wrap_returns(ReturnKind kind, torch::jit::Stack& stack) {
 PyObject* entry_call(PyObject* callable, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   Entry* self = reinterpret_cast<Entry*>(callable);
   const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-  const std::vector<ArgKind>& kinds = *self->args;
+  const std::vector<ArgSpec>& kinds = *self->args;
   if (kwnames != nullptr || nargs != static_cast<Py_ssize_t>(kinds.size()) || at::impl::torch_function_mode_enabled()) {
     return call_fallback(self, args, nargsf, kwnames);
   }
@@ -209,12 +242,12 @@ PyObject* make_entry(PyObject* /*module*/, PyObject* args) {
   HANDLE_TH_ERRORS
   const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow(name, overload);
   const c10::FunctionSchema& schema = op.schema();
-  std::vector<ArgKind> kinds;
+  std::vector<ArgSpec> kinds;
   ReturnKind returns = ReturnKind::None;
   for (const c10::Argument& a : schema.arguments()) {
     ArgKind kind;
     if (a.kwarg_only() || !arg_kind_of(a.type(), &kind)) return Py_NewRef(fallback);
-    kinds.push_back(kind);
+    kinds.push_back({kind, a.N().value_or(0)});
   }
   if (schema.is_vararg() || schema.is_varret() || !return_kind_of(schema.returns(), &returns)) {
     return Py_NewRef(fallback);
@@ -223,7 +256,7 @@ PyObject* make_entry(PyObject* /*module*/, PyObject* args) {
   if (self == nullptr) return nullptr;
   self->vectorcall = entry_call;
   self->op = new c10::OperatorHandle(op);
-  self->args = new std::vector<ArgKind>(std::move(kinds));
+  self->args = new std::vector<ArgSpec>(std::move(kinds));
   self->returns = returns;
   self->fallback = Py_NewRef(fallback);
   self->name = PyUnicode_FromFormat("%s.%s", name, overload[0] ? overload : "default");

@@ -49,6 +49,8 @@ def as_float(value, op: str, name: str) -> float:
     """A Python number, numpy scalar or 0-d tensor -> float."""
     if isinstance(value, float):
         return value
+    if type(value) is int:  # (not bool; the common case, without the checks below)
+        return float(value)
     if isinstance(value, Tensor) and value.ndim != 0:
         raise ValueError(f"{op}: {name} must be a number, got a tensor of shape {list(value.shape)}")
     if isinstance(value, (str, bytes, bool)) and not isinstance(value, numbers.Number):
@@ -94,3 +96,16 @@ def as_ints(value, op: str, name: str, lengths: tuple[int, ...]) -> list[int]:
         shapes = " or ".join(f"{n} ints" for n in lengths)
         raise ValueError(f"{op}: {name} must be an int or a list of {shapes}, got {value!r}")
     return [as_int(v, op, name) for v in value]
+
+
+def as_padding(value, op: str) -> list[int]:
+    """int, [x, y] or [x0, x1, y0, y1] -> [x0, x1, y0, y1] (ints: Python, numpy or 0-d tensors;
+    plain Python ints skip the conversion: ~2 us of a small upfirdn2d call went to it)."""
+    if type(value) is int:
+        return [value, value, value, value]
+    if not isinstance(value, (list, tuple)):
+        value = [value, value]
+    if len(value) not in (2, 4):
+        raise ValueError(f"{op}: padding must be an int, [x, y] or [x0, x1, y0, y1] of ints, got {value!r}")
+    value = [v if type(v) is int else as_int(v, op, "padding") for v in value]
+    return [value[0], value[0], value[1], value[1]] if len(value) == 2 else value

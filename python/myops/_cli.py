@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 
 import torch
@@ -36,6 +37,12 @@ def print_info() -> None:
         print("CUDA kernels: not compiled (CPU-only build)")
     print(f"CPU kernels: compiled for {', '.join(info.get('cpu_isas', []))}; "
           f"selected on this CPU: {selected_cpu_isa()} (ATen: {torch.backends.cpu.get_cpu_capability()})")
+    fastcall = _library.fastcall_module()
+    if fastcall is not None:
+        print(f"Python wrappers: myops._fastcall ({fastcall.__file__})")
+    else:
+        print(f"Python wrappers: torch's generic op binding (myops._fastcall built: "
+              f"{info.get('python_extension') or 'none'}; MYOPS_FASTCALL={os.environ.get('MYOPS_FASTCALL', 'unset')})")
     print("\nops:")
     for name in sorted(n for n in torch._C._dispatch_get_all_op_names() if n.startswith("myops::")):
         schema = torch._C._get_schema(name, "")

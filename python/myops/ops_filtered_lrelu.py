@@ -11,12 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._args import as_float, as_int
+from ._args import as_float, as_int, as_padding, eager_entry
 from .ops_bias_act import clamp_reference
 
 __all__ = ["filtered_lrelu"]
 
 _OP = "myops.filtered_lrelu"
+_FILTERED_LRELU = eager_entry(torch.ops.myops.filtered_lrelu.default)  # eager mode's call (see eager_entry)
 
 
 def _int(value, name: str) -> int:
@@ -25,16 +26,6 @@ def _int(value, name: str) -> int:
 
 def _float(value, name: str) -> float:
     return as_float(value, _OP, name)
-
-
-def _parse_padding(padding) -> list[int]:
-    """int, [x, y] or [x0, x1, y0, y1] -> [x0, x1, y0, y1]."""
-    if not isinstance(padding, (list, tuple)):
-        padding = [padding, padding]
-    if len(padding) not in (2, 4):
-        raise ValueError(f"{_OP}: padding must be an int, [x, y] or [x0, x1, y0, y1], got {padding!r}")
-    padding = [_int(p, "padding") for p in padding]
-    return [padding[0], padding[0], padding[1], padding[1]] if len(padding) == 2 else padding
 
 
 def filtered_lrelu(x: Tensor, fu: Optional[Tensor] = None, fd: Optional[Tensor] = None,
@@ -68,9 +59,12 @@ def filtered_lrelu(x: Tensor, fu: Optional[Tensor] = None, fd: Optional[Tensor] 
     float16, bfloat16 (computed in float32 for the half types); any strides; a channels_last
     ``x`` gives a channels_last result.
     """
-    return torch.ops.myops.filtered_lrelu(
-        x, fu, fd, b, _int(up, "up"), _int(down, "down"), _parse_padding(padding), _float(gain, "gain"),
-        _float(slope, "slope"), None if clamp is None else _float(clamp, "clamp"), bool(flip_filter))
+    args = (x, fu, fd, b, _int(up, "up"), _int(down, "down"), as_padding(padding, _OP), _float(gain, "gain"),
+            _float(slope, "slope"), None if clamp is None else _float(clamp, "clamp"), bool(flip_filter))
+    if not torch.jit.is_scripting():
+        if not torch.compiler.is_compiling():
+            return _FILTERED_LRELU(*args)
+    return torch.ops.myops.filtered_lrelu(*args)
 
 
 # ------------------------------------------------------------------------------ references
@@ -95,7 +89,7 @@ def filtered_lrelu_reference(x: Tensor, fu: Optional[Tensor] = None, fd: Optiona
     """StyleGAN3's filtered_lrelu semantics (its ``_filtered_lrelu_ref``), step by step with
     plain torch ops: zero insertion, F.pad (negative crops), grouped conv2d, leaky_relu, clamp,
     conv2d, strided slice. Holds the whole upsampled image: clear, not fast."""
-    px0, px1, py0, py1 = _parse_padding(padding)
+    px0, px1, py0, py1 = as_padding(padding, _OP)
     if b is not None:
         x = x + b.reshape(1, -1, 1, 1)
     if up > 1:

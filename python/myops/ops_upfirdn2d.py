@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._args import as_float, as_int
+from ._args import as_float, as_int, as_padding, eager_entry
 
 __all__ = ["upfirdn2d", "setup_filter", "upsample2d", "downsample2d", "filter2d"]
 
@@ -16,27 +16,18 @@ __all__ = ["upfirdn2d", "setup_filter", "upsample2d", "downsample2d", "filter2d"
 
 
 _OP = "myops.upfirdn2d"
+_UPFIRDN2D = eager_entry(torch.ops.myops.upfirdn2d.default)  # eager mode's call (see eager_entry)
 
 
 def _parse_scaling(scaling, name: str) -> list[int]:
     """int or [x, y] -> [x, y] (ints: Python, numpy or 0-d tensors)."""
+    if type(scaling) is int:  # (plain Python ints skip the conversions)
+        return [scaling, scaling]
     if not isinstance(scaling, (list, tuple)):
         scaling = [scaling, scaling]
     if len(scaling) != 2:
         raise ValueError(f"{_OP}: {name} must be an int or [x, y] of ints, got {scaling!r}")
-    return [as_int(s, _OP, name) for s in scaling]
-
-
-def _parse_padding(padding) -> list[int]:
-    """int, [x, y] or [x0, x1, y0, y1] -> [x0, x1, y0, y1] (ints: Python, numpy or 0-d tensors)."""
-    if not isinstance(padding, (list, tuple)):
-        padding = [padding, padding]
-    if len(padding) not in (2, 4):
-        raise ValueError(f"{_OP}: padding must be an int, [x, y] or [x0, x1, y0, y1] of ints, got {padding!r}")
-    padding = [as_int(p, _OP, "padding") for p in padding]
-    if len(padding) == 2:
-        padding = [padding[0], padding[0], padding[1], padding[1]]
-    return padding
+    return [s if type(s) is int else as_int(s, _OP, name) for s in scaling]
 
 
 def _get_filter_size(f: Tensor | None) -> tuple[int, int]:
@@ -69,8 +60,12 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter:
     float32/float64/float16/bfloat16, computed in float32 (float64 for float64); any strides;
     a channels_last ``x`` gives a channels_last result.
     """
-    return torch.ops.myops.upfirdn2d(x, f, _parse_scaling(up, "up"), _parse_scaling(down, "down"),
-                                     _parse_padding(padding), bool(flip_filter), as_float(gain, _OP, "gain"))
+    up, down, padding = _parse_scaling(up, "up"), _parse_scaling(down, "down"), as_padding(padding, _OP)
+    flip_filter, gain = bool(flip_filter), as_float(gain, _OP, "gain")
+    if not torch.jit.is_scripting():
+        if not torch.compiler.is_compiling():
+            return _UPFIRDN2D(x, f, up, down, padding, flip_filter, gain)
+    return torch.ops.myops.upfirdn2d(x, f, up, down, padding, flip_filter, gain)
 
 
 def setup_filter(f, device=torch.device("cpu"), normalize: bool = True, flip_filter: bool = False,
@@ -109,7 +104,7 @@ def upsample2d(x: Tensor, f: Tensor | None, up=2, padding=0, flip_filter: bool =
     ``padding``, relative to the output). The gain is multiplied by up_x * up_y to keep the
     signal's magnitude."""
     upx, upy = _parse_scaling(up, "up")
-    px0, px1, py0, py1 = _parse_padding(padding)
+    px0, px1, py0, py1 = as_padding(padding, _OP)
     fw, fh = _get_filter_size(f)
     p = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2, py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
     return upfirdn2d(x, f, up=[upx, upy], padding=p, flip_filter=flip_filter,
@@ -121,7 +116,7 @@ def downsample2d(x: Tensor, f: Tensor | None, down=2, padding=0, flip_filter: bo
     """Downsample by ``down`` with FIR filter ``f``; the output is the input divided by
     ``down`` (``padding`` is relative to the input)."""
     downx, downy = _parse_scaling(down, "down")
-    px0, px1, py0, py1 = _parse_padding(padding)
+    px0, px1, py0, py1 = as_padding(padding, _OP)
     fw, fh = _get_filter_size(f)
     p = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2, py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
     return upfirdn2d(x, f, down=[downx, downy], padding=p, flip_filter=flip_filter, gain=gain)
@@ -129,7 +124,7 @@ def downsample2d(x: Tensor, f: Tensor | None, down=2, padding=0, flip_filter: bo
 
 def filter2d(x: Tensor, f: Tensor | None, padding=0, flip_filter: bool = False, gain: float = 1) -> Tensor:
     """Filter with ``f``, padded so the output has the input's size (plus ``padding``)."""
-    px0, px1, py0, py1 = _parse_padding(padding)
+    px0, px1, py0, py1 = as_padding(padding, _OP)
     fw, fh = _get_filter_size(f)
     p = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
     return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain)
