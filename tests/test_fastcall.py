@@ -1,8 +1,9 @@
 """myops._fastcall, the wrappers' eager entries (python/csrc/fastcall.cpp): where the build made
 it for this Python, every wrapper uses it; its results and errors are the op overload's own
 (``OpOverload._op``, torch's generic binding) on every table sample and error case; and every
-call it must not take (keywords, numbers not exactly int/float, __torch_function__ subclasses
-and modes) reaches the overload's entry, which then behaves as it always does."""
+call it must not take (keywords, numbers not exactly int/float, odd int lists,
+__torch_function__ subclasses and modes) reaches the overload's entry, which then behaves as it
+always does."""
 
 import os
 
@@ -31,8 +32,8 @@ def _entry(op):
     return eager_entry(op.op)
 
 
-# Ops whose schema the entries convert (every argument a Tensor, Tensor?, int, float, float?,
-# str or bool; Tensor returns); the others get their overload's own entry back.
+# Ops whose schema the entries convert (every argument a Tensor, Tensor?, int, int[N], float,
+# float?, str or bool; Tensor returns); the others get their overload's own entry back.
 FAST_OPS = [op for op in OPS if _is_entry(_entry(op))]
 
 

@@ -396,7 +396,10 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
         if (four_by_four_rows(x_rows.data(), weights.data(), nt, m1 - m0, out + m0, count, xs2, out_step)) {
           return;
         }
-        const int64_t n_rows = (count - 1) * step + nfy, len = m1 - m0 + (p.n - 1) * C;
+        // (nt 0, rows reading no image row, e.g. below a bottom padding of fh or more: nothing to
+        // load, the sums are zeros; x_rows then holds an earlier call's pointers, and loading
+        // count - 1 rows from them read past x's end: found by ASan, 2026-12-07)
+        const int64_t n_rows = nt == 0 ? 0 : (count - 1) * step + nfy, len = m1 - m0 + (p.n - 1) * C;
         for (int64_t i = 0; i < n_rows; ++i) load_row(x_rows[0] + i * xs2, 1, len, widened_rows.data() + i * len);
         for (int64_t t = 0; t < nt; ++t) rows[t] = widened_rows.data() + t / p.n * len + t % p.n * C;
         weighted_row_sums(rows.data(), weights.data(), nt, m1 - m0, out + m0, count, step * len, out_step);

@@ -69,6 +69,13 @@ def upfirdn2d_samples(device, dtype, requires_grad):
     yield S("channels_last_c20_up2_2d", (channels_last_x(20), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
     yield S("channels_last_c12_down2_sep6", (channels_last_x(12), fil(6), [1, 1], [2, 2], [2, 2, 2, 2], False, 1.0))
     yield S("channels_last_c5_up2_2d", (channels_last_x(5), fil((4, 4)), [2, 2], [1, 1], [2, 1, 2, 1], False, 4.0))
+    # A channels_last 4x4 blur on the pixel rows (upfirdn2d_cpu_pixel_rows.h), wide enough for
+    # columns summed from x's rows in place (bfloat16 on AVX-512: widened as loaded), and a bottom
+    # padding past the filter, so that its last output rows read no image row: such rows loaded
+    # rows past x's end from an earlier call's pointers (ASan, 2026-12-07; the sums were right).
+    cl_wide = _t((1, 5, 6, 20), device, dtype, False).contiguous(memory_format=torch.channels_last)
+    yield S("channels_last_c5_blur_2d4x4_pad_beyond", (_layout(cl_wide, requires_grad), fil((4, 4)), [1, 1], [1, 1],
+                                                      [2, 1, 2, 6], False, 1.0))
     # The flat path (ops/upfirdn2d/upfirdn2d_cpu_flat.h): a 2-D filter without resampling (a blur)
     # on contiguous rows that fill whole vectors badly (9 and 17 outputs a row), border rows on
     # both sides, a crop, a flip.
