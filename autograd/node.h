@@ -25,6 +25,7 @@
 #include <torch/csrc/autograd/saved_variable.h>
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -149,9 +150,11 @@ NodePtr make_node(const char* name, Formula&& formula, const Inputs&... inputs) 
   return node;
 }
 
-// Makes `outputs` outputs of `node` (in order: output i's gradient is grads[i]).
-inline void set_history(const NodePtr& node, const variable_list& outputs) {
-  if (node) torch::autograd::set_history(outputs, node);
+// Makes `outputs` outputs of `node` (in order: output i's gradient is grads[i]). (A braced
+// list, not a vector: no allocation on the calls that make no node, most of them.)
+inline void set_history(const NodePtr& node, std::initializer_list<at::Tensor> outputs) {
+  if (!node) return;
+  for (const at::Tensor& output : outputs) torch::autograd::set_history(output, node);
 }
 
 // True when a tensor is one of functorch's wrappers (an input of grad/vjp/jacrev/jvp/jacfwd at

@@ -16,6 +16,7 @@
 
 #include "ops/bias_act/bias_act_math.h"
 #include "ops/common/checks.h"
+#include "ops/common/output.h"
 
 namespace myops::ops::bias_act {
 
@@ -110,10 +111,12 @@ inline void check_backward_args(const char* op, const at::Tensor& grad, const at
 // transposed y) and otherwise picks x's suggested memory format; on Meta tensors it gives the
 // very same strides, symbolic sizes included.
 // A dense x (the usual case) takes empty_like's own branch for it directly: empty_strided with
-// x's sizes and strides, one dispatcher call instead of two.
+// x's sizes and strides, one dispatcher call instead of two, and none on the backends
+// (ops/common/output.h; Meta keeps the symbolic sizes).
 inline at::Tensor empty_output(const at::Tensor& x) {
   if (x.is_non_overlapping_and_dense()) {
-    return at::empty_strided_symint(x.sym_sizes(), x.sym_strides(), x.options());
+    if (x.is_meta()) return at::empty_strided_symint(x.sym_sizes(), x.sym_strides(), x.options());
+    return new_strided_output(x.sizes(), x.strides(), x.options());
   }
   return at::empty_like(x, at::MemoryFormat::Preserve);
 }

@@ -9,6 +9,7 @@
 #include <c10/util/SmallVector.h>
 
 #include "ops/common/checks.h"
+#include "ops/common/output.h"
 
 namespace myops::ops::elementwise {
 
@@ -46,7 +47,9 @@ inline Checked check_inputs(const char* op, const at::Tensor& a, const at::Tenso
   check_float_dtype(op, "a", a);
   check_float_dtype(op, "b", b);
   const c10::Device device = check_same_device(op, "a", a, "b", b);
-  return {at::result_type(a, b), device};
+  // (one dtype needs no promotion, and at::result_type is a dispatcher call)
+  const at::ScalarType dtype = a.scalar_type() == b.scalar_type() ? a.scalar_type() : at::result_type(a, b);
+  return {dtype, device};
 }
 
 // The output's memory format, the same for every backend (so that Meta tensors describe the
@@ -65,12 +68,17 @@ at::MemoryFormat output_memory_format(c10::ArrayRef<T> out_shape, const at::Tens
 }
 
 // The output tensor of muladd/mul/add, allocated on the checked device's backend (Meta
-// included); `checked` is what check_inputs returned.
+// included, with symbolic sizes; the backends' sizes are concrete, and their outputs skip the
+// dispatcher: ops/common/output.h); `checked` is what check_inputs returned.
 inline at::Tensor empty_output(const char* op, const at::Tensor& a, const at::Tensor& b,
                                const Checked& checked) {
-  const auto shape = broadcast_shapes<c10::SymInt>(op, a.sym_sizes(), b.sym_sizes());
-  return at::empty_symint(shape, a.options().dtype(checked.dtype).device(checked.device),
-                          output_memory_format<c10::SymInt>(shape, a, b));
+  const auto options = a.options().dtype(checked.dtype).device(checked.device);
+  if (checked.device.is_meta()) {
+    const auto shape = broadcast_shapes<c10::SymInt>(op, a.sym_sizes(), b.sym_sizes());
+    return at::empty_symint(shape, options, output_memory_format<c10::SymInt>(shape, a, b));
+  }
+  const auto shape = broadcast_shapes<int64_t>(op, a.sizes(), b.sizes());
+  return new_output(shape, options, output_memory_format<int64_t>(shape, a, b));
 }
 
 // add_out's rules for `out`: the broadcast shape and result dtype already (no silent resize

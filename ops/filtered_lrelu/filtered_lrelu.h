@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "ops/common/checks.h"
+#include "ops/common/output.h"
 
 namespace myops::ops::filtered_lrelu {
 
@@ -124,6 +125,9 @@ std::array<T, 4> output_shape(c10::ArrayRef<T> x_sizes, const Args& a) {
 // The output: x's dtype and device, in x's suggested memory format (channels_last in,
 // channels_last out), identical for every backend so the Meta tensor describes the real one.
 inline at::Tensor empty_output(const at::Tensor& x, const Args& a) {
+  if (!x.is_meta()) {  // concrete sizes: no dispatcher call (ops/common/output.h)
+    return new_output(output_shape<int64_t>(x.sizes(), a), x.options(), x.suggest_memory_format());
+  }
   return at::empty_symint(output_shape<c10::SymInt>(x.sym_sizes(), a), x.options(), x.suggest_memory_format());
 }
 

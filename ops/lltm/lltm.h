@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "ops/common/checks.h"
+#include "ops/common/output.h"
 
 namespace myops::ops::lltm {
 
@@ -38,7 +39,7 @@ at::Tensor empty_2d(const at::Tensor& like, T rows, T cols) {
   if constexpr (std::is_same_v<T, c10::SymInt>) {
     return at::empty_symint({rows, cols}, like.options());
   } else {
-    return at::empty({rows, cols}, like.options());
+    return new_output({rows, cols}, like.options());  // (no dispatcher call: ops/common/output.h)
   }
 }
 
@@ -47,7 +48,7 @@ at::Tensor empty_1d(const at::Tensor& like, T size) {
   if constexpr (std::is_same_v<T, c10::SymInt>) {
     return at::empty_symint({size}, like.options());
   } else {
-    return at::empty({size}, like.options());
+    return new_output({size}, like.options());
   }
 }
 

@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "ops/common/checks.h"
+#include "ops/common/output.h"
 
 namespace myops::ops::upfirdn2d {
 
@@ -149,6 +150,9 @@ std::array<T, 4> output_shape(c10::ArrayRef<T> x_sizes, const Args& a, const cha
 // Stacked: [S, N, C, outH, outW], each out[s] in x[s]'s suggested memory format.
 inline at::Tensor empty_output(const Form& form, const at::Tensor& x, const Args& a) {
   if (!form.lead) {
+    if (!x.is_meta()) {  // concrete sizes: no dispatcher call (ops/common/output.h)
+      return new_output(output_shape<int64_t>(x.sizes(), a, form.op), x.options(), x.suggest_memory_format());
+    }
     const auto shape = output_shape<c10::SymInt>(x.sym_sizes(), a, form.op);
     return at::empty_symint(shape, x.options(), x.suggest_memory_format());
   }

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._args import as_int, as_optional_float, eager_entry
+from ._args import as_int, as_optional_float, eager_entry, is_dynamo_compiling, is_scripting
 
 __all__ = ["bias_act"]
 
@@ -48,7 +48,7 @@ def bias_act(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act: str = "li
     (for every activation, linear included); the backward is its own op,
     ``torch.ops.myops.bias_act_backward``.
     """
-    if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
+    if not is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
         op = "myops.bias_act"
         # (The type tests skip the conversions for what the schema takes as is: int, float, None.)
         if type(dim) is not int:
@@ -59,7 +59,7 @@ def bias_act(x: Tensor, b: Optional[Tensor] = None, dim: int = 1, act: str = "li
             gain = as_optional_float(gain, op, "gain")
         if clamp is not None and type(clamp) is not float:
             clamp = as_optional_float(clamp, op, "clamp")
-        if not torch.compiler.is_compiling():
+        if not is_dynamo_compiling():
             return _BIAS_ACT(x, b, dim, act, alpha, gain, clamp)
     return torch.ops.myops.bias_act(x, b, dim, act, alpha, gain, clamp)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._args import as_float, eager_entry
+from ._args import as_float, eager_entry, is_dynamo_compiling, is_scripting
 
 __all__ = ["muladd", "mul", "add", "add_out"]
 
 # Eager mode calls the ops' C++ entries directly (see eager_entry); TorchScript prunes the
-# `if not torch.jit.is_scripting()` blocks, torch.compile traces torch.ops.myops.<op>.
+# `if not is_scripting()` blocks, torch.compile traces torch.ops.myops.<op>.
 _MULADD = eager_entry(torch.ops.myops.muladd.default)
 _MUL = eager_entry(torch.ops.myops.mul.default)
 _ADD = eager_entry(torch.ops.myops.add.default)
@@ -29,26 +29,26 @@ def muladd(a: Tensor, b: Tensor, c: float) -> Tensor:
     (e.g. float16 with float32 gives float32); computed in float32 for float16/bfloat16.
     Differentiable in ``a`` and ``b`` (twice). ``c``: a Python number, numpy scalar or 0-d tensor.
     """
-    if not torch.jit.is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
+    if not is_scripting():  # (TorchScript prunes this: the wrapper stays scriptable)
         if type(c) is not float:
             c = as_float(c, "myops.muladd", "c")
-        if not torch.compiler.is_compiling():
+        if not is_dynamo_compiling():
             return _MULADD(a, b, c)
     return torch.ops.myops.muladd(a, b, c)
 
 
 def mul(a: Tensor, b: Tensor) -> Tensor:
     """``a * b`` with broadcasting and type promotion; differentiable (twice)."""
-    if not torch.jit.is_scripting():
-        if not torch.compiler.is_compiling():
+    if not is_scripting():
+        if not is_dynamo_compiling():
             return _MUL(a, b)
     return torch.ops.myops.mul(a, b)
 
 
 def add(a: Tensor, b: Tensor) -> Tensor:
     """``a + b`` with broadcasting and type promotion; differentiable (twice)."""
-    if not torch.jit.is_scripting():
-        if not torch.compiler.is_compiling():
+    if not is_scripting():
+        if not is_dynamo_compiling():
             return _ADD(a, b)
     return torch.ops.myops.add(a, b)
 
@@ -60,8 +60,8 @@ def add_out(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
     and may be ``a`` or ``b`` itself (in place), but must not partially overlap them.
     Not differentiable (like any out= variant).
     """
-    if not torch.jit.is_scripting():
-        if not torch.compiler.is_compiling():
+    if not is_scripting():
+        if not is_dynamo_compiling():
             _ADD_OUT(a, b, out)
             return out
     torch.ops.myops.add_out(a, b, out)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._args import as_float, as_int, as_padding, eager_entry
+from ._args import as_float, as_int, as_padding, eager_entry, is_dynamo_compiling, is_scripting
 from .ops_bias_act import clamp_reference
 
 __all__ = ["filtered_lrelu"]
@@ -61,8 +61,8 @@ def filtered_lrelu(x: Tensor, fu: Optional[Tensor] = None, fd: Optional[Tensor] 
     """
     args = (x, fu, fd, b, _int(up, "up"), _int(down, "down"), as_padding(padding, _OP), _float(gain, "gain"),
             _float(slope, "slope"), None if clamp is None else _float(clamp, "clamp"), bool(flip_filter))
-    if not torch.jit.is_scripting():
-        if not torch.compiler.is_compiling():
+    if not is_scripting():
+        if not is_dynamo_compiling():
             return _FILTERED_LRELU(*args)
     return torch.ops.myops.filtered_lrelu(*args)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._args import eager_entry
+from ._args import eager_entry, is_dynamo_compiling, is_scripting
 
 __all__ = ["lltm"]
 
@@ -22,8 +22,8 @@ def lltm(input: Tensor, weights: Tensor, bias: Tensor, old_h: Tensor, old_cell: 
     ``[3S, S+F]``, bias ``[3S]``, old_h and old_cell ``[B, S]``; one floating dtype throughout
     (float16/bfloat16 gate math runs in float32). Differentiable in all five tensors (twice).
     """
-    if not torch.jit.is_scripting():
-        if not torch.compiler.is_compiling():
+    if not is_scripting():
+        if not is_dynamo_compiling():
             return _LLTM(input, weights, bias, old_h, old_cell)
     return torch.ops.myops.lltm(input, weights, bias, old_h, old_cell)
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._args import as_float, as_int, as_padding, eager_entry
+from ._args import as_float, as_int, as_padding, eager_entry, is_dynamo_compiling, is_scripting
 
 __all__ = ["upfirdn2d", "setup_filter", "upsample2d", "downsample2d", "filter2d"]
 
@@ -62,8 +62,8 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up=1, down=1, padding=0, flip_filter:
     """
     up, down, padding = _parse_scaling(up, "up"), _parse_scaling(down, "down"), as_padding(padding, _OP)
     flip_filter, gain = bool(flip_filter), as_float(gain, _OP, "gain")
-    if not torch.jit.is_scripting():
-        if not torch.compiler.is_compiling():
+    if not is_scripting():
+        if not is_dynamo_compiling():
             return _UPFIRDN2D(x, f, up, down, padding, flip_filter, gain)
     return torch.ops.myops.upfirdn2d(x, f, up, down, padding, flip_filter, gain)
 
