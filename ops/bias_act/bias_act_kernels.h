@@ -6,7 +6,10 @@
 #include <ATen/TensorIterator.h>
 #include <torch/library.h>
 
+#include <functional>
+
 #include "ops/bias_act/bias_act.h"
+#include "ops/common/operand_view.h"
 
 namespace myops::ops::bias_act {
 
@@ -15,22 +18,27 @@ using ForwardKernel = void(at::TensorIteratorBase& iter, const Args& args, bool 
 // Computes iter's output (grad_x) from its inputs (grad, x, bias); order 1, 2 or 3.
 using BackwardKernel = void(at::TensorIteratorBase& iter, const Args& args, bool has_bias, int order);
 
+inline bool has_bias(const std::optional<at::Tensor>& b) { return b.has_value() && b->defined(); }
+
 // b as a tensor of x's shape: its own stride along `dim`, 0 elsewhere, so TensorIterator
 // broadcasts it with no copy and coalesces it with x (NCHW: a scalar per inner row, which the
-// vector loops handle; NHWC: contiguous along the inner dimension).
+// vector loops handle; NHWC: contiguous along the inner dimension). A view made without the
+// dispatcher (ops/common/operand_view.h); check_args has checked b's length against x's `dim`.
 // Without b, x itself stands in for it (has_bias = false tells the math to ignore it): the
 // kernels then need no second variant, and the extra read of x hits the cache.
 inline at::Tensor bias_along_dim(const at::Tensor& x, const std::optional<at::Tensor>& b, const Args& args) {
-  if (!b.has_value() || !b->defined()) return x;
-  std::vector<int64_t> strides(x.dim(), 0);
+  if (!has_bias(b)) return x;
+  c10::SmallVector<int64_t, 5> strides(x.dim(), 0);
   strides[args.dim] = b->stride(0);
-  return b->as_strided(x.sizes(), strides, b->storage_offset());
+  return operand_view(*b, x.sizes(), strides, b->storage_offset());
 }
 
-inline bool has_bias(const std::optional<at::Tensor>& b) { return b.has_value() && b->defined(); }
-
 // out = f(inputs...), all of x's dtype; out is freshly allocated (empty_output), so no overlap.
-inline at::TensorIterator make_iter(const at::Tensor& out, std::initializer_list<at::Tensor> inputs) {
+// The iterator borrows its operands (TensorIteratorConfig::add_output / add_const_input): they
+// must outlive it, so they are references to named tensors, and a temporary (a view made in the
+// call's arguments, destroyed at the end of that statement) does not compile.
+inline at::TensorIterator make_iter(const at::Tensor& out,
+                                    std::initializer_list<std::reference_wrapper<const at::Tensor>> inputs) {
   at::TensorIteratorConfig config;
   config.set_check_mem_overlap(false).check_all_same_dtype(true).add_output(out);
   for (const at::Tensor& input : inputs) config.add_const_input(input);
@@ -46,7 +54,8 @@ at::Tensor forward_entry(const at::Tensor& x, const std::optional<at::Tensor>& b
   const Args args = check_args("myops.bias_act", x, b, dim, act, alpha, gain, clamp);
   const DeviceGuard guard(x.device());
   at::Tensor y = empty_output(x);
-  auto iter = make_iter(y, {x, bias_along_dim(x, b, args)});
+  const at::Tensor bias = bias_along_dim(x, b, args);
+  auto iter = make_iter(y, {x, bias});
   kernel(iter, args, has_bias(b));
   return y;
 }
@@ -60,7 +69,8 @@ at::Tensor backward_entry(const at::Tensor& grad, const at::Tensor& x, const std
   check_backward_args(op, grad, x, order);
   const DeviceGuard guard(x.device());
   at::Tensor grad_x = empty_output(x);
-  auto iter = make_iter(grad_x, {grad, x, bias_along_dim(x, b, args)});
+  const at::Tensor bias = bias_along_dim(x, b, args);
+  auto iter = make_iter(grad_x, {grad, x, bias});
   kernel(iter, args, has_bias(b), static_cast<int>(order));
   return grad_x;
 }

@@ -11,7 +11,9 @@
 #include <torch/library.h>
 
 #include <array>
+#include <functional>
 
+#include "ops/common/operand_view.h"
 #include "ops/lltm/lltm.h"
 #include "ops/lltm/lltm_kernels.h"
 
@@ -112,15 +114,20 @@ GatesBackwardOutputs lltm_gates_backward_entry(const at::Tensor& grad_h, const a
   return gates_backward_impl(d, grad_h, grad_cell, new_cell, gates, gate_pass);
 }
 
-// The three [B, S] columns of a [B, 3S] gates tensor: input, output and candidate gates.
+// The three [B, S] columns of a [B, 3S] gates tensor: input, output and candidate gates (views
+// made without the dispatcher: ops/common/operand_view.h).
 inline std::array<at::Tensor, 3> gate_columns(const at::Tensor& gates) {
   const int64_t S = gates.size(1) / 3;
-  return {gates.narrow(1, 0, S), gates.narrow(1, S, S), gates.narrow(1, 2 * S, S)};
+  return {operand_columns(gates, 0, S), operand_columns(gates, S, S), operand_columns(gates, 2 * S, S)};
 }
 
 // An elementwise iterator over [B, S] operands of one dtype (outputs freshly allocated).
-inline at::TensorIterator make_cell_iter(std::initializer_list<at::Tensor> outputs,
-                                         std::initializer_list<at::Tensor> inputs) {
+// The iterator borrows its operands (TensorIteratorConfig::add_output / add_const_input), and the
+// kernels read them back (iter.tensor(k)): they must outlive it, so they are references to named
+// tensors, and a temporary (destroyed at the end of the statement that built the iterator) does
+// not compile.
+using TensorRefs = std::initializer_list<std::reference_wrapper<const at::Tensor>>;
+inline at::TensorIterator make_cell_iter(TensorRefs outputs, TensorRefs inputs) {
   at::TensorIteratorConfig config;
   config.set_check_mem_overlap(false).check_all_same_dtype(true);
   for (const at::Tensor& t : outputs) config.add_output(t);
