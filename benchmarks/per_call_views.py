@@ -67,7 +67,7 @@ def main() -> None:
     for row in rows:
         print(f"{row['case']:32} {row['us']:6.2f} us  {row['over_leaky_relu']:.3f}x F.leaky_relu")
     if args.out is not None:
-        result = {"command": "python benchmarks/per_call_views.py " + (f"--tag {args.tag}" if args.tag else ""),
+        result = {"command": "python benchmarks/per_call_views.py" + (f" --tag {args.tag}" if args.tag else ""),
                   "cpu": cpu_model(), "isa": torch.backends.cpu.get_cpu_capability(), "threads": 1,
                   "torch": torch.__version__, "myops_library": str(myops.library_path()), "rounds": args.rounds,
                   "calls_per_block": args.calls, "rows": rows}
