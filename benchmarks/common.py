@@ -9,11 +9,13 @@ Timings are medians of torch.utils.benchmark's blocked runs.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -64,6 +66,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def write_tagged_json(folder, stem: str, tag: str, result: dict):
+    """Writes result to folder/STEM[-TAG].json (the folder made if missing); returns the path."""
+    path = Path(folder) / (stem + (f"-{tag}" if tag else "") + ".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return path
 
 
 def median_ratio(samples: dict, base: str, ours: str) -> float:

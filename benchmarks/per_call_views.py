@@ -12,8 +12,6 @@ machine hits both: compare the ratios across builds, not the microseconds.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -22,13 +20,7 @@ import torch
 import torch.nn.functional as F
 
 import myops
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
+from common import cpu_model, write_tagged_json
 
 
 def main() -> None:
@@ -71,10 +63,7 @@ def main() -> None:
                   "cpu": cpu_model(), "isa": torch.backends.cpu.get_cpu_capability(), "threads": 1,
                   "torch": torch.__version__, "myops_library": str(myops.library_path()), "rounds": args.rounds,
                   "calls_per_block": args.calls, "rows": rows}
-        name = "per-call-views" + (f"-{args.tag}" if args.tag else "") + ".json"
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out / name}")
+        print(f"wrote {write_tagged_json(args.out, 'per-call-views', args.tag, result)}")
 
 
 if __name__ == "__main__":

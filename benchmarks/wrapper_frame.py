@@ -10,7 +10,6 @@ alternate within every round; the differences are medians of the per-round diffe
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 import myops
 from myops import ops_elementwise
 
-from per_call_views import cpu_model
+from common import cpu_model, write_tagged_json
 
 SIZES = [4, 256, 1024, 4096, 16384, 65536]
 
@@ -59,10 +58,7 @@ def main() -> None:
         result = {"command": "python benchmarks/wrapper_frame.py" + (f" --tag {args.tag}" if args.tag else ""),
                   "cpu": cpu_model(), "isa": torch.backends.cpu.get_cpu_capability(), "threads": 1,
                   "torch": torch.__version__, "rounds": args.rounds, "rows": rows}
-        name = "wrapper-frame" + (f"-{args.tag}" if args.tag else "") + ".json"
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.out / name}")
+        print(f"wrote {write_tagged_json(args.out, 'wrapper-frame', args.tag, result)}")
 
 
 if __name__ == "__main__":
