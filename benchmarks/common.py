@@ -56,6 +56,22 @@ def interleaved_cpu_seconds(variants: dict, rounds: int, min_run_time: float) ->
     return samples
 
 
+def rotating_thread_us(variants: dict, rounds: int, calls: int) -> dict:
+    """{name: [microseconds per call, one per round]} for calls that take a few us: each round
+    times a block of `calls` calls of every variant with the calling thread's CPU time, the
+    order rotating from round to round (none always first after another's garbage)."""
+    samples = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = variants[name]
+            start = time.thread_time()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.thread_time() - start) / calls * 1e6)
+    return samples
+
+
 def cpu_model() -> str:
     """/proc/cpuinfo's model name; where there is none, what `platform` knows (e.g. "x86_64")."""
     try:

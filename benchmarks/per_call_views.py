@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 import myops
-from common import cpu_model, write_tagged_json
+from common import cpu_model, median_ratio, rotating_thread_us, write_tagged_json
 
 
 def main() -> None:
@@ -44,18 +43,9 @@ def main() -> None:
         "lltm_cell": lambda: ops.lltm_cell(pre_gates, old_cell),
         "lltm_cell_backward": lambda: ops.lltm_cell_backward(grad_h, grad_cell, pre_gates, old_cell),
     }
-    times = {name: [] for name in cases}
-    names = list(cases)
-    for r in range(args.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            fn = cases[name]
-            start = time.thread_time()
-            for _ in range(args.calls):
-                fn()
-            times[name].append((time.thread_time() - start) / args.calls)
-    yardstick = times["F.leaky_relu"]
-    rows = [{"case": name, "us": statistics.median(t) * 1e6,
-             "over_leaky_relu": statistics.median(a / y for a, y in zip(t, yardstick))} for name, t in times.items()]
+    times = rotating_thread_us(cases, args.rounds, args.calls)
+    rows = [{"case": name, "us": statistics.median(t),
+             "over_leaky_relu": median_ratio(times, name, "F.leaky_relu")} for name, t in times.items()]
     for row in rows:
         print(f"{row['case']:32} {row['us']:6.2f} us  {row['over_leaky_relu']:.3f}x F.leaky_relu")
     if args.out is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -19,7 +18,7 @@ import torch
 import myops
 from myops import ops_elementwise
 
-from common import cpu_model, write_tagged_json
+from common import cpu_model, median_ratio, rotating_thread_us, write_tagged_json
 
 SIZES = [4, 256, 1024, 4096, 16384, 65536]
 
@@ -37,19 +36,11 @@ def main() -> None:
         a, b = torch.randn(n), torch.randn(n)
         variants = {"torch.mul": lambda: torch.mul(a, b), "entry": lambda: entry(a, b), "myops.mul": lambda: myops.mul(a, b)}
         calls = max(2000, 2_000_000 // (n + 400))
-        times = {k: [] for k in variants}
-        names = list(variants)
-        for r in range(args.rounds):
-            for name in names[r % 3:] + names[:r % 3]:
-                fn = variants[name]
-                start = time.thread_time()
-                for _ in range(calls):
-                    fn()
-                times[name].append((time.thread_time() - start) / calls * 1e6)
+        times = rotating_thread_us(variants, args.rounds, calls)
         row = {"numel": n, "torch_mul_us": statistics.median(times["torch.mul"]),
                "entry_minus_torch_us": statistics.median(e - t for e, t in zip(times["entry"], times["torch.mul"])),
                "wrapper_minus_entry_us": statistics.median(w - e for w, e in zip(times["myops.mul"], times["entry"])),
-               "torch_over_wrapper": statistics.median(t / w for t, w in zip(times["torch.mul"], times["myops.mul"]))}
+               "torch_over_wrapper": median_ratio(times, "torch.mul", "myops.mul")}
         rows.append(row)
         print(f"numel {n:6d}  torch.mul {row['torch_mul_us']:6.3f} us  entry - torch.mul {row['entry_minus_torch_us']:+.3f} us"
               f"  myops.mul - entry {row['wrapper_minus_entry_us']:+.3f} us  torch.mul / myops.mul {row['torch_over_wrapper']:.3f}",
