@@ -6,10 +6,9 @@
 #include <ATen/TensorIterator.h>
 #include <torch/library.h>
 
-#include <functional>
-
 #include "ops/bias_act/bias_act.h"
 #include "ops/common/operand_view.h"
+#include "ops/common/same_dtype_iter.h"
 
 namespace myops::ops::bias_act {
 
@@ -33,18 +32,6 @@ inline at::Tensor bias_along_dim(const at::Tensor& x, const std::optional<at::Te
   return operand_view(*b, x.sizes(), strides, b->storage_offset());
 }
 
-// out = f(inputs...), all of x's dtype; out is freshly allocated (empty_output), so no overlap.
-// The iterator borrows its operands (TensorIteratorConfig::add_output / add_const_input): they
-// must outlive it, so they are references to named tensors, and a temporary (a view made in the
-// call's arguments, destroyed at the end of that statement) does not compile.
-inline at::TensorIterator make_iter(const at::Tensor& out,
-                                    std::initializer_list<std::reference_wrapper<const at::Tensor>> inputs) {
-  at::TensorIteratorConfig config;
-  config.set_check_mem_overlap(false).check_all_same_dtype(true).add_output(out);
-  for (const at::Tensor& input : inputs) config.add_const_input(input);
-  return config.build();
-}
-
 // The entry bodies of bias_act and bias_act_backward for every backend: checks, then the device
 // guard, the output (x's layout), the iterator and the backend's loop.
 template <typename DeviceGuard, ForwardKernel* kernel>
@@ -55,7 +42,7 @@ at::Tensor forward_entry(const at::Tensor& x, const std::optional<at::Tensor>& b
   const DeviceGuard guard(x.device());
   at::Tensor y = empty_output(x);
   const at::Tensor bias = bias_along_dim(x, b, args);
-  auto iter = make_iter(y, {x, bias});
+  auto iter = same_dtype_iter({y}, {x, bias});
   kernel(iter, args, has_bias(b));
   return y;
 }
@@ -70,7 +57,7 @@ at::Tensor backward_entry(const at::Tensor& grad, const at::Tensor& x, const std
   const DeviceGuard guard(x.device());
   at::Tensor grad_x = empty_output(x);
   const at::Tensor bias = bias_along_dim(x, b, args);
-  auto iter = make_iter(grad_x, {grad, x, bias});
+  auto iter = same_dtype_iter({grad_x}, {grad, x, bias});
   kernel(iter, args, has_bias(b), static_cast<int>(order));
   return grad_x;
 }

@@ -118,7 +118,7 @@ void backward_gates_typed(const at::Tensor& grad_h_t, const at::Tensor& grad_cel
 }
 
 // The cell ops (lltm_cell, lltm_cell_backward, lltm_cell_double_backward):
-// the operands of a make_cell_iter iterator (outputs, then inputs; [B, S] each), rows split
+// the operands of a same_dtype_iter iterator (outputs, then inputs; [B, S] each), rows split
 // across threads as in the gate passes above, a Vectorized body where every operand's rows are
 // contiguous and a scalar tail. fn(ops, inputs) returns the outputs (std::arrays in op-math).
 // (A scalar loop over the iterator ran at ~65 ns an element, its transcendentals dominating:

@@ -116,7 +116,7 @@ void backward_gates_cuda(const at::Tensor& grad_h, const at::Tensor& grad_cell,
 }
 
 // The cell ops (lltm_cell, and lltm's double backward, cold: only create_graph=True takes it):
-// gpu_kernel_multiple_outputs over the TensorIterator of make_cell_iter (64-bit-safe, strided
+// gpu_kernel_multiple_outputs over the TensorIterator of same_dtype_iter (64-bit-safe, strided
 // and broadcast operands).
 
 // The op-math results of one element as the outputs' dtype.

@@ -11,9 +11,9 @@
 #include <torch/library.h>
 
 #include <array>
-#include <functional>
 
 #include "ops/common/operand_view.h"
+#include "ops/common/same_dtype_iter.h"
 #include "ops/lltm/lltm.h"
 #include "ops/lltm/lltm_kernels.h"
 
@@ -121,20 +121,6 @@ inline std::array<at::Tensor, 3> gate_columns(const at::Tensor& gates) {
   return {operand_columns(gates, 0, S), operand_columns(gates, S, S), operand_columns(gates, 2 * S, S)};
 }
 
-// An elementwise iterator over [B, S] operands of one dtype (outputs freshly allocated).
-// The iterator borrows its operands (TensorIteratorConfig::add_output / add_const_input), and the
-// kernels read them back (iter.tensor(k)): they must outlive it, so they are references to named
-// tensors, and a temporary (destroyed at the end of the statement that built the iterator) does
-// not compile.
-using TensorRefs = std::initializer_list<std::reference_wrapper<const at::Tensor>>;
-inline at::TensorIterator make_cell_iter(TensorRefs outputs, TensorRefs inputs) {
-  at::TensorIteratorConfig config;
-  config.set_check_mem_overlap(false).check_all_same_dtype(true);
-  for (const at::Tensor& t : outputs) config.add_output(t);
-  for (const at::Tensor& t : inputs) config.add_const_input(t);
-  return config.build();
-}
-
 template <typename DeviceGuard, CellKernel* kernel>
 CellForwardOutputs lltm_cell_entry(const at::Tensor& pre_gates, const at::Tensor& old_cell) {
   const auto d = check_cell_forward_args<int64_t>(pre_gates, old_cell);
@@ -142,7 +128,7 @@ CellForwardOutputs lltm_cell_entry(const at::Tensor& pre_gates, const at::Tensor
   auto [new_h, new_cell] = empty_cell_forward_outputs<int64_t>(old_cell, d);
   if (new_cell.numel() > 0) {
     const auto [pi, po, pc] = gate_columns(pre_gates);
-    auto iter = make_cell_iter({new_h, new_cell}, {pi, po, pc, old_cell});
+    auto iter = same_dtype_iter({new_h, new_cell}, {pi, po, pc, old_cell});
     kernel(iter);
   }
   return {new_h, new_cell};
@@ -157,7 +143,7 @@ CellBackwardOutputs lltm_cell_backward_entry(const at::Tensor& grad_h, const at:
   if (d_old_cell.numel() > 0) {
     const auto [pi, po, pc] = gate_columns(pre_gates);
     const auto [di, dout, dc] = gate_columns(d_gates);
-    auto iter = make_cell_iter({di, dout, dc, d_old_cell}, {grad_h, grad_cell, pi, po, pc, old_cell});
+    auto iter = same_dtype_iter({di, dout, dc, d_old_cell}, {grad_h, grad_cell, pi, po, pc, old_cell});
     kernel(iter);
   }
   return {d_gates, d_old_cell};
@@ -175,7 +161,7 @@ CellDoubleBackwardOutputs lltm_cell_double_backward_entry(const at::Tensor& gg_g
     const auto [ui, uo, uc] = gate_columns(gg_gates);
     const auto [pi, po, pc] = gate_columns(pre_gates);
     const auto [di, dout, dc] = gate_columns(d_gates);
-    auto iter = make_cell_iter({d_grad_h, d_grad_cell, di, dout, dc, d_old_cell},
+    auto iter = same_dtype_iter({d_grad_h, d_grad_cell, di, dout, dc, d_old_cell},
                                {ui, uo, uc, gg_old_cell, grad_h, grad_cell, pi, po, pc, old_cell});
     kernel(iter);
   }

@@ -21,8 +21,8 @@ using BackwardGatesKernel = void(const at::Tensor& grad_h, const at::Tensor& gra
                                  const at::Tensor& d_gates, const at::Tensor& grad_old_cell);
 
 // lltm_cell / lltm_cell_backward / lltm_cell_double_backward's loops: elementwise over the
-// [B, S] operands of a TensorIterator built by make_cell_iter (lltm_impl.h), the gates split in
-// their three [B, S] columns (outputs first, in the op's order, then inputs).
+// [B, S] operands of a TensorIterator built by same_dtype_iter (ops/common/same_dtype_iter.h),
+// the gates split in their three [B, S] columns (outputs first, in the op's order, then inputs).
 using CellKernel = void(at::TensorIteratorBase& iter);
 
 // A [rows, cols] view of a tensor's data with its two strides, for CPU and GPU loops.
