@@ -46,6 +46,11 @@ CASES = [
     ("cl24-blur", (4, 24, 128, 128), True, "2d", dict(padding=[1, 2, 1, 2])),
     ("cl12-down", (4, 12, 128, 128), True, "2d", dict(down=2, padding=[1, 1, 1, 1])),
     ("cl8-up", (4, 8, 64, 64), True, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
+    # images of a few channels (upfirdn2d_few_channels.py's calls: pixel rows)
+    ("cl7-blur", (4, 7, 128, 128), True, "2d", dict(padding=2)),
+    ("cl7-sepblur", (4, 7, 128, 128), True, "sep", dict(padding=2)),
+    ("cl7-down", (4, 7, 128, 128), True, "2d", dict(down=2, padding=[1, 1, 1, 1])),
+    ("cl3-sepblur", (4, 3, 128, 128), True, "sep", dict(padding=2)),
     # The StyleGAN2 step's NCHW calls (benchmarks/stylegan2_step.py), float32 only.
     ("step-blur65p1", (4, 32, 65, 65), False, "2d", dict(padding=[1, 1, 1, 1], gain=4)),
     ("step-blur64p2", (4, 32, 64, 64), False, "2d", dict(padding=[2, 2, 2, 2])),
@@ -58,7 +63,7 @@ CASES = [
 ]
 
 
-def child(dtypes: list, calls: int) -> None:
+def child(dtypes: list, calls: int, cases: list) -> None:
     """Times every case with the library in MYOPS_LIBRARY; prints `dtype/case microseconds`."""
     import torch
 
@@ -70,7 +75,7 @@ def child(dtypes: list, calls: int) -> None:
     filters = {"2d": torch.outer(taps, taps) / 64, "sep": taps / 8}
     for dtype in dtypes:
         for name, shape, channels_last, kind, kwargs in CASES:
-            if name.startswith("step-") and dtype != "float32":
+            if (name.startswith("step-") and dtype != "float32") or (cases and name not in cases):
                 continue
             x = torch.randn(shape).to(getattr(torch, dtype))
             if channels_last:
@@ -94,13 +99,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=40, help="calls per case and round")
     parser.add_argument("--dtypes", default="float32,bfloat16,float16")
+    parser.add_argument("--cases", default="", help="comma-separated case names (default: every case)")
     parser.add_argument("--isa", default="", help="MYOPS_CPU_CAPABILITY for the children (e.g. avx2)")
     parser.add_argument("--out", help="write OUT.json and OUT.md")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     dtypes = args.dtypes.split(",")
+    unknown = set(c for c in args.cases.split(",") if c) - {case[0] for case in CASES}
+    if unknown:
+        parser.error(f"unknown --cases {sorted(unknown)}")
     if args.child:
-        child(dtypes, args.calls)
+        child(dtypes, args.calls, [c for c in args.cases.split(",") if c])
         return
     libs = dict(spec.split("=", 1) for spec in args.lib)
     if len(libs) < 2:
@@ -111,7 +120,8 @@ def main() -> None:
     samples: dict = {}  # case -> lib -> [microseconds per round]
     for r in range(args.rounds):
         for name, path in libs.items():
-            out = subprocess.run([sys.executable, __file__, "--child", "--dtypes", args.dtypes, "--calls", str(args.calls)],
+            out = subprocess.run([sys.executable, __file__, "--child", "--dtypes", args.dtypes, "--calls", str(args.calls),
+                                  "--cases", args.cases],
                                  env={**env, "MYOPS_LIBRARY": path}, check=True, capture_output=True, text=True).stdout
             for line in out.splitlines():
                 case, us = line.split()

@@ -122,7 +122,9 @@ void run_flat(const at::Tensor& x, const at::Tensor& coef_t, const Args& a, cons
             dot.many_n(q, batch.in, s);
             for (int j = 0; j < q; ++j) s[j].store(batch.dst[j]);
           };
-          for (int64_t j = 0; j < flat_len; j += V) batch.add(j, flat.data() + j, V, flush);
+          row_vectors<K, V>(
+              flat_len, flat_len, [&](int64_t j) { dot.template store_consecutive<K>(j, flat.data() + j); },
+              [&](int64_t j) { batch.add(j, flat.data() + j, V, flush); });
           batch.finish(flush);
         });
         for (int64_t oy = r_lo; oy < r_hi; ++oy) {
