@@ -51,6 +51,8 @@ CASES = [
     ("cl7-sepblur", (4, 7, 128, 128), True, "sep", dict(padding=2)),
     ("cl7-down", (4, 7, 128, 128), True, "2d", dict(down=2, padding=[1, 1, 1, 1])),
     ("cl3-sepblur", (4, 3, 128, 128), True, "sep", dict(padding=2)),
+    ("cl4-up", (4, 4, 128, 128), True, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
+    ("cl7-up", (4, 7, 128, 128), True, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
     # The StyleGAN2 step's NCHW calls (benchmarks/stylegan2_step.py), float32 only.
     ("step-blur65p1", (4, 32, 65, 65), False, "2d", dict(padding=[1, 1, 1, 1], gain=4)),
     ("step-blur64p2", (4, 32, 64, 64), False, "2d", dict(padding=[2, 2, 2, 2])),

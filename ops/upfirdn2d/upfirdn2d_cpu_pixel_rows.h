@@ -80,8 +80,10 @@ namespace {
 // 1.3-1.5x, bfloat16 7-8 1.15-1.4x; slower from 10 float32 channels (12: 0.9x, 16: 0.7x: each
 // output pixel is one more store, of a pixel's channels, than in place) and at 2 (0.75x), level
 // at 3, bfloat16 5 0.95x (its strided rows), so AVX-512 bfloat16 from 7. AVX2 float32 C = 3-5
-// 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x); bfloat16 3 and 5 1.7-1.8x, 8 0.8x, float16 and
-// bfloat16 6-7 2.1-2.2x (through the planar copies before: AVX2 masks neither).
+// 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x; 6-7 on pixel rows since 2026-12-07, below); bfloat16 3 and 5 1.7-1.8x, 8 0.8x, float16 and
+// bfloat16 6-7 2.1-2.2x (through the planar copies before: AVX2 masks neither). (Those AVX2
+// figures are an Intel Xeon's, whose merge then stored each pixel masked; on an AMD EPYC that
+// masked store was most of an up's time: merge_phase_rows.)
 // Downs (StyleGAN2's downsample2d, 4x4 filter, down 2; same A/B): AVX-512 float32 C = 3-8
 // 1.1-2.2x faster (C = 7: 411 -> 184 us, 0.50 -> 1.11x oneDNN's strided depthwise conv2d),
 // float16/bfloat16 C = 4-8 1.4-1.8x, C = 3 1.1x; slower at 2 (0.73x: the strided rows, a
@@ -108,8 +110,15 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
                                                                          : 5 * L + 1;
   const bool blur_channels = C >= 2 && C < blur_limit && !(reduced_strided_lanes && C <= 3) && !in_place_pairs;
   // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
-  // copies: AVX2 float16/bfloat16 6-7)
-  const bool up_channels = C >= 3 && (C <= L / 2 + 1 || (C < L && !has_partial_lanes<acc_t, scalar_t>())) &&
+  // copies: AVX2 float16/bfloat16 6-7; and on AVX2 float32 6-7, whose other route,
+  // run_in_channels_last, stores each pixel masked: vmaskmovps, microcoded on AMD's Zen cores,
+  // merge_phase_rows. A/B on an AMD EPYC, [4, 7, 128, 128] up 2: 2.2 -> 0.72 ms.)
+#if defined(CPU_CAPABILITY_AVX2)
+  constexpr bool kAvx2 = true;
+#else
+  constexpr bool kAvx2 = false;
+#endif
+  const bool up_channels = C >= 3 && (C <= L / 2 + 1 || (C < L && (kAvx2 || !has_partial_lanes<acc_t, scalar_t>()))) &&
                            !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
   const bool down_channels = C >= (L > 8 ? 3 : 2) && C < L && C * int64_t{sizeof(acc_t)} <= 32;
   const bool channels = a.down_x > 1 ? down_channels : a.up_x == 1 ? blur_channels : up_channels;
@@ -136,16 +145,24 @@ inline std::vector<PhaseTaps> phase_taps(int64_t U, int64_t D, int64_t pad0, int
 }
 
 // dst's pixel ox (C <= a vector's lanes of values) = pixel ox / U of phase row ox % U (rows
-// phase_len apart, each with a vector of slack). Where the ISA masks out_t's lanes
-// (cpu_partial_lanes.h), a pixel is one masked store, rounded as stored: dst may be the output
-// tensor's row. Else (AVX2 float16/bfloat16: an op-math row) one whole vector a pixel, each
-// store running past its pixel into the next one, which the next pixel's store then
-// overwrites; the last pixels, whose vector would pass the row's end, move a value at a time.
+// phase_len apart, each with a vector of slack); dst may be the output tensor's row. AVX-512:
+// one masked store a pixel (cpu_partial_lanes.h), rounded as stored. Else (AVX2: float32, or
+// float16/bfloat16's op-math rows) one whole vector a pixel, in order, each store running past
+// its pixel into the next one, which the next pixel's store then overwrites; the last pixels,
+// whose vector would pass the row's end, move a value at a time. Why not AVX2's masked store
+// for float32 (until 2026-12-07): vmaskmovps is microcoded on AMD's Zen cores; on an AMD EPYC
+// (Zen 3) `perf annotate` put 87% of a float32 channels_last up's time on that one
+// instruction, 0.54-0.85x oneDNN's depthwise conv_transpose2d (docs/performance.md).
 template <typename acc_t, typename out_t>
 void merge_phase_rows(const acc_t* phases, int64_t phase_len, int64_t U, int64_t C, int64_t out_w, out_t* dst) {
   using Vec = at::vec::Vectorized<acc_t>;
   constexpr int64_t V = Vec::size();
-  if constexpr (has_partial_lanes<acc_t, out_t>()) {
+#if defined(CPU_CAPABILITY_AVX512)
+  constexpr bool kMasked = has_partial_lanes<acc_t, out_t>();
+#else
+  constexpr bool kMasked = false;
+#endif
+  if constexpr (kMasked) {
     const PartialLanes<acc_t, out_t> pixel(static_cast<int>(C));
     for (int64_t j = 0, ox = 0; ox < out_w; ++j) {
       for (int64_t r = 0; r < U && ox < out_w; ++r, ++ox) pixel.store(Vec::loadu(phases + r * phase_len + j * C), dst + ox * C);
@@ -482,9 +499,11 @@ void run_pixel_rows(const at::Tensor& x, const at::Tensor& coef_t, const Args& a
             phase_row(r, v.i0 + v.t_begin, v.t_end - v.t_begin, D, weight_2d(r), phase_rows.data() + r * phase_len,
                       count, U * phase_len);
           }
-          for (int64_t i = 0; i < count; ++i) {  // (straight into the output where the ISA masks its lanes)
+          // (straight into the output where the merge writes out's values: op-math ones, or
+          // rounded by masked stores)
+          for (int64_t i = 0; i < count; ++i) {
             const acc_t* const ph = phase_rows.data() + i * U * phase_len;
-            if constexpr (has_partial_lanes<acc_t, scalar_t>()) {
+            if constexpr (std::is_same_v<scalar_t, acc_t> || has_partial_lanes<acc_t, scalar_t>()) {
               merge_phase_rows(ph, phase_len, U, C, out_w, op + i * U * os2);
             } else {
               merge_phase_rows(ph, phase_len, U, C, out_w, dst + i * dst_step);
