@@ -80,10 +80,11 @@ namespace {
 // 1.3-1.5x, bfloat16 7-8 1.15-1.4x; slower from 10 float32 channels (12: 0.9x, 16: 0.7x: each
 // output pixel is one more store, of a pixel's channels, than in place) and at 2 (0.75x), level
 // at 3, bfloat16 5 0.95x (its strided rows), so AVX-512 bfloat16 from 7. AVX2 float32 C = 3-5
-// 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x; 6-7 on pixel rows since 2026-12-07, below); bfloat16 3 and 5 1.7-1.8x, 8 0.8x, float16 and
-// bfloat16 6-7 2.1-2.2x (through the planar copies before: AVX2 masks neither). (Those AVX2
-// figures are an Intel Xeon's, whose merge then stored each pixel masked; on an AMD EPYC that
-// masked store was most of an up's time: merge_phase_rows.)
+// 1.2-1.3x, 6 level, 7-11 slower (0.7-0.9x; 6-7 on pixel rows since 2026-12-07, below);
+// bfloat16 3 and 5 1.7-1.8x, 8 0.8x, float16 and bfloat16 6-7 2.1-2.2x (through the planar
+// copies before: AVX2 masks neither). (Those AVX2 figures are an Intel Xeon's, whose merge then
+// stored each pixel masked; on an AMD EPYC that masked store was most of an up's time:
+// merge_phase_rows.)
 // Downs (StyleGAN2's downsample2d, 4x4 filter, down 2; same A/B): AVX-512 float32 C = 3-8
 // 1.1-2.2x faster (C = 7: 411 -> 184 us, 0.50 -> 1.11x oneDNN's strided depthwise conv2d),
 // float16/bfloat16 C = 4-8 1.4-1.8x, C = 3 1.1x; slower at 2 (0.73x: the strided rows, a
