@@ -38,6 +38,19 @@ constexpr bool has_partial_lanes() {
 #endif
 }
 
+// Whether PartialLanes<acc_t, T>::store is as cheap as a whole store: AVX-512's masked stores
+// are; AVX2's (vmaskmovps) are microcoded on AMD's Zen cores (an AMD EPYC spent 87% of a
+// channels_last upfirdn2d up on one, docs/performance.md), so loops that can store whole
+// vectors in order, each overwritten by the next, do that there instead.
+template <typename acc_t, typename T>
+constexpr bool has_cheap_partial_stores() {
+#if defined(CPU_CAPABILITY_AVX512)
+  return has_partial_lanes<acc_t, T>();
+#else
+  return false;
+#endif
+}
+
 #if defined(CPU_CAPABILITY_AVX2)
 // AVX2 masks of 8 32-bit lanes (maskload, maskstore and blendv read each lane's sign bit): the
 // first n lanes, or the lanes whose bits are set in `bits`.

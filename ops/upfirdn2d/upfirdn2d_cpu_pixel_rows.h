@@ -111,15 +111,10 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
                                                                          : 5 * L + 1;
   const bool blur_channels = C >= 2 && C < blur_limit && !(reduced_strided_lanes && C <= 3) && !in_place_pairs;
   // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
-  // copies: AVX2 float16/bfloat16 6-7; and on AVX2 float32 6-7, whose other route,
-  // run_in_channels_last, stores each pixel masked: vmaskmovps, microcoded on AMD's Zen cores,
-  // merge_phase_rows. A/B on an AMD EPYC, [4, 7, 128, 128] up 2: 2.2 -> 0.72 ms.)
-#if defined(CPU_CAPABILITY_AVX2)
-  constexpr bool kAvx2 = true;
-#else
-  constexpr bool kAvx2 = false;
-#endif
-  const bool up_channels = C >= 3 && (C <= L / 2 + 1 || (C < L && (kAvx2 || !has_partial_lanes<acc_t, scalar_t>()))) &&
+  // copies: AVX2 float16/bfloat16 6-7; or masks them only expensively, which
+  // run_in_channels_last would do for every pixel: AVX2 float32 6-7, A/B on an AMD EPYC,
+  // [4, 7, 128, 128] up 2: 2.2 -> 0.72 ms)
+  const bool up_channels = C >= 3 && (C <= L / 2 + 1 || (C < L && !has_cheap_partial_stores<acc_t, scalar_t>())) &&
                            !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
   const bool down_channels = C >= (L > 8 ? 3 : 2) && C < L && C * int64_t{sizeof(acc_t)} <= 32;
   const bool channels = a.down_x > 1 ? down_channels : a.up_x == 1 ? blur_channels : up_channels;
@@ -158,12 +153,7 @@ template <typename acc_t, typename out_t>
 void merge_phase_rows(const acc_t* phases, int64_t phase_len, int64_t U, int64_t C, int64_t out_w, out_t* dst) {
   using Vec = at::vec::Vectorized<acc_t>;
   constexpr int64_t V = Vec::size();
-#if defined(CPU_CAPABILITY_AVX512)
-  constexpr bool kMasked = has_partial_lanes<acc_t, out_t>();
-#else
-  constexpr bool kMasked = false;
-#endif
-  if constexpr (kMasked) {
+  if constexpr (has_cheap_partial_stores<acc_t, out_t>()) {
     const PartialLanes<acc_t, out_t> pixel(static_cast<int>(C));
     for (int64_t j = 0, ox = 0; ox < out_w; ++j) {
       for (int64_t r = 0; r < U && ox < out_w; ++r, ++ox) pixel.store(Vec::loadu(phases + r * phase_len + j * C), dst + ox * C);
