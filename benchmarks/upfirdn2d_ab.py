@@ -107,11 +107,12 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     dtypes = args.dtypes.split(",")
-    unknown = set(c for c in args.cases.split(",") if c) - {case[0] for case in CASES}
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - {case[0] for case in CASES}
     if unknown:
         parser.error(f"unknown --cases {sorted(unknown)}")
     if args.child:
-        child(dtypes, args.calls, [c for c in args.cases.split(",") if c])
+        child(dtypes, args.calls, cases)
         return
     libs = dict(spec.split("=", 1) for spec in args.lib)
     if len(libs) < 2:
