@@ -1,15 +1,21 @@
-"""A/B of two (or more) libmyops.so builds on upfirdn2d's CPU routes, alternating processes.
+"""A/B of two (or more) libmyops.so builds on upfirdn2d's CPU routes (and bias_act's row tails),
+alternating processes.
 
 A kernel change is judged against the library it replaces, on the same machine in the same
 minutes: each round runs every library once, each in a fresh process (MYOPS_LIBRARY selects
 it), one thread, thread CPU time, the lower quintile of --calls calls per case. The report is
 each case's median over the rounds and its ratio to the first library (> 1: faster than it),
-with every round's figure, so that the noise can be read beside the ratio (on a shared machine
-single rounds move by 10-20%: count nothing under ~10% unless the rounds agree).
+and the median of the per-round ratios (each round's libraries ran minutes apart at most:
+"paired"), with every round's figure, so that the noise can be read beside the ratio (on a
+shared machine single rounds move by 10-20%, and an AMD EPYC VM switched between a fast and a
+~1.45x slower state for tens of seconds at a time: count nothing under ~10% unless the rounds
+and the paired ratio agree).
 
 The cases cover every route of upfirdn2d_cpu_run.h: NCHW planes (row path, flat blurs, small
 planes), channels_last in place (many channels), pixel rows (few channels), separable filters,
-and the StyleGAN2 step's own NCHW shapes; float32, bfloat16, float16.
+and the StyleGAN2 step's own NCHW shapes; float32, bfloat16, float16. The tail-* cases are
+bias_act (lrelu, b along dim 1) on NCHW planes whose rows end in a partial vector
+(cpu_kernel_vec's masked tails, ops/common/cpu_loops.h).
 
     python benchmarks/upfirdn2d_ab.py --lib main=/tmp/main/libmyops.so --lib new=build/libmyops.so \\
         --rounds 3 --out benchmarks/results/upfirdn2d-ab-<what>-avx512
@@ -30,7 +36,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# (name, shape, channels_last, filter: "2d" 4x4 or "sep" [1, 3, 3, 1], upfirdn2d's keywords)
+# (name, shape, channels_last, filter: "2d" 4x4 or "sep" [1, 3, 3, 1] (or "bias_act": the op instead), keywords)
 CASES = [
     ("nchw-blur128", (2, 16, 128, 128), False, "2d", dict(padding=[1, 2, 1, 2])),
     ("nchw-down128", (2, 16, 128, 128), False, "2d", dict(down=2, padding=[1, 1, 1, 1])),
@@ -53,6 +59,9 @@ CASES = [
     ("cl3-sepblur", (4, 3, 128, 128), True, "sep", dict(padding=2)),
     ("cl4-up", (4, 4, 128, 128), True, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
     ("cl7-up", (4, 7, 128, 128), True, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
+    # few channels in place, each pixel's lanes masked (up or down on one axis: not pixel rows)
+    ("cl7-upx", (4, 7, 128, 128), True, "2d", dict(up=[2, 1], padding=[2, 1, 1, 2], gain=2)),
+    ("cl6-downx", (4, 6, 128, 128), True, "sep", dict(down=[2, 1], padding=[1, 1, 1, 2])),
     # The StyleGAN2 step's NCHW calls (benchmarks/stylegan2_step.py), float32 only.
     ("step-blur65p1", (4, 32, 65, 65), False, "2d", dict(padding=[1, 1, 1, 1], gain=4)),
     ("step-blur64p2", (4, 32, 64, 64), False, "2d", dict(padding=[2, 2, 2, 2])),
@@ -62,6 +71,10 @@ CASES = [
     ("step-up32", (4, 32, 32, 32), False, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
     ("step-blur17", (4, 128, 17, 17), False, "2d", dict(padding=[1, 1, 1, 1], gain=4)),
     ("step-sep65", (4, 32, 65, 65), False, "sep", dict(padding=[1, 1, 1, 1], gain=4)),
+    # bias_act, float32 only: every (n, c) plane a row of 9, 25 or 49 values
+    ("tail-ba3", (4, 512, 3, 3), False, "bias_act", dict(act="lrelu")),
+    ("tail-ba5", (4, 256, 5, 5), False, "bias_act", dict(act="lrelu")),
+    ("tail-ba7", (4, 64, 7, 7), False, "bias_act", dict(act="lrelu")),
 ]
 
 
@@ -77,18 +90,23 @@ def child(dtypes: list, calls: int, cases: list) -> None:
     filters = {"2d": torch.outer(taps, taps) / 64, "sep": taps / 8}
     for dtype in dtypes:
         for name, shape, channels_last, kind, kwargs in CASES:
-            if (name.startswith("step-") and dtype != "float32") or (cases and name not in cases):
+            if (name.startswith(("step-", "tail-")) and dtype != "float32") or (cases and name not in cases):
                 continue
             x = torch.randn(shape).to(getattr(torch, dtype))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            f = filters[kind]
+            if kind == "bias_act":
+                b = torch.randn(shape[1])
+                call = lambda: myops.bias_act(x, b, **kwargs)  # noqa: E731
+            else:
+                f = filters[kind]
+                call = lambda: myops.upfirdn2d(x, f, **kwargs)  # noqa: E731
             for _ in range(2):
-                myops.upfirdn2d(x, f, **kwargs)
+                call()
             times = []
             for _ in range(calls):
                 start = time.thread_time_ns()
-                myops.upfirdn2d(x, f, **kwargs)
+                call()
                 times.append(time.thread_time_ns() - start)
             times.sort()
             print(f"{dtype}/{name} {times[len(times) // 5] / 1e3:.1f}", flush=True)
@@ -134,11 +152,15 @@ def main() -> None:
     rows = []
     for case, per_lib in samples.items():
         medians = {name: statistics.median(v) for name, v in per_lib.items()}
+        paired = {name: statistics.median(b / t for b, t in zip(per_lib[base], v)) for name, v in per_lib.items()}
         rows.append({"case": case, "us": medians, "rounds": per_lib,
-                     "ratio_to_" + base: {name: medians[base] / m for name, m in medians.items()}})
-    lines = [f"| case | " + " | ".join(f"{n} µs (× {base})" for n in libs) + " | rounds |", "|---" * (len(libs) + 2) + "|"]
+                     "ratio_to_" + base: {name: medians[base] / m for name, m in medians.items()},
+                     "paired_ratio_to_" + base: paired})
+    lines = [f"| case | " + " | ".join(f"{n} µs (× {base}; paired ×)" for n in libs) + " | rounds |",
+             "|---" * (len(libs) + 2) + "|"]
     for row in rows:
-        cells = [f"{row['us'][n]:.1f} ({row['ratio_to_' + base][n]:.2f}×)" for n in libs]
+        cells = [f"{row['us'][n]:.1f} ({row['ratio_to_' + base][n]:.2f}×; {row['paired_ratio_to_' + base][n]:.2f}×)"
+                 for n in libs]
         rounds = "; ".join(f"{n}: " + ", ".join(f"{t:.0f}" for t in row["rounds"][n]) for n in libs)
         lines.append(f"| {row['case']} | " + " | ".join(cells) + f" | {rounds} |")
     table = "\n".join(lines)
@@ -153,7 +175,7 @@ def main() -> None:
                 "timer": "thread CPU time, one thread, lower quintile of the calls; median over rounds"}
         Path(args.out + ".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
         Path(args.out + ".md").write_text(
-            f"# upfirdn2d A/B: {', '.join(libs)}\n\n" + "\n".join(f"- {k}: {v}" for k, v in meta.items()) + "\n\n" + table + "\n")
+            f"# upfirdn2d / bias_act A/B: {', '.join(libs)}\n\n" + "\n".join(f"- {k}: {v}" for k, v in meta.items()) + "\n\n" + table + "\n")
 
 
 if __name__ == "__main__":

@@ -28,12 +28,15 @@
 #include <type_traits>
 #include <utility>
 
+#include "ops/common/cpu_partial_lanes.h"
+
 namespace myops {
 inline namespace CPU_CAPABILITY {
 namespace loops_detail {
 
 // The first `count` (< Vec::size()) elements at p, zeros in the other lanes, and the matching
-// store: masked loads and stores under AVX-512 (every type) and AVX2 (32- and 64-bit lanes).
+// store: masked loads and stores under AVX-512 (every type) and AVX2 (32- and 64-bit lanes;
+// its stores in pieces: store_first_lanes_avx2).
 template <typename scalar_t>
 C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> load_first(const char* p, int64_t count) {
 #if defined(CPU_CAPABILITY_AVX2)
@@ -58,14 +61,8 @@ C10_ALWAYS_INLINE at::vec::Vectorized<scalar_t> load_first(const char* p, int64_
 template <typename scalar_t>
 C10_ALWAYS_INLINE void store_first(char* p, const at::vec::Vectorized<scalar_t>& v, int64_t count) {
 #if defined(CPU_CAPABILITY_AVX2)
-  if constexpr (std::is_same_v<scalar_t, float>) {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    _mm256_maskstore_ps(reinterpret_cast<float*>(p), mask, v);
-    return;
-  } else if constexpr (std::is_same_v<scalar_t, double>) {
-    const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), _mm256_setr_epi64x(0, 1, 2, 3));
-    _mm256_maskstore_pd(reinterpret_cast<double*>(p), mask, v);
+  if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
+    store_first_lanes_avx2(reinterpret_cast<scalar_t*>(p), v, count);
     return;
   }
 #elif defined(CPU_CAPABILITY_AVX512)

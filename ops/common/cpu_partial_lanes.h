@@ -1,5 +1,5 @@
 // The first n of a vector's L lanes (0 < n <= L), loaded from and stored to a tensor's values with
-// masked loads and stores: the lanes past n load as zero, and the memory past the n values is
+// masked loads and stores (AVX2's stores: store_first_lanes_avx2): the lanes past n load as zero, and the memory past the n values is
 // neither read, nor written, nor able to fault. For loops whose rows are narrower than a vector
 // and must not touch their neighbours' values (upfirdn2d's channels_last pixels of fewer
 // channels than lanes: a pixel's C values, then the next pixel's). Values are widened and
@@ -39,9 +39,9 @@ constexpr bool has_partial_lanes() {
 }
 
 // Whether PartialLanes<acc_t, T>::store is as cheap as a whole store: AVX-512's masked stores
-// are; AVX2's (vmaskmovps) are microcoded on AMD's Zen cores (an AMD EPYC spent 87% of a
-// channels_last upfirdn2d up on one, docs/performance.md), so loops that can store whole
-// vectors in order, each overwritten by the next, do that there instead.
+// are; AVX2's are up to three stores (store_first_lanes_avx2: its masked store is microcoded on
+// AMD's Zen cores), so loops that can store whole vectors in order, each overwritten by the
+// next, do that there instead.
 template <typename acc_t, typename T>
 constexpr bool has_cheap_partial_stores() {
 #if defined(CPU_CAPABILITY_AVX512)
@@ -60,6 +60,43 @@ C10_ALWAYS_INLINE __m256i first_lanes_avx2(int64_t n) {
 C10_ALWAYS_INLINE __m256i lanes_of_bits_avx2(uint32_t bits) {
   const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits)), bit), bit);
+}
+
+// The first n of v's lanes (0 < n <= 8 floats, 4 doubles) stored at p, nothing past them
+// written. Not with AVX2's masked store (vmaskmovps / vmaskmovpd), which AMD's Zen cores
+// microcode (an AMD EPYC spent 87% of a channels_last upfirdn2d up on it): at most one store
+// of each of 4, 2 and 1 lanes (or 2 and 1 doubles), by n's bits. Loops store with the same n
+// again and again (a row's tail, a pixel's channels), so the branches predict.
+C10_ALWAYS_INLINE void store_first_lanes_avx2(float* p, __m256 v, int64_t n) {
+  if (n >= 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  __m128 part = _mm256_castps256_ps128(v);
+  if (n & 4) {
+    _mm_storeu_ps(p, part);
+    part = _mm256_extractf128_ps(v, 1);
+    p += 4;
+  }
+  if (n & 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), part);
+    part = _mm_movehl_ps(part, part);
+    p += 2;
+  }
+  if (n & 1) _mm_store_ss(p, part);
+}
+C10_ALWAYS_INLINE void store_first_lanes_avx2(double* p, __m256d v, int64_t n) {
+  if (n >= 4) {
+    _mm256_storeu_pd(p, v);
+    return;
+  }
+  __m128d part = _mm256_castpd256_pd128(v);
+  if (n & 2) {
+    _mm_storeu_pd(p, part);
+    part = _mm256_extractf128_pd(v, 1);
+    p += 2;
+  }
+  if (n & 1) _mm_store_sd(p, part);
 }
 #endif
 
@@ -105,6 +142,7 @@ class PartialLanes {
     mask_ = static_cast<Mask>((1u << n) - 1);
 #else
     mask_ = first_lanes_avx2(n);
+    n_ = n;
 #endif
   }
 
@@ -132,7 +170,7 @@ class PartialLanes {
       _mm256_mask_storeu_epi16(p, mask_, narrow_to_16bit_lanes<T>(v));
     }
 #else
-    _mm256_maskstore_ps(p, mask_, v);
+    store_first_lanes_avx2(p, v, n_);
 #endif
   }
 
@@ -141,6 +179,7 @@ class PartialLanes {
   using Mask = std::conditional_t<std::is_same_v<acc_t, double>, __mmask8, __mmask16>;
 #else
   using Mask = __m256i;
+  int n_;  // (the stores' lane count)
 #endif
   Mask mask_;
 };

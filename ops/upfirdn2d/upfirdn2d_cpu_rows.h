@@ -209,7 +209,10 @@ C10_ALWAYS_INLINE void row_vectors(int64_t whole, int64_t width, Run&& run, Item
 // GCC decided by the size of the translation unit: once upfirdn2d's loops were split per dtype
 // it made it a call, and the float32 pixel-row blurs got 7-11% slower (upfirdn2d_cpu_dtypes.h).
 // AVX2 stores a partial vector masked: ATen's partial store (a copy on the stack and a memcpy)
-// became a call in those loops in turn.
+// became a call in those loops in turn. (Not in pieces, store_first_lanes_avx2, as PartialLanes
+// and cpu_kernel_vec store theirs, although AVX2's masked store is slow on AMD: here, where a
+// row's last vector is one store among many, the pieces made NCHW blurs of 33- and 65-pixel
+// rows 3-7% slower on an AMD EPYC, and those of 5- and 9-pixel rows no faster.)
 template <typename Vec, typename acc_t>
 C10_ALWAYS_INLINE void store_n(const Vec& v, acc_t* dst, int64_t n) {
   if (n >= Vec::size()) {
