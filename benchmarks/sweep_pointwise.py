@@ -10,8 +10,9 @@ wrapper adds). One command:
     python benchmarks/sweep_pointwise.py --thp      # THP_MEM_ALLOC_ENABLE=1 in the workers
     python benchmarks/sweep_pointwise.py --threads 1  # on a busy machine (see below)
     python benchmarks/sweep_pointwise.py --threads 1 --cpu-time  # on a very busy one
+    python benchmarks/sweep_pointwise.py --percall-only --threads 1 --isa avx2  # the per-call table alone
 
-Writes benchmarks/results/sweep-pointwise[-thp][-quick].{csv,json,md,png} (the JSON holds the
+Writes benchmarks/results/sweep-pointwise[-percall][-thp][-quick].{csv,json,md,png} (the JSON holds the
 command, the CPU model, the threads, torch's version and each worker's ISA).
 
 Timing (the machine may be shared and noisy): each case's variants run interleaved, round after
@@ -181,6 +182,15 @@ def percall_rows(rounds: int) -> list:
     a, b, c, out = torch.randn(1), torch.randn(1), torch.randn(1), torch.empty(1)
     x, bias, g = torch.randn(1, 4, 1, 1), torch.randn(4), torch.randn(1, 4, 1, 1)
     my, at = torch.ops.myops, torch.ops.aten
+    bview, gain = bias.view(1, -1, 1, 1), math.sqrt(2)  # (bias_act's default gain for lrelu)
+
+    def bias_act_backward_in_aten(g, x, bview):
+        # x's gradient as autograd computes it for the reference (eager_backward in _variants)
+        v = at.add.Tensor(x, bview)
+        y = at.mul.Tensor(at.leaky_relu.default(v, 0.2), gain)
+        g = at.mul.Tensor(at.where.ScalarSelf(at.gt.Scalar(at.abs.default(y), 256.0), 0.0, g), gain)
+        return at.leaky_relu_backward.default(g, v, 0.2, False)
+
     cases = [
         # (op, torch.ops.myops call, torch.ops.aten call, Python wrapper call or None,
         #  the public torch function's call or None)
@@ -197,9 +207,19 @@ def percall_rows(rounds: int) -> list:
          lambda: F.leaky_relu(x, 0.2)),
         ("bias_act_backward", lambda: my.bias_act_backward.default(g, x, bias, 1, "lrelu", None, None, 256.0, 1),
          lambda: at.leaky_relu_backward.default(g, x, 0.2, False), None, None),
+        # The same two calls against the ATen calls that compute what they do (leaky_relu alone,
+        # above, is the harshest yardstick: one op of two arguments doing part of the work).
+        ("bias_act (composition)", lambda: my.bias_act.default(x, bias, 1, "lrelu", None, None, 256.0),
+         lambda: at.clamp.default(at.mul.Tensor(at.leaky_relu.default(at.add.Tensor(x, bview), 0.2), gain), -256.0, 256.0),
+         None, None),
+        ("bias_act_backward (composition)",
+         lambda: my.bias_act_backward.default(g, x, bias, 1, "lrelu", None, None, 256.0, 1),
+         lambda: bias_act_backward_in_aten(g, x, bview), None, None),
     ]
     aten_names = {"mul": "aten.mul.Tensor", "add": "aten.add.Tensor", "add_out": "aten.add.out",
-                  "muladd": "aten.addcmul", "bias_act": "aten.leaky_relu", "bias_act_backward": "aten.leaky_relu_backward"}
+                  "muladd": "aten.addcmul", "bias_act": "aten.leaky_relu", "bias_act_backward": "aten.leaky_relu_backward",
+                  "bias_act (composition)": "aten add, leaky_relu, mul, clamp",
+                  "bias_act_backward (composition)": "aten add, leaky_relu, mul, abs, gt, where, mul, leaky_relu_backward"}
     torch_names = {"mul": "torch.mul", "add": "torch.add", "add_out": "torch.add(out=)", "muladd": "torch.addcmul",
                    "bias_act": "F.leaky_relu"}
     rows = []
@@ -250,7 +270,7 @@ def worker(args) -> int:
     rounds = 5 if args.quick else 11
     result = {"isa": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
               "clock": CLOCK.__name__,
-              "sweep": sweep_rows(sizes, rounds, 0.002 if args.quick else 0.005, args.ops),
+              "sweep": [] if args.percall_only else sweep_rows(sizes, rounds, 0.002 if args.quick else 0.005, args.ops),
               "percall": percall_rows(5 if args.quick else 15)}
     Path(args.worker_out).write_text(json.dumps(result))
     return 0
@@ -295,8 +315,9 @@ def plot(results: dict, path: Path, title: str) -> None:
 def markdown(results: dict) -> str:
     lines = []
     for isa, res in results.items():
-        lines += [f"### {isa} (worker ISA: {res['isa']}, {res['threads']} threads)", "",
-                  "| op | dtype | elements | myops | aten / myops | compile / myops |", "|---|---|---|---|---|---|"]
+        lines += [f"### {isa} (worker ISA: {res['isa']}, {res['threads']} threads)", ""]
+        if res["sweep"]:
+            lines += ["| op | dtype | elements | myops | aten / myops | compile / myops |", "|---|---|---|---|---|---|"]
         for r in res["sweep"]:
             lines.append(f"| {r['op']} | {r['dtype']} | {r['numel']} | {r['myops_s'] * 1e6:.1f} µs | "
                          f"{r['aten_over_myops']:.2f} | {r['compile_over_myops']:.2f} |")
@@ -318,6 +339,7 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 sizes (1K, 64K, 4M), 5 rounds")
+    parser.add_argument("--percall-only", action="store_true", help="only the per-call table (no size sweep, no plot)")
     parser.add_argument("--thp", action="store_true", help="THP_MEM_ALLOC_ENABLE=1 in the workers")
     parser.add_argument("--isa", choices=ISAS, action="append", help="default: both")
     parser.add_argument("--op", dest="ops", choices=OPS, action="append", help="default: all")
@@ -350,6 +372,7 @@ def main(argv=None) -> int:
                "--threads", str(args.threads)]
         cmd += ["--quick"] if args.quick else []
         cmd += ["--cpu-time"] if args.cpu_time else []
+        cmd += ["--percall-only"] if args.percall_only else []
         cmd += [a for op in args.ops for a in ("--op", op)]
         print(f"== ATEN_CPU_CAPABILITY={isa}", flush=True)
         subprocess.run(cmd, env=env, check=True)
@@ -360,7 +383,8 @@ def main(argv=None) -> int:
 
     from common import cpu_model
 
-    tag = ("sweep-pointwise" + ("-thp" if args.thp else "") + ("-quick" if args.quick else "")
+    tag = ("sweep-pointwise" + ("-percall" if args.percall_only else "") + ("-thp" if args.thp else "")
+           + ("-quick" if args.quick else "")
            + (f"-t{args.threads}" if args.threads else "") + ("-cpu" if args.cpu_time else "")
            + (f"-{args.tag}" if args.tag else ""))
     meta = {"command": "python benchmarks/sweep_pointwise.py " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -372,18 +396,20 @@ def main(argv=None) -> int:
             # (MYOPS_FASTCALL=0: the wrappers call torch's generic op binding, not myops._fastcall)
             "MYOPS_FASTCALL": os.environ.get("MYOPS_FASTCALL", "")}
     (args.out / f"{tag}.json").write_text(json.dumps({"machine": meta, "results": results}, indent=1))
-    with open(args.out / f"{tag}.csv", "w", newline="") as f:
-        rows = [{"isa": isa, **r} for isa, res in results.items() for r in res["sweep"]]
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    rows = [{"isa": isa, **r} for isa, res in results.items() for r in res["sweep"]]
+    if rows:
+        with open(args.out / f"{tag}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
     header = (f"`{meta['command']}` — {meta['cpu']}, torch {meta['torch']}, threads {meta['threads']}, "
               f"clock {meta['clock']}, "
               f"ISA {meta['isas']}, THP_MEM_ALLOC_ENABLE={meta['THP_MEM_ALLOC_ENABLE'] or 'unset'}, "
               f"MYOPS_FASTCALL={meta['MYOPS_FASTCALL'] or 'unset'}, {meta['date']}")
     (args.out / f"{tag}.md").write_text(header + "\n\n" + markdown(results) + "\n")
-    plot(results, args.out / f"{tag}.png", header.replace("`", ""))
-    print(f"\nwrote {args.out}/{tag}.{{csv,json,md,png}}")
+    if rows:
+        plot(results, args.out / f"{tag}.png", header.replace("`", ""))
+    print(f"\nwrote {args.out}/{tag}.{{csv,json,md,png}}" if rows else f"\nwrote {args.out}/{tag}.{{json,md}}")
     return 0
 
 
