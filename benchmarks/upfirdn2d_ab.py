@@ -59,7 +59,7 @@ CASES = [
     ("cl3-sepblur", (4, 3, 128, 128), True, "sep", dict(padding=2)),
     ("cl4-up", (4, 4, 128, 128), True, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
     ("cl7-up", (4, 7, 128, 128), True, "2d", dict(up=2, padding=[2, 1, 2, 1], gain=4)),
-    # few channels in place, each pixel's lanes masked (up or down on one axis: not pixel rows)
+    # few channels in place, each pixel by PartialLanes (up or down on one axis: not pixel rows)
     ("cl7-upx", (4, 7, 128, 128), True, "2d", dict(up=[2, 1], padding=[2, 1, 1, 2], gain=2)),
     ("cl6-downx", (4, 6, 128, 128), True, "sep", dict(down=[2, 1], padding=[1, 1, 1, 2])),
     # The StyleGAN2 step's NCHW calls (benchmarks/stylegan2_step.py), float32 only.

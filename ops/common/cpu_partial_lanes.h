@@ -1,11 +1,11 @@
 // The first n of a vector's L lanes (0 < n <= L), loaded from and stored to a tensor's values with
-// masked loads and stores (AVX2's stores: store_first_lanes_avx2): the lanes past n load as zero, and the memory past the n values is
-// neither read, nor written, nor able to fault. For loops whose rows are narrower than a vector
-// and must not touch their neighbours' values (upfirdn2d's channels_last pixels of fewer
-// channels than lanes: a pixel's C values, then the next pixel's). Values are widened and
-// rounded as ops/upfirdn2d's load_lanes / store_lanes do (exact widening; float16/bfloat16
-// rounded once, as ATen rounds: round_to_bf16_lanes, cvtps_ph), so a lane gets the same bits
-// either way.
+// masked loads and stores (AVX2's stores in pieces: store_first_lanes_avx2): the lanes past n
+// load as zero, and the memory past the n values is neither read, nor written, nor able to
+// fault. For loops whose rows are narrower than a vector and must not touch their neighbours'
+// values (upfirdn2d's channels_last pixels of fewer channels than lanes: a pixel's C values,
+// then the next pixel's). Values are widened and rounded as ops/upfirdn2d's load_lanes /
+// store_lanes do (exact widening; float16/bfloat16 rounded once, as ATen rounds:
+// round_to_bf16_lanes, cvtps_ph), so a lane gets the same bits either way.
 // Where the ISA has masked loads and stores for T (has_partial_lanes): AVX-512 for float,
 // double, float16 and bfloat16 (AVX512BW's 16-bit masks), AVX2 for float only (it has no
 // 16-bit masked load or store, and its 4 double lanes are never half-filled by more than the 4
