@@ -111,9 +111,10 @@ bool runs_on_pixel_rows(const at::Tensor& x, const Args& a, const at::Tensor& ou
                                                                          : 5 * L + 1;
   const bool blur_channels = C >= 2 && C < blur_limit && !(reduced_strided_lanes && C <= 3) && !in_place_pairs;
   // (ups: also up to L - 1 channels where the ISA cannot mask them, which would take the planar
-  // copies: AVX2 float16/bfloat16 6-7; or masks them only expensively, which
-  // run_in_channels_last would do for every pixel: AVX2 float32 6-7, A/B on an AMD EPYC,
-  // [4, 7, 128, 128] up 2: 2.2 -> 0.72 ms)
+  // copies: AVX2 float16/bfloat16 6-7; or has no cheap partial store, which
+  // run_in_channels_last would make for every pixel: AVX2 float32 6-7, A/B on an AMD EPYC,
+  // [4, 7, 128, 128] up 2: 2.2 -> 0.72 ms with its masked stores, and still 0.74x pixel rows'
+  // speed once it stored in pieces, store_first_lanes_avx2)
   const bool up_channels = C >= 3 && (C <= L / 2 + 1 || (C < L && !has_cheap_partial_stores<acc_t, scalar_t>())) &&
                            !(reduced_strided_lanes && std::is_same_v<scalar_t, c10::BFloat16> && C < 7);
   const bool down_channels = C >= (L > 8 ? 3 : 2) && C < L && C * int64_t{sizeof(acc_t)} <= 32;
